@@ -1,0 +1,179 @@
+"""Loading and running models that follow the ONNX model contract (``shared/docs/model-contract.md``).
+
+A model is one self-describing ``.onnx`` file: its metadata says which channels, unit, sampling rate
+and input kind it needs, so the pipeline never hard-codes them. Only onnxruntime is needed here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+from .stages import STAGES
+
+DEFAULT_MODEL = "spectral-bigru-fpzcz-pzoz.onnx"
+SINGLE_CHANNEL_MODEL = "spectral-bigru-fpzcz.onnx"
+METADATA_PREFIX = "sleepscore."
+REQUIRED_KEYS = ("input", "channels", "unit", "fs", "epoch_s", "stages", "architecture",
+                 "trained_on", "metrics", "version")
+_JSON_KEYS = ("channels", "stages", "trained_on", "metrics")
+# Softmax rows computed in float32 sum to 1 within a few ulps; anything further off is not a softmax.
+_SUM_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model declares about itself in its ``sleepscore.*`` metadata."""
+
+    path: Path
+    input: str
+    channels: list[str]
+    unit: str
+    fs: float
+    epoch_s: float
+    stages: list[str]
+    architecture: str
+    trained_on: Any
+    metrics: Any
+    version: str
+    feature_set: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return int(round(self.fs * self.epoch_s))
+
+
+def shipped_models_dir() -> Path:
+    """Folder of the shipped models: inside the installed wheel, else the clone's ``models/``."""
+    installed = resources.files("sleepscore") / "shipped_models"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parents[1] / "models"
+
+
+def default_model_path() -> Path:
+    """Path of the default model (two-channel spectral sequence model)."""
+    return shipped_models_dir() / DEFAULT_MODEL
+
+
+def _parse_metadata(path: Path, props: dict[str, str]) -> ModelInfo:
+    ours = {k[len(METADATA_PREFIX):]: v for k, v in props.items() if k.startswith(METADATA_PREFIX)}
+    missing = [METADATA_PREFIX + k for k in REQUIRED_KEYS if k not in ours]
+    if ours.get("input") == "features" and "feature_set" not in ours:
+        missing.append(METADATA_PREFIX + "feature_set")
+    if missing:
+        raise DataError(f"{path}: model breaks the contract, metadata lacks {', '.join(missing)}")
+    values: dict[str, Any] = dict(ours)
+    for key in _JSON_KEYS:
+        try:
+            values[key] = json.loads(ours[key])
+        except json.JSONDecodeError:
+            raise DataError(f"{path}: model metadata {METADATA_PREFIX}{key} is not valid JSON") from None
+    try:
+        values["fs"] = float(ours["fs"])
+        values["epoch_s"] = float(ours["epoch_s"])
+    except ValueError:
+        raise DataError(f"{path}: model metadata sleepscore.fs/epoch_s are not numbers") from None
+    if values["input"] not in ("features", "raw"):
+        raise DataError(f"{path}: model metadata sleepscore.input is {values['input']!r}, "
+                        "expected 'features' or 'raw'")
+    if list(values["stages"]) != list(STAGES):
+        raise DataError(f"{path}: model stages {values['stages']} differ from {list(STAGES)}")
+    if not isinstance(values["channels"], list) or not values["channels"]:
+        raise DataError(f"{path}: model metadata sleepscore.channels must be a non-empty JSON list")
+    known = set(REQUIRED_KEYS) | {"feature_set"}
+    extra = {k: v for k, v in ours.items() if k not in known}
+    return ModelInfo(path=path, extra=extra, **{k: values[k] for k in known if k in values})
+
+
+class SleepModel:
+    """An ONNX sleep-staging model and its declared contract.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.onnx`` file.
+    threads : int, optional
+        onnxruntime intra-op threads; 1 suits a process pool with one night per worker.
+
+    Examples
+    --------
+    >>> model = SleepModel(default_model_path())  # doctest: +SKIP
+    >>> model.info.channels  # doctest: +SKIP
+    ['EEG Fpz-Cz', 'EEG Pz-Oz']
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: model file not found")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(self.path), sess_options=options,
+                                                 providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises several private exception types
+            reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+            raise DataError(f"{self.path}: not a readable ONNX model ({reason})") from None
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.info = _parse_metadata(self.path, meta)
+        self._check_signature()
+
+    def _check_signature(self) -> None:
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if [i.name for i in inputs] != ["x"] or "probs" not in [o.name for o in outputs]:
+            raise DataError(f"{self.path}: model breaks the contract, needs one input 'x' and an "
+                            f"output 'probs' (has inputs {[i.name for i in inputs]}, "
+                            f"outputs {[o.name for o in outputs]})")
+        rank = len(inputs[0].shape)
+        expected = 3 if self.info.input == "features" else 4
+        if rank != expected:
+            raise DataError(f"{self.path}: model input 'x' has rank {rank}, the contract needs "
+                            f"{expected} for {self.info.input} models")
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Per-epoch stage probabilities of one whole night.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            ``[n_epochs, n_features]`` (feature models) or ``[n_epochs, n_channels, samples]``
+            (raw models), every epoch of the night in time order.
+
+        Returns
+        -------
+        np.ndarray
+            float32 ``[n_epochs, 5]`` in the order W, N1, N2, N3, REM.
+        """
+        batch = np.ascontiguousarray(x, dtype=np.float32)[np.newaxis]
+        try:
+            (probs,) = self._session.run(["probs"], {"x": batch})
+        except Exception as err:  # shape or type mismatch inside onnxruntime
+            reason = str(err).splitlines()[0][:160]
+            raise DataError(f"{self.path}: model failed on input of shape {batch.shape} ({reason})") from None
+        n_epochs = batch.shape[1]
+        if probs.shape != (1, n_epochs, len(STAGES)):
+            raise DataError(f"{self.path}: model breaks the contract, output 'probs' has shape "
+                            f"{probs.shape}, expected (1, {n_epochs}, {len(STAGES)})")
+        probs = probs[0]
+        if not np.all(np.isfinite(probs)) or np.abs(probs.sum(axis=1) - 1).max(initial=0) > _SUM_TOLERANCE:
+            raise DataError(f"{self.path}: model breaks the contract, output rows are not "
+                            "probabilities that sum to 1")
+        return probs
+
+
+def load_model(path: str | Path | None = None, threads: int | None = None) -> SleepModel:
+    """Load ``path``, or the shipped default model when ``path`` is None."""
+    return SleepModel(default_model_path() if path is None else path, threads=threads)
