@@ -1,0 +1,103 @@
+"""The ONNX contract loader: accepts conformant models and names what is wrong with the others."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sleepscore.errors import DataError
+from sleepscore.model import SleepModel, default_model_path, load_model
+from onnx_factory import contract_metadata, write_linear_model
+
+CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
+
+
+@pytest.fixture
+def weights() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(18, 5))
+
+
+def test_conformant_model_gives_softmax_of_its_graph(tmp_path, weights):
+    path = write_linear_model(tmp_path / "m.onnx", weights, contract_metadata(CHANNELS))
+    model = SleepModel(path)
+    assert model.info.channels == CHANNELS
+    assert model.info.feature_set == "spectral-v1"
+    assert model.info.samples_per_epoch == 3000
+    x = np.random.default_rng(1).normal(size=(37, 18))
+    logits = x.astype(np.float32) @ weights.astype(np.float32)
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(x), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("missing", ["sleepscore.channels", "sleepscore.feature_set", "sleepscore.stages"])
+def test_missing_metadata_is_named(tmp_path, weights, missing):
+    path = write_linear_model(tmp_path / "m.onnx", weights, contract_metadata(CHANNELS, **{missing: None}))
+    with pytest.raises(DataError, match=missing.replace(".", r"\.")):
+        SleepModel(path)
+
+
+def test_bad_json_metadata_is_named(tmp_path, weights):
+    path = write_linear_model(tmp_path / "m.onnx", weights,
+                              contract_metadata(CHANNELS, **{"sleepscore.channels": "[EEG"}))
+    with pytest.raises(DataError, match="sleepscore.channels"):
+        SleepModel(path)
+
+
+def test_wrong_stage_order_is_refused(tmp_path, weights):
+    meta = contract_metadata(CHANNELS, **{"sleepscore.stages": '["W","N1","N2","REM","N3"]'})
+    with pytest.raises(DataError, match="stages"):
+        SleepModel(write_linear_model(tmp_path / "m.onnx", weights, meta))
+
+
+def test_outputs_that_are_not_probabilities_are_refused(tmp_path, weights):
+    model = SleepModel(write_linear_model(tmp_path / "m.onnx", weights * 10, contract_metadata(CHANNELS),
+                                          softmax=False))
+    with pytest.raises(DataError, match="sum to 1"):
+        model.predict_proba(np.ones((5, 18)))
+
+
+def test_wrong_output_width_is_refused(tmp_path):
+    weights = np.random.default_rng(0).normal(size=(18, 4))
+    model = SleepModel(write_linear_model(tmp_path / "m.onnx", weights, contract_metadata(CHANNELS),
+                                          n_outputs=4))
+    with pytest.raises(DataError, match=r"shape \(1, 5, 4\)"):
+        model.predict_proba(np.ones((5, 18)))
+
+
+def test_feature_count_mismatch_is_a_data_error(tmp_path, weights):
+    model = SleepModel(write_linear_model(tmp_path / "m.onnx", weights, contract_metadata(CHANNELS)))
+    with pytest.raises(DataError, match="m.onnx"):
+        model.predict_proba(np.ones((5, 9)))
+
+
+def test_raw_model_must_take_rank_4_input(tmp_path, weights):
+    meta = contract_metadata(CHANNELS, input_kind="raw")
+    with pytest.raises(DataError, match="rank 3"):
+        SleepModel(write_linear_model(tmp_path / "m.onnx", weights, meta))
+    raw = SleepModel(write_linear_model(tmp_path / "r.onnx", weights[:2], meta, input_rank=4))
+    assert raw.predict_proba(np.zeros((3, 2, 3000))).shape == (3, 5)
+
+
+def test_not_onnx_and_truncated_files_are_refused(tmp_path, weights):
+    text = tmp_path / "notes.onnx"
+    text.write_text("this is not a model\n")
+    with pytest.raises(DataError, match="notes.onnx: not a readable ONNX model"):
+        SleepModel(text)
+    good = write_linear_model(tmp_path / "m.onnx", weights, contract_metadata(CHANNELS)).read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError, match="cut.onnx"):
+        SleepModel(cut)
+    with pytest.raises(DataError, match="not found"):
+        SleepModel(tmp_path / "absent.onnx")
+
+
+def test_shipped_default_model_follows_the_contract():
+    if not default_model_path().is_file():
+        pytest.fail(f"the default model {default_model_path()} is not shipped")
+    model = load_model()
+    assert model.info.input == "features"
+    assert model.info.channels == CHANNELS
+    probs = model.predict_proba(np.random.default_rng(0).normal(-25, 2, size=(120, 18)))
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
