@@ -1,0 +1,86 @@
+"""Rich tables rendered to text: the right numbers land in the right rows."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from sleepscore.metrics import agreement
+from sleepscore.report import agreement_table, confusion_table, per_night_table, sleep_stats_table
+
+sk = pytest.importorskip("sklearn.metrics")
+
+
+def render(table) -> list[str]:
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(table)
+    return console.file.getvalue().splitlines()
+
+
+def row(lines: list[str], label: str) -> list[str]:
+    """Cells of the first table row whose first cell is ``label``."""
+    for line in lines:
+        cells = [cell.strip() for cell in line.strip().split("│")[1:-1]]
+        if not cells:
+            continue
+        if cells[0] == label:
+            return cells
+    raise AssertionError(f"no row {label!r} in:\n" + "\n".join(lines))
+
+
+# 10 epochs, expert vs model; N3 never occurs, N1 never predicted.
+TRUTH = np.array([0, 0, 0, 1, 2, 2, 2, 2, 4, 4])
+PRED = np.array([0, 0, 2, 0, 2, 2, 2, 4, 4, 4])
+
+
+def test_agreement_table_numbers() -> None:
+    lines = render(agreement_table(agreement(TRUTH, PRED), title="SC4001E0"))
+    assert "SC4001E0" in lines[0]
+    assert row(lines, "Accuracy")[-2:] == [f"{sk.accuracy_score(TRUTH, PRED):.3f}", "10"]
+    macro = sk.f1_score(TRUTH, PRED, labels=range(5), average="macro", zero_division=0)
+    assert row(lines, "Macro-F1")[-2] == f"{macro:.3f}"
+    assert row(lines, "Cohen's kappa")[-2] == f"{sk.cohen_kappa_score(TRUTH, PRED):.3f}"
+    p, r, f, s = sk.precision_recall_fscore_support(TRUTH, PRED, labels=range(5), zero_division=0)
+    for i, stage in enumerate(["W", "N1", "N2", "N3", "REM"]):
+        assert row(lines, stage)[1:] == [f"{p[i]:.3f}", f"{r[i]:.3f}", f"{f[i]:.3f}", str(s[i])]
+
+
+def test_undefined_kappa_shows_na() -> None:
+    lines = render(agreement_table(agreement(np.array([2, 2]), np.array([2, 2]))))
+    assert row(lines, "Cohen's kappa")[-2] == "n/a"
+
+
+def test_confusion_table_rows_are_expert() -> None:
+    lines = render(confusion_table(sk.confusion_matrix(TRUTH, PRED, labels=range(5))))
+    # Expert W: 2 predicted W, 1 predicted N2; expert N2: 3 N2, 1 REM.
+    assert row(lines, "W")[1:] == ["2", "0", "1", "0", "0", "3"]
+    assert row(lines, "N2")[1:] == ["0", "0", "3", "0", "1", "4"]
+    assert row(lines, "N1")[1:] == ["1", "0", "0", "0", "0", "1"]
+
+
+def test_sleep_stats_table() -> None:
+    stats = {"TST_min": 412.5, "SE_pct": 88.0416, "SOL_min": None, "model": "m.onnx"}
+    lines = render(sleep_stats_table(stats))
+    assert row(lines, "Total sleep time (TST)")[1:] == ["412.5", "min"]
+    assert row(lines, "Sleep efficiency (TST/TIB)")[1:] == ["88.0", "%"]
+    assert row(lines, "Sleep onset latency")[1] == "n/a"
+    assert row(lines, "model")[1] == "m.onnx"
+
+
+def test_per_night_table_pooled_and_spread() -> None:
+    second_truth = np.array([0, 2, 2, 3, 3, 3, 4, 4])
+    second_pred = np.array([0, 2, 3, 3, 3, 2, 4, 0])
+    lines = render(per_night_table([("SC4001E0", agreement(TRUTH, PRED)),
+                                    ("SC4002E0", agreement(second_truth, second_pred))]))
+    accuracies = [sk.accuracy_score(TRUTH, PRED), sk.accuracy_score(second_truth, second_pred)]
+    assert row(lines, "SC4001E0")[1:3] == ["10", f"{accuracies[0]:.3f}"]
+    assert row(lines, "SC4002E0")[1:3] == ["8", f"{accuracies[1]:.3f}"]
+    pooled = sk.accuracy_score(np.r_[TRUTH, second_truth], np.r_[PRED, second_pred])
+    assert row(lines, "Pooled")[1:3] == ["18", f"{pooled:.3f}"]
+    assert row(lines, "Mean")[2] == f"{np.mean(accuracies):.3f}"
+    assert row(lines, "SD")[2] == f"{np.std(accuracies, ddof=1):.3f}"
+    pooled_kappa = sk.cohen_kappa_score(np.r_[TRUTH, second_truth], np.r_[PRED, second_pred])
+    assert row(lines, "Pooled")[4] == f"{pooled_kappa:.3f}"
