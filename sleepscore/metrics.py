@@ -20,7 +20,8 @@ from .errors import DataError
 from .stages import N_STAGES, STAGES, UNSCORED
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_STAGES) -> np.ndarray:
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
+                     n_classes: int = N_STAGES) -> np.ndarray:
     """Count epochs per (expert stage, predicted stage) pair.
 
     Parameters

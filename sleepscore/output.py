@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, UsageError
+from .sleepstats import check_stage_codes
 from .stages import EPOCH_S, STAGES, UNSCORED
 
 # Labels of the EDF+ standard texts (edfplus.info "standard texts"): AASM stages, and "?" for
@@ -151,6 +152,8 @@ class ScoredNight:
             if column is not None and len(column) != n_epochs:
                 raise DataError(f"{name} has {len(column)} epochs but there are {n_epochs} "
                                 "scored epochs")
+        if self.expert is not None:
+            check_stage_codes(self.expert, "expert")
 
     @property
     def stages(self) -> np.ndarray:

@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, UsageError
-from .output import atomic_path
+from .output import ScoredNight, atomic_path
+from .sleepstats import check_stage_codes
 from .stages import EPOCH_S, STAGES, UNSCORED
 
 # Clinical hypnogram order, top to bottom: W, REM, N1, N2, N3 (REM drawn next to wake, as
 # sleep labs do, so deepening sleep reads as going down).
 DISPLAY_ORDER = ("N3", "N2", "N1", "REM", "W")
-STAGE_COLOURS = {"W": "#f2c14e", "N1": "#9ecae1", "N2": "#4292c6", "N3": "#08306b", "REM": "#e34a33"}
+STAGE_COLOURS = {"W": "#f2c14e", "N1": "#9ecae1", "N2": "#4292c6", "N3": "#08306b",
+                 "REM": "#e34a33"}
 INSTALL_HINT = "plotting needs matplotlib: pip install 'sleepscore[plot]'"
 DPI = 100
 WIDTH_IN = 12.0
@@ -33,20 +35,6 @@ def _levels(stages: np.ndarray) -> np.ndarray:
     scored = codes != UNSCORED
     levels[scored] = level_of_code[codes[scored]]
     return levels
-
-
-def _check_inputs(probs: np.ndarray, stages: np.ndarray, expert: np.ndarray | None) -> None:
-    if probs.ndim != 2 or probs.shape[1] != len(STAGES):
-        raise DataError(f"stage probabilities must be [n_epochs, {len(STAGES)}], got shape {probs.shape}")
-    for name, column in (("stages", stages), ("expert", expert)):
-        if column is None:
-            continue
-        if len(column) != len(probs):
-            raise DataError(f"{name} has {len(column)} epochs but the probabilities have {len(probs)}")
-        codes = np.asarray(column)
-        bad = codes[(codes < UNSCORED) | (codes >= len(STAGES))]
-        if bad.size:
-            raise DataError(f"{name} stage code {bad[0]} is outside -1..{len(STAGES) - 1}")
 
 
 def plot_night(path: str | Path, probs: np.ndarray, stages: np.ndarray,
@@ -95,8 +83,12 @@ def plot_night(path: str | Path, probs: np.ndarray, stages: np.ndarray,
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
 
-    probs = np.asarray(probs, dtype=np.float64)
-    _check_inputs(probs, stages, expert)
+    # ScoredNight checks the probabilities' shape and the expert's length and codes.
+    probs = ScoredNight(probs=np.asarray(probs, dtype=np.float64), expert=expert).probs
+    check_stage_codes(stages, "predicted stages")
+    if len(stages) != len(probs):
+        raise DataError(f"predicted stages have {len(stages)} epochs but the probabilities "
+                        f"have {len(probs)}")
     hours = np.arange(len(probs) + 1) * epoch_s / 3600.0  # epoch edges
     hypnograms = [("Predicted", stages)] + ([("Expert", expert)] if expert is not None else [])
     n_panels = len(hypnograms) + 1

@@ -65,7 +65,8 @@ def agreement_table(agreement: Agreement, title: str = "Agreement with the exper
     --------
     >>> from rich.console import Console
     >>> from sleepscore.metrics import agreement
-    >>> Console().print(agreement_table(agreement(np.array([0, 2]), np.array([0, 2]))))  # doctest: +SKIP
+    >>> table = agreement_table(agreement(np.array([0, 2]), np.array([0, 2])))
+    >>> Console().print(table)  # doctest: +SKIP
     """
     table = Table(title=title)
     table.add_column("Stage")

@@ -18,6 +18,35 @@ REM = STAGES.index("REM")
 SLEEP_STAGES = ("N1", "N2", "N3", "REM")
 
 
+def check_stage_codes(stages: np.ndarray, what: str = "hypnogram") -> np.ndarray:
+    """Return ``stages`` as a 1-D array after checking every code is a stage or unscored.
+
+    Parameters
+    ----------
+    stages : np.ndarray
+        Stage code per epoch: 0-4 (W, N1, N2, N3, REM) or -1 (unscored).
+    what : str
+        Name used in the error message, e.g. ``"expert"``.
+
+    Returns
+    -------
+    np.ndarray
+        The same codes as an array.
+
+    Raises
+    ------
+    DataError
+        If ``stages`` is not one-dimensional or holds a code outside -1..4.
+    """
+    codes = np.asarray(stages)
+    if codes.ndim != 1:
+        raise DataError(f"{what}: expected one stage per epoch, got shape {codes.shape}")
+    bad = codes[(codes < UNSCORED) | (codes >= len(STAGES))]
+    if bad.size:
+        raise DataError(f"{what}: stage code {bad[0]} is outside -1..{len(STAGES) - 1}")
+    return codes
+
+
 def _percent(part: float, whole: float) -> float | None:
     return 100.0 * part / whole if whole > 0 else None
 
@@ -74,12 +103,7 @@ def sleep_statistics(stages: np.ndarray, epoch_s: float = EPOCH_S) -> dict[str, 
     >>> stats["REM_latency_min"], stats["SE_pct"]
     (2.5, 60.0)
     """
-    hypnogram = np.asarray(stages)
-    if hypnogram.ndim != 1:
-        raise DataError(f"a hypnogram is one stage per epoch, got an array of shape {hypnogram.shape}")
-    bad = hypnogram[(hypnogram < UNSCORED) | (hypnogram >= len(STAGES))]
-    if bad.size:
-        raise DataError(f"stage code {bad[0]} is outside -1..{len(STAGES) - 1}")
+    hypnogram = check_stage_codes(stages)
     epoch_min = epoch_s / 60.0
     sleep_at = np.flatnonzero(hypnogram > WAKE)
     rem_at = np.flatnonzero(hypnogram == REM)

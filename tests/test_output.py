@@ -78,6 +78,8 @@ def test_table_rejects_unknown_format_and_mismatched_columns(tmp_path: Path) -> 
         ScoredNight(probs=np.full((4, 5), 0.2), expert=np.zeros(3, dtype=int))
     with pytest.raises(DataError, match="shape"):
         ScoredNight(probs=np.full((4, 3), 0.2))
+    with pytest.raises(DataError, match="expert: stage code 5"):
+        ScoredNight(probs=np.full((2, 5), 0.2), expert=np.array([0, 5]))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -172,7 +174,8 @@ def test_unwritable_folder_error_without_chmod(tmp_path: Path, monkeypatch) -> N
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("sleepscore.output.tempfile.mkstemp", refuse)
-    with pytest.raises(DataError, match=f"cannot write to output folder {tmp_path}: Permission denied"):
+    message = f"cannot write to output folder {tmp_path}: Permission denied"
+    with pytest.raises(DataError, match=message):
         write_json(tmp_path / "x.json", {})
 
 

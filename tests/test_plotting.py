@@ -84,8 +84,8 @@ def test_existing_png_needs_force(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"stages": np.zeros(5, dtype=int)}, "stages has 5 epochs"),
-    ({"expert": np.full(20, 9)}, "expert stage code 9"),
+    ({"stages": np.zeros(5, dtype=int)}, "predicted stages have 5 epochs"),
+    ({"expert": np.full(20, 9)}, "expert: stage code 9"),
     ({"probs": np.full((20, 3), 0.3)}, "shape"),
 ])
 def test_inconsistent_inputs_raise_data_error(tmp_path: Path, kwargs: dict, fragment: str) -> None:

@@ -29,7 +29,8 @@ def test_textbook_night() -> None:
     assert stats["SE_pct"] == pytest.approx(80.0)
     assert stats["SME_pct"] == pytest.approx(100.0)
     assert stats["REM_latency_min"] == 6.0   # epoch 14 - epoch 2 = 12 epochs
-    assert (stats["N1_min"], stats["N2_min"], stats["N3_min"], stats["REM_min"]) == (1.5, 2.0, 2.5, 2.0)
+    stage_minutes = (stats["N1_min"], stats["N2_min"], stats["N3_min"], stats["REM_min"])
+    assert stage_minutes == (1.5, 2.0, 2.5, 2.0)
     assert stats["N1_pct"] == pytest.approx(100 * 1.5 / 8)
     assert stats["N3_pct"] == pytest.approx(100 * 2.5 / 8)
     assert stats["unscored_min"] == 0.0
