@@ -1,0 +1,3 @@
+from sleepscore.cli import main
+
+main()

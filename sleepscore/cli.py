@@ -1,0 +1,334 @@
+"""The ``sleepscore`` command: a thin layer of argument parsing over the library.
+
+Imports stay inside the commands: ``sleepscore --help`` must start fast, and ``predict`` must
+never import torch, mne or matplotlib unless a chosen option needs them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from . import __version__
+from .errors import SleepscoreError, UsageError
+
+
+class ReportedError(click.ClickException):
+    """A :class:`SleepscoreError` on its way out: one line on stderr, its exit code, no traceback."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(f"sleepscore: error: {self.message}", err=True)
+
+
+class SleepscoreGroup(click.Group):
+    """Turns the library's errors and Ctrl-C into clean exits for every command."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except SleepscoreError as err:
+            raise ReportedError(str(err), err.exit_code) from None
+        except KeyboardInterrupt:
+            raise ReportedError("interrupted; finished outputs are complete, none is half-written",
+                                130) from None
+
+
+def warn(message: str) -> None:
+    click.echo(f"sleepscore: warning: {message}", err=True)
+
+
+def split_channels(value: str | None) -> list[str] | None:
+    """``"Fpz-Cz,Pz-Oz"`` → ``["Fpz-Cz", "Pz-Oz"]``."""
+    if value is None:
+        return None
+    channels = [part.strip() for part in value.split(",") if part.strip()]
+    if not channels:
+        raise UsageError("--channels needs at least one channel name")
+    return channels
+
+
+def label_map_option(value: str | None) -> dict[str, str] | None:
+    from .hypnogram import parse_label_map
+    return parse_label_map(value) if value is not None else None
+
+
+CHANNELS_HELP = ("Comma-separated file channels to feed the model, in its input order "
+                 "(default: the model's own; matching ignores case, spaces and EEG/EOG prefixes).")
+LABEL_MAP_HELP = ("Stage names for numeric hypnogram labels: '0=W,1=N1,2=N2,3=N3,4=REM', "
+                  "or a file of CODE=STAGE lines or a JSON object.")
+
+
+@click.group(cls=SleepscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sleepscore")
+def cli() -> None:
+    """Score sleep stages in EDF polysomnography and measure agreement with expert hypnograms."""
+
+
+@cli.command()
+@click.argument("psg", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Per-epoch hypnogram to write (CSV/TSV table, or EDF+ with --format edf).")
+@click.option("--hypnogram", type=click.Path(dir_okay=False, path_type=Path),
+              help="Expert hypnogram of the same night: adds an expert column and agreement metrics.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
+              help="ONNX model (default: the shipped spectral model).")
+@click.option("--channels", help=CHANNELS_HELP)
+@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "edf"]), default=None,
+              help="Output format (default: from the output's extension, else csv).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save a PNG of the hypnogram and hypnodensity (needs matplotlib).")
+@click.option("--metrics-json", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save sleep statistics (and agreement, with --hypnogram) as JSON.")
+@click.option("--label-map", help=LABEL_MAP_HELP)
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings.")
+def predict(psg: Path, output: Path, hypnogram: Path | None, model: Path | None,
+            channels: str | None, fmt: str | None, plot: Path | None, metrics_json: Path | None,
+            label_map: str | None, force: bool, quiet: bool) -> None:
+    """Score the night in PSG and write its hypnogram with per-epoch probabilities.
+
+    \b
+    Examples:
+      sleepscore predict night.edf -o night.csv
+      sleepscore predict SC4001E0-PSG.edf --hypnogram SC4001EC-Hypnogram.edf -o night.csv --plot night.png
+    """
+    from .metrics import agreement
+    from .output import check_output, write_hypnogram_edf, write_json, write_scored_table
+    from .scoring import score_night
+    from .sleepstats import sleep_statistics
+
+    fmt = fmt or {".tsv": "tsv", ".edf": "edf"}.get(output.suffix.lower(), "csv")
+    # Refuse an unwritable output before minutes of work, not after.
+    for path in (output, plot, metrics_json):
+        if path is not None:
+            check_output(path, force)
+    night = score_night(psg, model, channels=split_channels(channels), hypnogram=hypnogram,
+                        label_map=label_map_option(label_map))
+    for message in night.warnings:
+        warn(message)
+    stats = sleep_statistics(night.stages, night.epoch_s)
+    result = agreement(night.expert, night.stages) if night.expert is not None else None
+    if fmt == "edf":
+        write_hypnogram_edf(output, night.stages, night.start, night.epoch_s, force=force)
+    else:
+        write_scored_table(output, night, stats, fmt=fmt, force=force)
+    if plot is not None:
+        from .plotting import plot_night
+        plot_night(plot, night.probs, night.stages, night.expert, night.start, night.epoch_s,
+                   force=force)
+    if metrics_json is not None:
+        write_json(metrics_json, {
+            "psg": str(psg), "model": str(night.model), "channels": night.channels,
+            "n_epochs": night.n_epochs, "protocol": "whole recording",
+            "sleep_statistics": stats,
+            "agreement": result.to_dict() if result is not None else None,
+        }, force=force)
+    if not quiet:
+        from rich.console import Console
+
+        from .report import agreement_table, confusion_table, sleep_stats_table
+        console = Console()
+        console.print(f"{psg.name}: {night.n_epochs} epochs scored with {night.model.name} "
+                      f"({', '.join(night.channels)}) -> {output}")
+        console.print(sleep_stats_table(stats))
+        if result is not None:
+            console.print(agreement_table(result, title="Agreement with the expert (whole recording)"))
+            console.print(confusion_table(result.confusion))
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dataset", type=click.Choice(["sleep-edf20"]),
+              help="Evaluate on a known dataset (files from --data-dir or downloaded).")
+@click.option("--subjects", help="Subjects of --dataset, e.g. '15-19' or '0,3,5-7'.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where --dataset's files are, or are downloaded to.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
+              help="ONNX model (default: the shipped spectral model).")
+@click.option("--trim", type=click.Choice(["none", "30min", "lights"]), default="none",
+              show_default=True, help="Epochs that count: whole recording, ±30 min around sleep, "
+              "or lights-off to lights-on (needs --lights).")
+@click.option("--lights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Table of lights-off/on clock times per recording (like sc78-nights.tsv).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the full report (per night, pooled, mean ± SD) as JSON.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one row per night as CSV.")
+@click.option("--label-map", help=LABEL_MAP_HELP)
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings.")
+def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
+             data_dir: Path | None, model: Path | None, trim: str, lights: Path | None,
+             report: Path | None, csv_path: Path | None, label_map: str | None, force: bool,
+             quiet: bool) -> None:
+    """Measure agreement with expert hypnograms over many nights.
+
+    INPUTS are folders in the Sleep-EDF layout (SC4001E0-PSG.edf with SC4001EC-Hypnogram.edf)
+    or named NAME.edf with NAME.tsv/.csv/.txt or NAME*hypnogram*, and/or PSG HYPNOGRAM file
+    pairs in that order. Nights that fail are reported and make the exit code 1.
+
+    \b
+    Examples:
+      sleepscore evaluate sleep-cassette/ --trim 30min --report eval.json
+      sleepscore evaluate a.edf a-hypnogram.edf b.edf b-hypnogram.edf
+      sleepscore evaluate --dataset sleep-edf20 --subjects 15-19 --data-dir ~/sleep-edf
+    """
+    from .evaluation import PROTOCOL_DESCRIPTIONS, evaluate as run_evaluation
+    from .hypnogram import read_lights_table
+    from .output import check_output, write_json
+
+    for path in (report, csv_path):
+        if path is not None:
+            check_output(path, force)
+    if trim == "lights" and lights is None:
+        raise UsageError("--trim lights needs --lights TABLE with lights-off/on times")
+    pairs = collect_pairs(inputs, dataset, subjects, data_dir)
+    lights_table = read_lights_table(lights) if lights is not None else None
+    outcome = run_evaluation_with_progress(run_evaluation, pairs, model, trim, lights_table,
+                                           label_map_option(label_map), quiet)
+    for night in outcome.failed:
+        warn(f"{night.name}: {night.error}")
+    if report is not None:
+        write_json(report, outcome.to_dict(), force=force)
+    if csv_path is not None:
+        write_per_night_csv(csv_path, outcome, force)
+    if not quiet and outcome.succeeded:
+        from rich.console import Console
+
+        from .report import confusion_table, per_night_table
+        console = Console()
+        rows = [(night.name, night.agreement) for night in outcome.succeeded]
+        console.print(per_night_table(rows, title=f"Agreement per night ({PROTOCOL_DESCRIPTIONS[trim]})"))
+        console.print(confusion_table(outcome.summary.pooled.confusion,
+                                      title="Pooled confusion matrix (epochs)"))
+    if outcome.failed:
+        raise ReportedError(f"{len(outcome.failed)} of {len(outcome.nights)} nights failed "
+                            f"({', '.join(n.name for n in outcome.failed)})", 1)
+
+
+def collect_pairs(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
+                  data_dir: Path | None) -> list:
+    """PSG/hypnogram pairs from folders, explicit file pairs and/or a named dataset."""
+    from .datasets import RecordingPair, fetch_sleep_edf20, pair_folder, parse_subjects
+
+    pairs = []
+    loose = []
+    for item in inputs:
+        if item.is_dir():
+            pairs.extend(pair_folder(item))
+        else:
+            loose.append(item)
+    if len(loose) % 2:
+        raise UsageError(f"files must come as PSG HYPNOGRAM pairs; {loose[-1]} has no partner")
+    pairs.extend(RecordingPair(psg, hyp) for psg, hyp in zip(loose[::2], loose[1::2]))
+    if dataset is not None:
+        chosen = parse_subjects(subjects) if subjects else None
+        from .datasets import SLEEP_EDF_20
+        pairs.extend(fetch_sleep_edf20(chosen if chosen is not None else SLEEP_EDF_20.subjects,
+                                       data_dir=data_dir))
+    elif subjects is not None:
+        raise UsageError("--subjects needs --dataset")
+    if not pairs:
+        raise UsageError("no nights to evaluate: give folders, PSG HYPNOGRAM pairs or --dataset")
+    return pairs
+
+
+def run_evaluation_with_progress(run, pairs, model, trim, lights_table, label_map, quiet):  # noqa: ANN001, ANN201
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), disable=quiet, transient=True) as progress:
+        task = progress.add_task("scoring nights", total=len(pairs))
+        return run(pairs, model, protocol=trim, lights=lights_table, label_map=label_map,
+                   on_night=lambda night: progress.advance(task))
+
+
+def write_per_night_csv(path: Path, outcome, force: bool) -> None:  # noqa: ANN001
+    import csv
+
+    from .output import atomic_path
+    from .stages import STAGES
+
+    with atomic_path(path, force=force) as temporary, temporary.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["night", "psg", "hypnogram", "protocol", "epochs", "accuracy", "macro_f1",
+                         "kappa", *(f"f1_{s}" for s in STAGES), "error"])
+        for night in outcome.nights:
+            a = night.agreement
+            values = ([a.n_epochs, f"{a.accuracy:.4f}", f"{a.macro_f1:.4f}", f"{a.kappa:.4f}",
+                       *(f"{f:.4f}" for f in a.f1)] if a is not None else [""] * (4 + len(STAGES)))
+            writer.writerow([night.name, night.psg, night.hypnogram, outcome.protocol, *values,
+                             night.error or ""])
+
+
+@cli.command()
+@click.argument("psg", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV of per-epoch spectral-v1 features.")
+@click.option("--channels", default="EEG Fpz-Cz,EEG Pz-Oz", show_default=True, help=CHANNELS_HELP)
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def features(psg: Path, output: Path, channels: str, force: bool) -> None:
+    """Write the per-epoch spectral-v1 features of PSG (the shipped models' input).
+
+    Columns: epoch, onset_s, then CHANNEL:FEATURE for delta, theta, alpha, beta, gamma log band
+    powers, theta/alpha and alpha/delta log-power ratios, log variance and Hjorth mobility,
+    computed on the signal in volts at 100 Hz.
+    """
+    from .edf import read_psg
+    from .epochs import cut_epochs
+    from .features import feature_names, spectral_features
+    from .output import check_output, write_feature_table
+
+    check_output(output, force)
+    recording = read_psg(psg, split_channels(channels), unit="V")
+    for message in recording.warnings:
+        warn(message)
+    epochs, dropped_s = cut_epochs(recording.signals, fs=recording.fs)
+    if dropped_s:
+        warn(f"{psg.name}: the last {dropped_s:g} s do not fill a 30-s epoch and were left out")
+    write_feature_table(output, spectral_features(epochs, fs=recording.fs),
+                        feature_names(recording.channels), force=force)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def info(model: Path | None) -> None:
+    """Describe MODEL (default: the shipped model) from its ONNX metadata."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .model import load_model
+
+    loaded = load_model(model)
+    meta = loaded.info
+    table = Table(title=str(meta.path), show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [("architecture", meta.architecture), ("input", meta.input),
+            ("feature set", meta.feature_set or "-"), ("channels", ", ".join(meta.channels)),
+            ("unit / rate / epoch", f"{meta.unit}, {meta.fs:g} Hz, {meta.epoch_s:g} s"),
+            ("stages", ", ".join(meta.stages)), ("sleepscore version", meta.version),
+            ("trained on", json.dumps(meta.trained_on, indent=1)),
+            ("held-out metrics", json.dumps(meta.metrics, indent=1))]
+    rows += [(key, value) for key, value in meta.extra.items()]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="sleepscore")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
