@@ -60,6 +60,16 @@ def test_table_rows_and_columns(tmp_path: Path, fmt: str, delimiter: str) -> Non
     assert comments == ["# TST_min: 412.50", "# SOL_min: NA", "# model: m.onnx"]
 
 
+def test_pandas_skips_the_statistics(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    out = tmp_path / "night.tsv"
+    write_scored_table(out, make_night(), {"TST_min": 1.5, "SOL_min": None}, fmt="tsv")
+    frame = pd.read_csv(out, sep="\t", comment="#")
+    assert len(frame) == 6
+    assert frame["epoch"].tolist() == list(range(6))
+    assert frame["expert"].isna().tolist() == [False, False, True, False, False, False]
+
+
 def test_table_without_optional_columns_or_start(tmp_path: Path) -> None:
     night = make_night(quality=False, expert=False)
     night.start = None
