@@ -198,6 +198,7 @@ def read_header(path: str | Path) -> EdfHeader:
             file_size = path.stat().st_size
             if len(fixed) < 256:
                 raise DataError(f"{path}: not an EDF/BDF file (only {len(fixed)} bytes, a header has 256)")
+            is_bdf = _is_bdf(path, fixed[:8])
             n_signals = _header_int(path, fixed, "number of signals")
             if n_signals < 1 or 256 * (n_signals + 1) > file_size:
                 raise DataError(f"{path}: header declares {n_signals} signals, which do not fit in its {file_size} bytes")
@@ -205,13 +206,6 @@ def read_header(path: str | Path) -> EdfHeader:
     except OSError as err:
         raise DataError(f"{path}: cannot read: {err.strerror or err}") from None
 
-    version = fixed[:8]
-    if version == b"\xffBIOSEMI":
-        is_bdf = True
-    elif version.rstrip(b" ") == b"0":
-        is_bdf = False
-    else:
-        raise DataError(f"{path}: not an EDF or BDF file (version field {version!r})")
     declared_header_bytes = _header_int(path, fixed, "header bytes")
     if declared_header_bytes != 256 * (n_signals + 1):
         raise DataError(
@@ -464,11 +458,17 @@ def _scale(header: EdfHeader, signal: SignalHeader, target_exponent: int) -> _Sc
     source_exponent = _volt_exponent(signal.dimension)
     if source_exponent is None:
         raise DataError(f"{where}: physical dimension {signal.dimension!r} is not a voltage (V, mV, uV, nV)")
+    unit_factor = 10.0 ** (source_exponent - target_exponent)
     cal = (physical_max - physical_min) / (digital_max - digital_min)
+    offset = physical_min - digital_min * cal
+    # Bounds every sample, the physical limits included: 2**24 exceeds any 16/24-bit value.
+    largest_magnitude = (abs(cal) * 2**24 + abs(offset)) * unit_factor
+    if not np.isfinite(largest_magnitude):
+        raise DataError(f"{where}: physical range {signal.physical_min}..{signal.physical_max} overflows a float")
     return _Scale(
         cal=cal,
-        offset=physical_min - digital_min * cal,
-        unit_factor=10.0 ** (source_exponent - target_exponent),
+        offset=offset,
+        unit_factor=unit_factor,
         physical_min=physical_min,
         physical_max=physical_max,
     )
@@ -530,6 +530,15 @@ def _refuse_gaps(header: EdfHeader) -> None:
                 f"{header.path}: discontinuous (EDF+D) recording with a {float(gap):g}-s gap before data record {record}"
                 f" at {float(onsets[record]):g} s; only gap-free files can be scored"
             )
+
+
+def _is_bdf(path: Path, version: bytes) -> bool:
+    """True for BDF, False for EDF, from the 8-byte version field."""
+    if version == b"\xffBIOSEMI":
+        return True
+    if version.rstrip(b" ") == b"0":
+        return False
+    raise DataError(f"{path}: not an EDF or BDF file (version field {version!r})")
 
 
 def _field_text(fixed: bytes, name: str) -> str:

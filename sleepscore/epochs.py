@@ -20,13 +20,18 @@ from numpy.typing import ArrayLike
 from sleepscore.errors import DataError
 from sleepscore.stages import EPOCH_S, TARGET_FS
 
-#: An epoch whose peak-to-peak amplitude is below this fraction of the channel's physical range
-#: is flat: 1e-6 is below one digital step of a 16-bit EDF (1/65535 of the range), i.e. the
-#: recorder wrote a constant.
-FLAT_FRACTION_OF_RANGE = 1e-6
+#: A sample-to-sample step below this fraction of the channel's physical range is no change:
+#: 1e-6 is under one digital step of a 16-bit EDF (1/65535 of the range), yet above the ripple
+#: that resampling puts on a constant stretch.
+STILL_STEP_FRACTION_OF_RANGE = 1e-6
+#: An epoch is flat when at least this fraction of its steps are still. Not all of them: a flat
+#: stretch that starts at an epoch boundary carries the resampling filter's ringing into it.
+FLAT_FRACTION = 0.5
 #: A sample within this fraction of the range from the physical minimum or maximum counts as
 #: at the rail; the margin absorbs the ripple that resampling puts on a clipped plateau.
 RAIL_FRACTION_OF_RANGE = 0.01
+#: Epochs judged at once, which bounds the temporaries to ~10 MB per channel for any night.
+_EPOCHS_PER_CHUNK = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +113,9 @@ def epoch_quality(
     Returns
     -------
     EpochQuality
-        ``flat``: peak-to-peak below :data:`FLAT_FRACTION_OF_RANGE` of the range;
-        ``clipped``: see ``clipped_fraction`` and :data:`RAIL_FRACTION_OF_RANGE`;
-        ``nan``: at least one NaN sample.
+        ``flat``: at least :data:`FLAT_FRACTION` of the steps change the value by less than
+        :data:`STILL_STEP_FRACTION_OF_RANGE` of the range; ``clipped``: see
+        ``clipped_fraction`` and :data:`RAIL_FRACTION_OF_RANGE`; ``nan``: any NaN sample.
 
     Examples
     --------
@@ -121,10 +126,16 @@ def epoch_quality(
     low = np.asarray(physical_min, dtype=np.float64)[np.newaxis, :, np.newaxis]
     high = np.asarray(physical_max, dtype=np.float64)[np.newaxis, :, np.newaxis]
     span = np.abs(high - low)
-    nan = np.isnan(epochs).any(axis=2)
-    # ptp rather than a variance: a reduction without a temporary copy of a whole night.
-    flat = ~nan & (np.ptp(epochs, axis=2) < FLAT_FRACTION_OF_RANGE * span[..., 0])
-    margin = RAIL_FRACTION_OF_RANGE * span
-    at_rail = (epochs >= np.maximum(low, high) - margin) | (epochs <= np.minimum(low, high) + margin)
-    clipped = at_rail.mean(axis=2) >= clipped_fraction
+    upper_rail = np.maximum(low, high) - RAIL_FRACTION_OF_RANGE * span
+    lower_rail = np.minimum(low, high) + RAIL_FRACTION_OF_RANGE * span
+    still_step = STILL_STEP_FRACTION_OF_RANGE * span
+    n_epochs, n_channels, _ = epochs.shape
+    flat, clipped, nan = (np.zeros((n_epochs, n_channels), dtype=bool) for _ in range(3))
+    for first in range(0, n_epochs, _EPOCHS_PER_CHUNK):
+        chunk = epochs[first : first + _EPOCHS_PER_CHUNK]
+        rows = slice(first, first + len(chunk))
+        nan[rows] = np.isnan(chunk).any(axis=2)
+        flat[rows] = (np.abs(np.diff(chunk, axis=2)) < still_step).mean(axis=2) >= FLAT_FRACTION
+        at_rail = (chunk >= upper_rail) | (chunk <= lower_rail)
+        clipped[rows] = at_rail.mean(axis=2) >= clipped_fraction
     return EpochQuality(flat=flat, clipped=clipped, nan=nan)
