@@ -38,6 +38,26 @@ EDF_STAGE_LABELS: dict[int, str] = {
 TABLE_FORMATS = {"csv": ",", "tsv": "\t"}
 
 
+def check_output(path: str | Path, force: bool = False) -> Path:
+    """Refuse an output that cannot be written, before any work is done for it.
+
+    Raises
+    ------
+    UsageError
+        If ``path`` is a folder, or exists and ``force`` is False.
+    DataError
+        If its folder does not exist.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"output {target} is a folder, not a file")
+    if target.exists() and not force:
+        raise UsageError(f"output {target} already exists; pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise DataError(f"output folder {target.parent} does not exist")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write to; it replaces ``path`` only if the block succeeds.
@@ -72,14 +92,8 @@ def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
     >>> with atomic_path("night.csv", force=True) as tmp:  # doctest: +SKIP
     ...     tmp.write_text("epoch,stage\\n0,W\\n")
     """
-    target = Path(path)
+    target = check_output(path, force)
     folder = target.parent
-    if target.is_dir():
-        raise UsageError(f"output {target} is a folder, not a file")
-    if target.exists() and not force:
-        raise UsageError(f"output {target} already exists; pass --force to overwrite it")
-    if not folder.is_dir():
-        raise DataError(f"output folder {folder} does not exist")
     try:
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
                                         dir=folder)
@@ -143,10 +157,10 @@ class ScoredNight:
     expert: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n_epochs = len(self.probs)
         if np.ndim(self.probs) != 2 or np.shape(self.probs)[1] != len(STAGES):
             raise DataError(f"stage probabilities must be [n_epochs, {len(STAGES)}], "
                             f"got shape {np.shape(self.probs)}")
+        n_epochs = len(self.probs)
         for name in ("quality", "expert"):
             column = getattr(self, name)
             if column is not None and len(column) != n_epochs:
@@ -311,3 +325,18 @@ def write_hypnogram_edf(path: str | Path, stages: np.ndarray, start: datetime | 
         raise DataError(f"{path}: cannot write the hypnogram: {err}") from None
     with atomic_path(path, force=force) as temporary:
         edf.write(temporary)
+
+
+def write_feature_table(path: str | Path, features: np.ndarray, names: list[str],
+                        epoch_s: float = EPOCH_S, force: bool = False) -> None:
+    """Write per-epoch features as CSV: ``epoch``, ``onset_s``, then one column per feature.
+
+    Values are written with 17 significant digits, so reading the file back gives the computed
+    float64 values exactly.
+    """
+    with atomic_path(path, force=force) as temporary, \
+            temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["epoch", "onset_s", *names])
+        for epoch, row in enumerate(np.asarray(features, dtype=np.float64)):
+            writer.writerow([epoch, f"{epoch * epoch_s:.10g}", *(f"{v:.17g}" for v in row)])
