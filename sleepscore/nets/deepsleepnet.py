@@ -1,0 +1,171 @@
+"""DeepSleepNet (Supratak, Dong, Wu & Guo 2017, IEEE TNSRE 25(11):1998-2008).
+
+Representation learning: two CNN branches on each raw 30-s epoch, one with small filters
+(fs/2 = 50 samples, stride fs/16 = 6) to catch the timing of waveforms, one with large filters
+(4·fs = 400 samples, stride fs/2 = 50) to catch their frequency content; each is conv → max-pool
+→ dropout → 3 convs → max-pool, with batch norm and ReLU after every conv. Sequence residual
+learning: a two-layer bidirectional LSTM (512 units per direction) over the epoch sequence, plus
+a shortcut (fully connected layer on the CNN features, 1024 units) added to the LSTM output.
+
+Two-step training (the paper's Section II-C): first pre-train the CNN alone with a per-epoch
+softmax head on a class-balanced (oversampled) training set, then fine-tune the whole network on
+sequences with a lower learning rate for the CNN and gradient clipping. :data:`TWO_STEP` holds
+the paper's settings; :meth:`DeepSleepNet.pretrain_logits`, :meth:`DeepSleepNet.cnn_parameters`
+and :meth:`DeepSleepNet.sequence_parameters` are what a training loop needs to run it.
+
+Parameter count (``n_channels=1``): 24,781,253 here (``benchmarks/nets_throughput.py``). The
+issue quotes ~21-24 M for the paper; the LSTM input is the concatenated CNN features (2048 + 1024
+= 3072 values per epoch with TensorFlow "SAME" pooling, reproduced here by ``ceil_mode``), so
+the first BiLSTM layer alone holds 14.7 M and the shortcut 3.1 M. The original code also had a
+single bias per LSTM gate where PyTorch has two (+8 k).
+
+Examples
+--------
+>>> net = DeepSleepNet(n_channels=1).eval()
+>>> net(torch.zeros(2, 3, 1, 3000)).shape
+torch.Size([2, 3, 5])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sleepscore.nets.layers import fold_epochs, output_shape, raw_conv_branch, to_microvolts, unfold_epochs
+from sleepscore.stages import N_STAGES, TARGET_FS
+
+DROPOUT = 0.5
+
+
+@dataclass(frozen=True)
+class TwoStepSchedule:
+    """DeepSleepNet's two-step training settings (Supratak et al. 2017, Section III-C).
+
+    Attributes
+    ----------
+    pretrain_lr : float
+        Adam learning rate for CNN pre-training on class-balanced single epochs.
+    pretrain_epochs : int
+        Passes over the oversampled training set in pre-training.
+    pretrain_batch_epochs : int
+        Single 30-s epochs per pre-training batch.
+    finetune_lr_cnn : float
+        Adam learning rate of the pre-trained CNN during fine-tuning (kept low so the
+        sequence part cannot wash out what the CNN learnt).
+    finetune_lr_sequence : float
+        Adam learning rate of the BiLSTM, shortcut and softmax during fine-tuning.
+    finetune_epochs : int
+        Passes over the training nights in fine-tuning.
+    finetune_batch_sequences, finetune_seq_len : int
+        Batch shape of fine-tuning: sequences per batch, epochs per sequence.
+    clip_grad_norm : float
+        Global gradient-norm clip during fine-tuning (the LSTM's exploding gradients).
+    """
+
+    pretrain_lr: float = 1e-4
+    pretrain_epochs: int = 100
+    pretrain_batch_epochs: int = 100
+    finetune_lr_cnn: float = 1e-6
+    finetune_lr_sequence: float = 1e-4
+    finetune_epochs: int = 200
+    finetune_batch_sequences: int = 10
+    finetune_seq_len: int = 25
+    clip_grad_norm: float = 10.0
+
+
+TWO_STEP = TwoStepSchedule()
+
+
+class DeepSleepNet(nn.Module):
+    """DeepSleepNet: ``[batch, seq, n_channels, 3000]`` volts → logits ``[batch, seq, 5]``.
+
+    Parameters
+    ----------
+    n_channels : int
+        Signal channels per epoch (the paper used one EEG channel; more channels enter the
+        first convolutions as input channels).
+    lstm_units : int
+        Units per direction of each BiLSTM layer (512 in the paper).
+    """
+
+    def __init__(self, n_channels: int = 1, lstm_units: int = 512) -> None:
+        super().__init__()
+        fs = int(TARGET_FS)
+        # "SAME" max-pooling of the original TensorFlow code is ceil_mode without padding.
+        self.small_filters = raw_conv_branch(
+            n_channels,
+            first_filters=64,
+            first_kernel=fs // 2,
+            first_stride=fs // 16,
+            first_pool=nn.MaxPool1d(8, 8, ceil_mode=True),
+            filters=128,
+            kernel=8,
+            n_convs=3,
+            last_pool=nn.MaxPool1d(4, 4, ceil_mode=True),
+            dropout=DROPOUT,
+        )
+        self.large_filters = raw_conv_branch(
+            n_channels,
+            first_filters=64,
+            first_kernel=fs * 4,
+            first_stride=fs // 2,
+            first_pool=nn.MaxPool1d(4, 4, ceil_mode=True),
+            filters=128,
+            kernel=6,
+            n_convs=3,
+            last_pool=nn.MaxPool1d(2, 2, ceil_mode=True),
+            dropout=DROPOUT,
+        )
+        n_features = output_shape(self.small_filters, n_channels).numel() + output_shape(
+            self.large_filters, n_channels
+        ).numel()
+        self.feature_dropout = nn.Dropout(DROPOUT)
+        self.pretrain_head = nn.Linear(n_features, N_STAGES)
+        self.bilstm = nn.LSTM(
+            n_features, lstm_units, num_layers=2, batch_first=True, bidirectional=True, dropout=DROPOUT
+        )
+        self.shortcut = nn.Sequential(
+            nn.Linear(n_features, 2 * lstm_units, bias=False), nn.BatchNorm1d(2 * lstm_units), nn.ReLU()
+        )
+        self.sequence_dropout = nn.Dropout(DROPOUT)
+        self.classifier = nn.Linear(2 * lstm_units, N_STAGES)
+
+    def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
+        """CNN features of every epoch: ``[batch, seq, n_features]``."""
+        epochs = to_microvolts(fold_epochs(x))
+        features = torch.cat([self.small_filters(epochs).flatten(1), self.large_filters(epochs).flatten(1)], dim=1)
+        return unfold_epochs(self.feature_dropout(features), x)
+
+    def pretrain_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Step 1: per-epoch logits from the CNN and its own softmax head, no sequence context.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``[batch, seq, n_channels, 3000]`` volts; pre-training treats every epoch alone.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits ``[batch, seq, 5]``.
+        """
+        return self.pretrain_head(self.epoch_features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.epoch_features(x)
+        context, _ = self.bilstm(features)
+        shortcut = unfold_epochs(self.shortcut(features.flatten(0, 1)), x)
+        return self.classifier(self.sequence_dropout(context + shortcut))
+
+    def cnn_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of the two CNN branches (the low learning rate group of step 2)."""
+        yield from self.small_filters.parameters()
+        yield from self.large_filters.parameters()
+
+    def sequence_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters trained in step 2 at the normal rate: BiLSTM, shortcut, classifier."""
+        for part in (self.bilstm, self.shortcut, self.classifier):
+            yield from part.parameters()

@@ -1,0 +1,255 @@
+"""The raw-signal networks: shapes, ONNX parity, learning, and the papers' layer arithmetic."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import scipy.signal
+import torch
+from torch import nn
+
+from sleepscore.nets.attnsleep import AttnSleep
+from sleepscore.nets.deepsleepnet import DeepSleepNet
+from sleepscore.nets.eegmobile import EEGMobile
+from sleepscore.nets.layers import LogSpectrogram
+from sleepscore.nets.mc2sleepnet import MC2SleepNet, info_nce
+from sleepscore.nets.tinysleepnet import TinySleepNet
+
+NETWORKS: dict[str, Callable[[], nn.Module]] = {
+    "deepsleepnet": DeepSleepNet,
+    "tinysleepnet": TinySleepNet,
+    "attnsleep": AttnSleep,
+    "eegmobile": EEGMobile,
+    "mc2sleepnet": MC2SleepNet,
+}
+FS = 100
+# One sine frequency per stage: a structure every network can learn in a few steps.
+STAGE_FREQUENCIES_HZ = (1.0, 3.0, 6.0, 11.0, 20.0)
+
+
+def n_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def synthetic_batch(batch: int, seq: int, n_channels: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Epochs in volts whose stage is the frequency of a 40-µV sine under 10-µV noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(STAGE_FREQUENCIES_HZ), size=(batch, seq))
+    t = np.arange(3000) / FS
+    phase = rng.uniform(0, 2 * np.pi, size=(batch, seq, n_channels, 1))
+    frequency = np.asarray(STAGE_FREQUENCIES_HZ)[y][..., None, None]
+    x = 40e-6 * np.sin(2 * np.pi * frequency * t + phase) + 10e-6 * rng.standard_normal((batch, seq, n_channels, 3000))
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+
+
+class WithSoftmax(nn.Module):
+    """The contract's output: probabilities, not logits."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).softmax(dim=-1)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_onnx_export_matches_torch_for_other_batch_and_seq(name: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = WithSoftmax(NETWORKS[name]()).eval()
+    path = tmp_path / f"{name}.onnx"
+    export_x, _ = synthetic_batch(2, 3)
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of dynamo; the brief asks for it.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (export_x,),
+            path,
+            dynamo=False,
+            input_names=["x"],
+            output_names=["probs"],
+            dynamic_axes={"x": {0: "batch", 1: "seq"}, "probs": {0: "batch", 1: "seq"}},
+        )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch, seq in ((1, 5), (3, 2)):
+        x, _ = synthetic_batch(batch, seq, seed=batch)
+        (probs,) = session.run(["probs"], {"x": x.numpy()})
+        with torch.no_grad():
+            expected = model(x).numpy()
+        assert probs.shape == (batch, seq, 5)
+        np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(probs, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_sequences_of_a_batch_do_not_mix(name: str) -> None:
+    # Folding [batch, seq] into one axis and back must keep each night's epochs together.
+    torch.manual_seed(0)
+    model = NETWORKS[name]().eval()
+    x, _ = synthetic_batch(3, 4)
+    with torch.no_grad():
+        together = model(x)
+        alone = model(x[1:2])
+    torch.testing.assert_close(together[1:2], alone, atol=1e-5, rtol=1e-4)
+
+
+def without_dropout(model: nn.Module) -> nn.Module:
+    """Training mode (batch-norm on batch statistics) with every dropout switched off.
+
+    Dropout of 0.5 makes a few-step loss curve too noisy to compare its ends; the test is
+    about whether the architecture can learn, not about regularisation.
+    """
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (nn.Dropout, nn.LSTM)):
+            module.eval()
+    if isinstance(model, MC2SleepNet):
+        model.mask_ratio = 0.0
+    return model
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_loss_decreases_in_a_few_steps(name: str) -> None:
+    torch.manual_seed(0)
+    model = without_dropout(NETWORKS[name]())
+    x, y = synthetic_batch(2, 5)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_per_epoch_networks_ignore_neighbouring_epochs() -> None:
+    # AttnSleep and EEGMobile classify one epoch at a time, as in their papers.
+    torch.manual_seed(0)
+    x, _ = synthetic_batch(1, 3)
+    shuffled = x[:, [2, 0, 1]]
+    for net in (AttnSleep().eval(), EEGMobile().eval()):
+        with torch.no_grad():
+            torch.testing.assert_close(net(shuffled), net(x)[:, [2, 0, 1]], atol=1e-5, rtol=1e-4)
+
+
+def test_tinysleepnet_lstm_is_unidirectional() -> None:
+    # The paper's LSTM is causal: an epoch's output must not change with later epochs.
+    torch.manual_seed(0)
+    net = TinySleepNet().eval()
+    x, _ = synthetic_batch(1, 4)
+    changed = x.clone()
+    changed[:, 3] = 0.0
+    with torch.no_grad():
+        torch.testing.assert_close(net(changed)[:, :3], net(x)[:, :3])
+        assert not torch.allclose(net(changed)[:, 3], net(x)[:, 3])
+
+
+def test_log_spectrogram_equals_scipy() -> None:
+    rng = np.random.default_rng(1)
+    x = 30.0 * rng.standard_normal((2, 2, 3000)) + 7.0
+    _, _, expected = scipy.signal.spectrogram(
+        x, fs=FS, window="hann", nperseg=200, noverlap=150, detrend="constant", scaling="density", mode="psd"
+    )
+    power = LogSpectrogram(FS, 200, 150).power(torch.tensor(x, dtype=torch.float32)).numpy()
+    assert power.shape == expected.shape
+    np.testing.assert_allclose(power, expected, rtol=1e-3, atol=1e-4 * expected.max())
+
+
+def conv_bn(in_channels: int, out_channels: int, kernel: int) -> int:
+    """Bias-free convolution plus batch norm (scale and shift)."""
+    return in_channels * out_channels * kernel + 2 * out_channels
+
+
+def lstm(in_size: int, units: int) -> int:
+    """One LSTM direction in PyTorch: 4 gates, input and recurrent weights, two biases."""
+    return 4 * units * (in_size + units) + 2 * 4 * units
+
+
+def test_tinysleepnet_has_the_papers_layers() -> None:
+    # 3000 samples, stride 6 → 500, "SAME" pool 8 → 63, pool 4 → 16 steps of 128 filters.
+    flattened = 128 * math.ceil(math.ceil(500 / 8) / 4)
+    expected = conv_bn(1, 128, 50) + 3 * conv_bn(128, 128, 8) + lstm(flattened, 128) + 128 * 5 + 5
+    assert n_parameters(TinySleepNet()) == expected
+
+
+def test_deepsleepnet_has_the_papers_layers() -> None:
+    small = conv_bn(1, 64, 50) + conv_bn(64, 128, 8) + 2 * conv_bn(128, 128, 8)
+    large = conv_bn(1, 64, 400) + conv_bn(64, 128, 6) + 2 * conv_bn(128, 128, 6)
+    # Small branch: 500 → pool 8 → pool 4 = 16 steps; large: 3000 / 50 = 60 → pool 4 → pool 2 = 8.
+    features = 128 * math.ceil(math.ceil(500 / 8) / 4) + 128 * math.ceil(math.ceil(60 / 4) / 2)
+    bilstm = 2 * lstm(features, 512) + 2 * lstm(2 * 512, 512)
+    shortcut = features * 1024 + 2 * 1024
+    heads = (features * 5 + 5) + (1024 * 5 + 5)
+    assert n_parameters(DeepSleepNet()) == small + large + bilstm + shortcut + heads
+
+
+def test_eegmobile_is_mobilenet_v3_large() -> None:
+    # torchvision documents mobilenet_v3_large (3-channel stem, 1000 classes) at 5,483,032
+    # parameters; here the stem takes 1 channel and the last layer has 5 outputs.
+    torchvision_large = 5_483_032
+    expected = torchvision_large - 16 * 2 * 3 * 3 - 1280 * (1000 - 5) - (1000 - 5)
+    assert n_parameters(EEGMobile()) == expected
+
+
+def test_attnsleep_size_is_the_papers() -> None:
+    # Eldele et al. 2021 report about 0.51 M parameters.
+    assert abs(n_parameters(AttnSleep()) - 0.51e6) < 0.01e6
+
+
+def test_deepsleepnet_two_step_groups_cover_every_parameter_once() -> None:
+    # A parameter in neither group would silently stay untrained during fine-tuning.
+    net = DeepSleepNet()
+    groups = [
+        {id(p) for p in net.cnn_parameters()},
+        {id(p) for p in net.sequence_parameters()},
+        {id(p) for p in net.pretrain_head.parameters()},
+    ]
+    assert sum(len(g) for g in groups) == len(set().union(*groups)) == len(list(net.parameters()))
+
+
+def test_info_nce_limits() -> None:
+    n = 6
+    # Embeddings that are all the same carry no pairing: every candidate is equally likely.
+    same = torch.ones(n, 4)
+    assert info_nce(same, same, temperature=0.1).item() == pytest.approx(math.log(n), rel=1e-5)
+    # Orthogonal, perfectly paired embeddings: the right partner wins by 1/temperature = 100 nats.
+    eye = torch.eye(n)
+    assert info_nce(eye, eye, temperature=0.01).item() < 1e-6
+
+
+def test_mc2sleepnet_pretrain_loss_decreases_and_frozen_backbones_stay_put() -> None:
+    torch.manual_seed(0)
+    net = MC2SleepNet().train()
+    x, y = synthetic_batch(4, 5)
+    y[0, 0] = -1
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        optimiser.zero_grad()
+        loss = net.pretrain_loss(x, y)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0], losses
+
+    net.freeze_backbones()
+    net.train()
+    backbone_before = [t.clone() for m in net.backbone_modules() for t in m.state_dict().values()]
+    head_before = net.classifier[1].weight.clone()
+    optimiser = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
+    optimiser.zero_grad()
+    nn.functional.cross_entropy(net(x).flatten(0, 1), y.flatten(), ignore_index=-1).backward()
+    optimiser.step()
+    backbone_after = [t for m in net.backbone_modules() for t in m.state_dict().values()]
+    # state_dict includes batch-norm running statistics, which must not move either.
+    assert all(torch.equal(a, b) for a, b in zip(backbone_before, backbone_after, strict=True))
+    assert not torch.equal(head_before, net.classifier[1].weight)
