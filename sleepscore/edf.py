@@ -10,15 +10,15 @@ pyedflib or MNE for the samples:
 - MNE costs ~1 s to import on the ``predict`` path and upsamples every channel to the
   highest rate, so the 1-Hz channels of a Sleep-EDF file would be loaded at 100 Hz.
 
-Reading one channel of a validated file is a strided numpy view, so every byte offset below
-comes from the EDF specification (https://www.edfplus.info/specs/edf.html and
-``edfplus.html``) and the scaling is exactly MNE's, which the tests check sample by sample.
+Byte offsets follow the EDF specification (https://www.edfplus.info/specs/edf.html and
+edfplus.html); the scaling follows MNE's order of operations, and the tests check the values
+against MNE's sample by sample.
 
 Example
 -------
->>> recording = read_psg("SC4001E0-PSG.edf", ["Fpz-Cz", "Pz-Oz"])
+>>> recording = read_psg("SC4001E0-PSG-first5min.edf", ["Fpz-Cz", "Pz-Oz"])
 >>> recording.signals.shape, recording.fs, recording.channels
-((2, 7950000), 100.0, ['EEG Fpz-Cz', 'EEG Pz-Oz'])
+((2, 30000), 100.0, ['EEG Fpz-Cz', 'EEG Pz-Oz'])
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ _SIGNAL_FIELDS: tuple[tuple[str, int], ...] = (
 )
 _SIGNAL_HEADER_BYTES = sum(width for _, width in _SIGNAL_FIELDS)
 
-#: Powers of ten of the voltage units, keyed by the casefolded dimension. MNE's list of micro
-#: spellings (micro sign, Greek mu, Shift-JIS mu read as Latin-1) plus the ASCII "uV".
+#: Powers of ten of the voltage units, keyed by the casefolded dimension; the micro spellings
+#: are those MNE accepts (ASCII u, micro sign, Greek mu, Shift-JIS mu read as Latin-1).
 _VOLT_EXPONENTS: dict[str, int] = {
     "v": 0,
     "mv": -3,
