@@ -15,8 +15,9 @@ Three kinds of file are read, told apart by extension and content:
 Labels are R&K (``W 1 2 3 4 R M ?``, ``MT``), AASM (``W N1 N2 N3 R REM``, ``N4``) or Sleep-EDF
 (``Sleep stage W``, ``Movement time``), case-insensitive. R&K 3 and 4 both become N3.
 Movement time, ``?``, ``Unscored`` and lights markers are not stages: their epochs are unscored
-(-1) and excluded from every metric. Integer-coded files need a label map
-(:func:`parse_label_map`), because ``1``-``4`` are otherwise read as R&K stage numbers.
+(-1) and excluded from every metric. Integer-coded files (``0`` = W ...) need a label map
+(:func:`parse_label_map`): without one ``0`` is an unknown label and ``1``-``4`` are read as R&K
+stage numbers (so ``4`` is N3).
 
 Alignment rules (:func:`epoch_labels`): each annotation must start and end on the PSG's epoch
 grid, so a 90-s annotation labels exactly three epochs; an annotation that would split an epoch
@@ -30,6 +31,7 @@ import csv
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
@@ -388,9 +390,8 @@ def read_lights_table(path: str | Path) -> LightsTable:
     """
     path = Path(path)
     lines = _text_lines(path)
-    header, rows = _split_table(path, lines)
-    night_col, start_col, off_col, on_col = _find_columns(
-        path, header, night=_NIGHT_COLUMNS, rec_start=_REC_START_COLUMNS,
+    (night_col, start_col, off_col, on_col), rows = _split_table(
+        path, lines, night=_NIGHT_COLUMNS, rec_start=_REC_START_COLUMNS,
         lights_off=_LIGHTS_OFF_COLUMNS, lights_on=_LIGHTS_ON_COLUMNS)
     nights: dict[str, Lights] = {}
     for line_no, fields in rows:
@@ -515,9 +516,13 @@ def _read_edf_hypnogram(path: Path, labels: Mapping[str, int]) -> Hypnogram:
     # returns the header's start time (mne gives orig_time=None for these files), and it is
     # ~30x faster on the Sleep-EDF hypnograms (0.2 ms vs 7 ms a file, not counting mne's import).
     try:
-        with pyedflib.EdfReader(str(path)) as reader:
-            onsets, durations, descriptions = reader.readAnnotations()
-            start = reader.getStartdatetime()
+        with warnings.catch_warnings():
+            # pyedflib warns whenever a header field is not UTF-8 (a Latin-1 patient name is
+            # common and harmless); a label that decodes badly is reported as unknown below.
+            warnings.filterwarnings("ignore", "Could not decode string", UserWarning)
+            with pyedflib.EdfReader(str(path)) as reader:
+                onsets, durations, descriptions = reader.readAnnotations()
+                start = reader.getStartdatetime()
     except OSError as err:
         raise DataError(f"{path}: not a readable EDF+ file ({_one_line(err)})") from None
     if len(onsets) == 0:
@@ -534,11 +539,10 @@ def _read_edf_hypnogram(path: Path, labels: Mapping[str, int]) -> Hypnogram:
 
 def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float) -> Hypnogram:
     lines = _text_lines(path)
-    if _delimiter(lines[0][1]) is None:
+    if _delimiter(lines) is None:
         return _read_epoch_labels(path, lines, labels, epoch_s)
-    header, rows = _split_table(path, lines)
-    onset_col, duration_col, label_col = _find_columns(
-        path, header, onset=_ONSET_COLUMNS, duration=_DURATION_COLUMNS, stage=_LABEL_COLUMNS)
+    (onset_col, duration_col, label_col), rows = _split_table(
+        path, lines, onset=_ONSET_COLUMNS, duration=_DURATION_COLUMNS, stage=_LABEL_COLUMNS)
     n_needed = max(onset_col, duration_col, label_col) + 1
     raw_onsets: list[float | datetime] = []
     durations, stages, line_numbers = [], [], []
@@ -596,7 +600,7 @@ def _text_lines(path: Path) -> list[tuple[int, str]]:
     except OSError as err:
         raise DataError(f"{path}: cannot read it ({err.strerror})") from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: neither an EDF+ file nor UTF-8 text") from None
+        raise DataError(f"{path}: not UTF-8 text (nor an EDF+ file)") from None
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip()]
     if not lines:
@@ -604,30 +608,35 @@ def _text_lines(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-def _delimiter(header_line: str) -> str | None:
-    # Chosen from the header alone: csv.Sniffer guesses from character frequencies over the
-    # sample and picks spaces or colons in files like Sleep-EDF's, whose labels and ISO times
-    # contain both.
+def _delimiter(lines: list[tuple[int, str]]) -> str | None:
+    """Tab, comma or semicolon, or None for a file of one label a line."""
+    # Read off the header line rather than csv.Sniffer: the sniffer needs every sampled row to
+    # split alike, so one ragged row made it take a table for a one-label-a-line file and report
+    # the header as an unknown label instead of naming the ragged line.
     for delimiter in ("\t", ",", ";"):
-        if delimiter in header_line:
+        if delimiter in lines[0][1]:
             return delimiter
     return None
 
 
-def _split_table(path: Path, lines: list[tuple[int, str]]
-                 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header names (normalised) and the data rows of a delimited table, with line numbers."""
-    delimiter = _delimiter(lines[0][1]) or "\t"
+def _split_table(path: Path, lines: list[tuple[int, str]], **wanted: Sequence[str]
+                 ) -> tuple[list[int], list[tuple[int, list[str]]]]:
+    """Indices of the wanted columns in a delimited table's header, and its data rows.
+
+    Each keyword names a column role and lists its synonyms in order of preference.
+    """
+    # Without a delimiter the table has one column, which then names the missing ones.
+    delimiter = _delimiter(lines) or "\t"
     rows = []
     for line_no, line in lines:
         try:
             rows.append((line_no, next(csv.reader([line], delimiter=delimiter))))
         except csv.Error as err:
             raise DataError(f"{path}: line {line_no}: {err}") from None
-    header = [_column_name(name) for name in rows[0][1]]
+    columns = _find_columns(path, [_column_name(name) for name in rows[0][1]], wanted)
     if len(rows) == 1:
         raise DataError(f"{path}: table has a header but no rows")
-    return header, rows[1:]
+    return columns, rows[1:]
 
 
 def _column_name(name: str) -> str:
@@ -636,7 +645,8 @@ def _column_name(name: str) -> str:
     return _normalise(name.replace("_", " ").replace("-", " "))
 
 
-def _find_columns(path: Path, header: list[str], **wanted: Sequence[str]) -> list[int]:
+def _find_columns(path: Path, header: list[str], wanted: Mapping[str, Sequence[str]]
+                  ) -> list[int]:
     """Index of each wanted column: the first of its synonyms present in the header."""
     found, missing = [], []
     for role, synonyms in wanted.items():
