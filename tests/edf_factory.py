@@ -103,6 +103,11 @@ def write_psg(
     Every channel must hold a whole number of data records (``fs * record_duration`` samples
     each).
     """
+    for channel in channels:
+        per_record = channel.fs * record_duration
+        if len(channel.data) % round(per_record):
+            # pyedflib would silently pad the last record with zeros, lengthening the recording.
+            raise ValueError(f"{channel.label}: {len(channel.data)} samples are not whole {record_duration}-s records")
     is_bdf = file_type.startswith("bdf")
     format_min, format_max = (-(2**23), 2**23 - 1) if is_bdf else (-(2**15), 2**15 - 1)
     headers = []
@@ -138,14 +143,16 @@ def write_psg(
 def sleep_edf_like(path: Path, seconds: int = 300, file_type: FileType = "edf") -> Path:
     """A file laid out like Sleep-EDF: 3 channels at 100 Hz, 4 at 1 Hz, 30-s data records.
 
-    Each 100-Hz channel is a sine whose frequency identifies it (Fpz-Cz 5 Hz, Pz-Oz 7 Hz,
+    When ``seconds`` is not a multiple of 30 the records are the longest of 10, 5, 2 or 1 s
+    that divides it, so that the file lasts exactly ``seconds``. Each 100-Hz channel is a sine whose frequency identifies it (Fpz-Cz 5 Hz, Pz-Oz 7 Hz,
     EOG 2 Hz), amplitude 40 uV.
     """
     fast = [("EEG Fpz-Cz", 5.0), ("EEG Pz-Oz", 7.0), ("EOG horizontal", 2.0)]
     slow = ["Resp oro-nasal", "EMG submental", "Temp rectal", "Event marker"]
     channels = [Channel(label, sine(100, seconds, freq, 40.0), 100) for label, freq in fast]
     channels += [Channel(label, sine(1, seconds, 0.1, 10.0), 1, dimension="") for label in slow]
-    return write_psg(path, channels, file_type=file_type, record_duration=30.0)
+    record_duration = next(duration for duration in (30, 10, 5, 2, 1) if seconds % duration == 0)
+    return write_psg(path, channels, file_type=file_type, record_duration=float(record_duration))
 
 
 def n_signals(path: Path) -> int:

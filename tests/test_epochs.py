@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edf_factory import Channel, sine, write_psg
+from edf_factory import Channel, sine, sleep_edf_like, write_psg
 from sleepscore.edf import read_psg
 from sleepscore.epochs import cut_epochs, epoch_quality
 from sleepscore.errors import DataError
@@ -118,3 +118,10 @@ def test_flags_land_on_the_right_epochs_across_chunk_boundaries() -> None:
         signals[0, epoch * 3000 : (epoch + 1) * 3000] = -3.0
     quality = epoch_quality(cut_epochs(signals)[0], [-200.0], [200.0])
     np.testing.assert_array_equal(np.flatnonzero(quality.flat[:, 0]), damaged)
+
+
+def test_factory_file_lasts_exactly_the_seconds_asked(tmp_path: Path) -> None:
+    # 370 s is not whole 30-s records: the file must not be padded to 390 s.
+    path = sleep_edf_like(tmp_path / "night.edf", seconds=370)
+    epochs, dropped_s = cut_epochs(read_psg(path, ["Fpz-Cz"]).signals)
+    assert epochs.shape[0] == 12 and dropped_s == pytest.approx(10.0)
