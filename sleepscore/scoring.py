@@ -45,6 +45,10 @@ class NightScore(ScoredNight):
     dropped_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def n_epochs(self) -> int:
+        return int(len(self.probs))
+
 
 def quality_flags(quality: EpochQuality, channels: Sequence[str]) -> np.ndarray:
     """One string per epoch naming its problems, e.g. ``"flat:EEG Pz-Oz"``; ``""`` when clean."""
