@@ -201,7 +201,9 @@ def read_header(path: str | Path) -> EdfHeader:
             is_bdf = _is_bdf(path, fixed[:8])
             n_signals = _header_int(path, fixed, "number of signals")
             if n_signals < 1 or 256 * (n_signals + 1) > file_size:
-                raise DataError(f"{path}: header declares {n_signals} signals, which do not fit in its {file_size} bytes")
+                raise DataError(
+                    f"{path}: header declares {n_signals} signals, which do not fit in its {file_size} bytes"
+                )
             signal_block = handle.read(n_signals * _SIGNAL_HEADER_BYTES)
     except OSError as err:
         raise DataError(f"{path}: cannot read: {err.strerror or err}") from None
@@ -209,7 +211,8 @@ def read_header(path: str | Path) -> EdfHeader:
     declared_header_bytes = _header_int(path, fixed, "header bytes")
     if declared_header_bytes != 256 * (n_signals + 1):
         raise DataError(
-            f"{path}: header size field says {declared_header_bytes} bytes but {n_signals} signals need {256 * (n_signals + 1)}"
+            f"{path}: header size field says {declared_header_bytes} bytes"
+            f" but {n_signals} signals need {256 * (n_signals + 1)}"
         )
     n_records = _header_int(path, fixed, "number of data records")
     if n_records == -1:
@@ -226,7 +229,9 @@ def read_header(path: str | Path) -> EdfHeader:
         try:
             samples_per_record = int(samples_text)
         except ValueError:
-            raise DataError(f"{path}: samples per data record of signal '{label}' is {samples_text!r}, not an integer") from None
+            raise DataError(
+                f"{path}: samples per data record of signal '{label}' is {samples_text!r}, not an integer"
+            ) from None
         if samples_per_record < 1:
             raise DataError(f"{path}: signal '{label}' has {samples_per_record} samples per data record")
         signals.append(
@@ -317,7 +322,9 @@ def match_channels(wanted: Sequence[str], available: Sequence[str], path: str | 
             listing = ", ".join(repr(label) for label in available)
             raise DataError(f"{path}: no channel '{name}'; the file has {listing}")
         if len(hits) > 1:
-            raise DataError(f"{path}: channel '{name}' is ambiguous, it matches {', '.join(repr(h) for h in hits)}")
+            raise DataError(
+                f"{path}: channel '{name}' is ambiguous, it matches {', '.join(repr(h) for h in hits)}"
+            )
         matched.append(hits[0])
     return matched
 
@@ -377,17 +384,24 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
         rate = header.sampling_rate(signal)
         ratio = target_fs / rate
         if rate < target_fs / 2:
-            raise DataError(f"{path}: channel '{label}' is sampled at {float(rate):g} Hz, below the {fs / 2:g} Hz minimum")
+            raise DataError(
+                f"{path}: channel '{label}' is sampled at {float(rate):g} Hz, below the {fs / 2:g} Hz minimum"
+            )
         if max(ratio.numerator, ratio.denominator) > _MAX_RESAMPLING_FACTOR:
-            raise DataError(f"{path}: channel '{label}' at {float(rate):g} Hz has no small rational ratio to {fs:g} Hz")
+            raise DataError(
+                f"{path}: channel '{label}' at {float(rate):g} Hz has no small rational ratio to {fs:g} Hz"
+            )
         if rate < target_fs:
             warnings.append(
-                f"{path}: channel '{label}' is sampled at {float(rate):g} Hz; it has no content above {float(rate) / 2:g} Hz"
+                f"{path}: channel '{label}' is sampled at {float(rate):g} Hz;"
+                f" it has no content above {float(rate) / 2:g} Hz"
             )
         scale = _scale(header, signal, target_exponent)
         physical = _read_digital(header, signal)
         if physical.min() == physical.max():
-            raise DataError(f"{path}: channel '{label}' is flat for the whole recording (every sample is {physical[0]:g})")
+            raise DataError(
+                f"{path}: channel '{label}' is flat for the whole recording (every sample is {physical[0]:g})"
+            )
         # In place, in MNE's order of operations, (d * cal + offset) * unit factor, so that the
         # values match MNE's to the last bit.
         physical *= scale.cal
@@ -450,11 +464,14 @@ def _scale(header: EdfHeader, signal: SignalHeader, target_exponent: int) -> _Sc
     digital_min, digital_max = numbers["digital minimum"], numbers["digital maximum"]
     if not format_min <= digital_min < digital_max <= format_max:
         raise DataError(
-            f"{where}: digital range {signal.digital_min}..{signal.digital_max} is empty or outside {format_min}..{format_max}"
+            f"{where}: digital range {signal.digital_min}..{signal.digital_max}"
+            f" is empty or outside {format_min}..{format_max}"
         )
     physical_min, physical_max = numbers["physical minimum"], numbers["physical maximum"]
     if physical_min == physical_max:
-        raise DataError(f"{where}: physical minimum equals physical maximum ({signal.physical_min}), no scale")
+        raise DataError(
+            f"{where}: physical minimum equals physical maximum ({signal.physical_min}), no scale"
+        )
     source_exponent = _volt_exponent(signal.dimension)
     if source_exponent is None:
         raise DataError(f"{where}: physical dimension {signal.dimension!r} is not a voltage (V, mV, uV, nV)")
@@ -464,7 +481,9 @@ def _scale(header: EdfHeader, signal: SignalHeader, target_exponent: int) -> _Sc
     # Bounds every sample, the physical limits included: 2**24 exceeds any 16/24-bit value.
     largest_magnitude = (abs(cal) * 2**24 + abs(offset)) * unit_factor
     if not np.isfinite(largest_magnitude):
-        raise DataError(f"{where}: physical range {signal.physical_min}..{signal.physical_max} overflows a float")
+        raise DataError(
+            f"{where}: physical range {signal.physical_min}..{signal.physical_max} overflows a float"
+        )
     return _Scale(
         cal=cal,
         offset=offset,
@@ -521,13 +540,16 @@ def _refuse_gaps(header: EdfHeader) -> None:
     for record in range(header.n_records):
         match = _TIMEKEEPING_TAL.match(slot[record].tobytes())
         if match is None:
-            raise DataError(f"{header.path}: data record {record} of this EDF+D file has no time-keeping annotation")
+            raise DataError(
+                f"{header.path}: data record {record} of this EDF+D file has no time-keeping annotation"
+            )
         onsets.append(Fraction(match.group(1).decode("ascii")))
     for record in range(1, header.n_records):
         gap = onsets[record] - onsets[record - 1] - header.record_duration
         if abs(gap) > _GAP_TOLERANCE_S:
             raise DataError(
-                f"{header.path}: discontinuous (EDF+D) recording with a {float(gap):g}-s gap before data record {record}"
+                f"{header.path}: discontinuous (EDF+D) recording with a {float(gap):g}-s gap"
+                f" before data record {record}"
                 f" at {float(onsets[record]):g} s; only gap-free files can be scored"
             )
 
@@ -565,7 +587,9 @@ def _header_duration(path: Path, fixed: bytes) -> Fraction:
     except ValueError:
         duration = None
     if duration is None or duration <= 0:
-        raise DataError(f"{path}: data record duration in the header is {text!r}, not a positive number of seconds")
+        raise DataError(
+            f"{path}: data record duration in the header is {text!r}, not a positive number of seconds"
+        )
     return duration
 
 
@@ -577,7 +601,9 @@ def _header_start(fixed: bytes) -> dt.datetime | None:
         return None
     day, month, year = (int(part) for part in match_date.groups())
     try:
-        return dt.datetime(year + (1900 if year >= 85 else 2000), month, day, *(int(part) for part in match_time.groups()))
+        return dt.datetime(
+            year + (1900 if year >= 85 else 2000), month, day, *(int(part) for part in match_time.groups())
+        )
     except ValueError:
         return None
 

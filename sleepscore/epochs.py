@@ -48,7 +48,9 @@ class EpochQuality:
         return (self.flat | self.clipped | self.nan).any(axis=1)
 
 
-def cut_epochs(signals: np.ndarray, fs: float = TARGET_FS, epoch_s: float = EPOCH_S) -> tuple[np.ndarray, float]:
+def cut_epochs(
+    signals: np.ndarray, fs: float = TARGET_FS, epoch_s: float = EPOCH_S
+) -> tuple[np.ndarray, float]:
     """Split ``[n_channels, n_samples]`` signals into consecutive epochs from the first sample.
 
     Parameters

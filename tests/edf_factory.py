@@ -107,7 +107,9 @@ def write_psg(
         per_record = channel.fs * record_duration
         if len(channel.data) % round(per_record):
             # pyedflib would silently pad the last record with zeros, lengthening the recording.
-            raise ValueError(f"{channel.label}: {len(channel.data)} samples are not whole {record_duration}-s records")
+            raise ValueError(
+                f"{channel.label}: {len(channel.data)} samples are not whole {record_duration}-s records"
+            )
     is_bdf = file_type.startswith("bdf")
     format_min, format_max = (-(2**23), 2**23 - 1) if is_bdf else (-(2**15), 2**15 - 1)
     headers = []
@@ -144,8 +146,8 @@ def sleep_edf_like(path: Path, seconds: int = 300, file_type: FileType = "edf") 
     """A file laid out like Sleep-EDF: 3 channels at 100 Hz, 4 at 1 Hz, 30-s data records.
 
     When ``seconds`` is not a multiple of 30 the records are the longest of 10, 5, 2 or 1 s
-    that divides it, so that the file lasts exactly ``seconds``. Each 100-Hz channel is a sine whose frequency identifies it (Fpz-Cz 5 Hz, Pz-Oz 7 Hz,
-    EOG 2 Hz), amplitude 40 uV.
+    that divides it, so that the file lasts exactly ``seconds``. Each 100-Hz channel is a sine
+    whose frequency identifies it (Fpz-Cz 5 Hz, Pz-Oz 7 Hz, EOG 2 Hz), amplitude 40 uV.
     """
     fast = [("EEG Fpz-Cz", 5.0), ("EEG Pz-Oz", 7.0), ("EOG horizontal", 2.0)]
     slow = ["Resp oro-nasal", "EMG submental", "Temp rectal", "Event marker"]

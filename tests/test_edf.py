@@ -11,7 +11,16 @@ import pyedflib
 import pytest
 
 import sleepscore.edf as edf
-from edf_factory import START, Channel, make_discontinuous, patch_header, read_field, sine, sleep_edf_like, write_psg
+from edf_factory import (
+    START,
+    Channel,
+    make_discontinuous,
+    patch_header,
+    read_field,
+    sine,
+    sleep_edf_like,
+    write_psg,
+)
 from sleepscore.epochs import cut_epochs
 from sleepscore.errors import DataError
 
@@ -47,8 +56,12 @@ def test_excerpt_physical_range_in_volts(sleep_edf_dir: Path) -> None:
     with pyedflib.EdfReader(str(path)) as reader:
         headers = reader.getSignalHeaders()[:2]
     recording = edf.read_psg(path, ["Fpz-Cz", "Pz-Oz"])
-    np.testing.assert_allclose(recording.physical_min, [h["physical_min"] * 1e-6 for h in headers], rtol=1e-15)
-    np.testing.assert_allclose(recording.physical_max, [h["physical_max"] * 1e-6 for h in headers], rtol=1e-15)
+    np.testing.assert_allclose(
+        recording.physical_min, [h["physical_min"] * 1e-6 for h in headers], rtol=1e-15
+    )
+    np.testing.assert_allclose(
+        recording.physical_max, [h["physical_max"] * 1e-6 for h in headers], rtol=1e-15
+    )
 
 
 def test_excerpt_lists_its_seven_signals(sleep_edf_dir: Path) -> None:
@@ -60,7 +73,9 @@ def test_excerpt_lists_its_seven_signals(sleep_edf_dir: Path) -> None:
 
 @pytest.mark.parametrize("fs", [50, 100, 128, 200, 256])
 @pytest.mark.parametrize("file_type", ["edf", "bdf"])
-@pytest.mark.parametrize(("dimension", "amplitude", "volts_per_unit"), [("uV", 50.0, 1e-6), ("mV", 0.05, 1e-3)])
+@pytest.mark.parametrize(
+    ("dimension", "amplitude", "volts_per_unit"), [("uV", 50.0, 1e-6), ("mV", 0.05, 1e-3)]
+)
 def test_rates_and_units_keep_amplitude_frequency_and_epochs(
     tmp_path: Path, fs: int, file_type: str, dimension: str, amplitude: float, volts_per_unit: float
 ) -> None:
@@ -96,7 +111,16 @@ def test_resampling_matches_scipy_on_the_pyedflib_values(tmp_path: Path, fs: int
 
 @pytest.mark.parametrize(
     ("spelling", "volts_per_unit"),
-    [("uV", 1e-6), ("UV", 1e-6), (b"\xb5V", 1e-6), ("mV", 1e-3), ("mv", 1e-3), ("V", 1.0), ("v", 1.0), ("nV", 1e-9)],
+    [
+        ("uV", 1e-6),
+        ("UV", 1e-6),
+        (b"\xb5V", 1e-6),
+        ("mV", 1e-3),
+        ("mv", 1e-3),
+        ("V", 1.0),
+        ("v", 1.0),
+        ("nV", 1e-9),
+    ],
 )
 @pytest.mark.parametrize(("unit", "volts_per_requested"), [("V", 1.0), ("uV", 1e-6), ("mV", 1e-3)])
 def test_dimension_spellings_convert_to_the_requested_unit(
@@ -110,12 +134,16 @@ def test_dimension_spellings_convert_to_the_requested_unit(
     recording = edf.read_psg(path, ["Cz"], unit=unit)
     factor = volts_per_unit / volts_per_requested
     # atol: pyedflib's and MNE's scaling formulas round differently near zero (~1e-14 of range).
-    np.testing.assert_allclose(recording.signals[0], header_units * factor, rtol=1e-12, atol=1e-12 * 100.0 * factor)
+    np.testing.assert_allclose(
+        recording.signals[0], header_units * factor, rtol=1e-12, atol=1e-12 * 100.0 * factor
+    )
 
 
 @pytest.mark.parametrize("dimension", ["", "degC", "%", "uA"])
 def test_non_voltage_dimension_is_refused_naming_channel_and_file(tmp_path: Path, dimension: str) -> None:
-    path = write_psg(tmp_path / "odd.edf", [Channel("EEG Cz", sine(100, 30, 1.0, 100.0), 100, dimension=dimension)])
+    path = write_psg(
+        tmp_path / "odd.edf", [Channel("EEG Cz", sine(100, 30, 1.0, 100.0), 100, dimension=dimension)]
+    )
     with pytest.raises(DataError, match=r"odd\.edf.*'EEG Cz'.*dimension"):
         edf.read_psg(path, ["Cz"])
 
@@ -142,7 +170,9 @@ def test_bdf_24_bit_values_match_mne(tmp_path: Path) -> None:
         "transducer": "",
         "prefilter": "",
     }
-    pyedflib.highlevel.write_edf(str(path), [digital], [header], digital=True, file_type=pyedflib.FILETYPE_BDF)
+    pyedflib.highlevel.write_edf(
+        str(path), [digital], [header], digital=True, file_type=pyedflib.FILETYPE_BDF
+    )
     recording = edf.read_psg(path, ["Oz"], fs=256.0)
     raw = mne.io.read_raw_bdf(path, verbose="error")
     np.testing.assert_array_equal(recording.signals, raw.get_data())
@@ -206,15 +236,21 @@ def test_edf_plus_annotation_signal_is_not_a_channel(tmp_path: Path) -> None:
     assert read_field(path, "label", 7) == "EDF Annotations"
     assert "EDF Annotations" not in edf.list_channels(path)
     raw = mne.io.read_raw_edf(path, verbose="error")
-    np.testing.assert_array_equal(edf.read_psg(path, ["EOG horizontal"]).signals, raw.get_data(picks=["EOG horizontal"]))
+    np.testing.assert_array_equal(
+        edf.read_psg(path, ["EOG horizontal"]).signals, raw.get_data(picks=["EOG horizontal"])
+    )
 
 
 def test_edf_plus_d_without_gaps_reads_like_its_continuous_twin(tmp_path: Path) -> None:
-    continuous = write_psg(tmp_path / "c.edf", [Channel("EEG Cz", sine(100, 60, 4.0, 30.0), 100)], file_type="edf+")
+    continuous = write_psg(
+        tmp_path / "c.edf", [Channel("EEG Cz", sine(100, 60, 4.0, 30.0), 100)], file_type="edf+"
+    )
     discontinuous = shutil.copy(continuous, tmp_path / "d.edf")
     make_discontinuous(discontinuous, gap_after_record=20, gap_s=0.0)
     assert read_field(discontinuous, "reserved").startswith("EDF+D")
-    np.testing.assert_array_equal(edf.read_psg(discontinuous, ["Cz"]).signals, edf.read_psg(continuous, ["Cz"]).signals)
+    np.testing.assert_array_equal(
+        edf.read_psg(discontinuous, ["Cz"]).signals, edf.read_psg(continuous, ["Cz"]).signals
+    )
 
 
 def test_start_comes_from_the_header(tmp_path: Path) -> None:
@@ -222,7 +258,9 @@ def test_start_comes_from_the_header(tmp_path: Path) -> None:
     assert edf.read_psg(path, ["Cz"]).start == START
 
 
-@pytest.mark.parametrize(("date", "expected_year"), [("31.12.99", 1999), ("01.01.85", 1985), ("01.01.84", 2084)])
+@pytest.mark.parametrize(
+    ("date", "expected_year"), [("31.12.99", 1999), ("01.01.85", 1985), ("01.01.84", 2084)]
+)
 def test_two_digit_years_follow_the_edf_clipping_rule(tmp_path: Path, date: str, expected_year: int) -> None:
     path = write_psg(tmp_path / "x.edf", [Channel("EEG Cz", sine(100, 30, 1.0, 10.0), 100)])
     patch_header(path, "startdate", date)
@@ -239,9 +277,10 @@ def test_unreadable_start_gives_none_and_a_warning(tmp_path: Path) -> None:
 
 def test_record_duration_fraction_gives_exact_rates(tmp_path: Path) -> None:
     # 64 samples in 0.5-s records: 128 Hz, which must become exactly 100 samples per second.
-    path = write_psg(tmp_path / "x.edf", [Channel("EEG Cz", sine(128, 60, SINE_HZ, 20.0), 128)], record_duration=0.5)
+    path = write_psg(
+        tmp_path / "x.edf", [Channel("EEG Cz", sine(128, 60, SINE_HZ, 20.0), 128)], record_duration=0.5
+    )
     assert read_field(path, "record_duration") == "0.5"
     recording = edf.read_psg(path, ["Cz"])
     assert recording.signals.shape == (1, 6000)
     assert _sine_amplitude_and_frequency(recording.signals[0], 100.0)[1] == pytest.approx(SINE_HZ)
-

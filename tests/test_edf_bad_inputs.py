@@ -35,7 +35,10 @@ def good(tmp_path: Path) -> Path:
     """60 s, one 100-Hz EEG channel (signal 0) and one 1-Hz channel, 1-s records."""
     return write_psg(
         tmp_path / "good.edf",
-        [Channel("EEG Fpz-Cz", sine(100, SECONDS, 10.0, 50.0), 100), Channel("Temp rectal", sine(1, SECONDS, 0.01, 3.0), 1)],
+        [
+            Channel("EEG Fpz-Cz", sine(100, SECONDS, 10.0, 50.0), 100),
+            Channel("Temp rectal", sine(1, SECONDS, 0.01, 3.0), 1),
+        ],
     )
 
 
@@ -164,13 +167,19 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 
 def test_edf_plus_d_with_a_gap(tmp_path: Path) -> None:
-    path = write_psg(tmp_path / "gappy.edf", [Channel("EEG Fpz-Cz", sine(100, SECONDS, 10.0, 50.0), 100)], file_type="edf+")
+    path = write_psg(
+        tmp_path / "gappy.edf", [Channel("EEG Fpz-Cz", sine(100, SECONDS, 10.0, 50.0), 100)], file_type="edf+"
+    )
     make_discontinuous(path, gap_after_record=29, gap_s=12.5)
     _refused(path, "EDF+D", "12.5-s gap", "record 30")
 
 
 def test_edf_plus_d_without_time_keeping_annotations(tmp_path: Path) -> None:
-    path = write_psg(tmp_path / "untimed.edf", [Channel("EEG Fpz-Cz", sine(100, SECONDS, 10.0, 50.0), 100)], file_type="edf+")
+    path = write_psg(
+        tmp_path / "untimed.edf",
+        [Channel("EEG Fpz-Cz", sine(100, SECONDS, 10.0, 50.0), 100)],
+        file_type="edf+",
+    )
     make_discontinuous(path, gap_after_record=0, gap_s=0.0)
     annotation_offset = header_bytes(path) + 2 * 100  # record 0, after the EEG samples
     patch_bytes(path, annotation_offset, b"garbage")
@@ -205,7 +214,9 @@ def test_empty_or_impossible_digital_range(good: Path, low: str, high: str) -> N
 
 
 def test_required_channel_missing(good: Path) -> None:
-    with pytest.raises(DataError, match=r"good\.edf: no channel 'C3-A2'; the file has 'EEG Fpz-Cz', 'Temp rectal'"):
+    with pytest.raises(
+        DataError, match=r"good\.edf: no channel 'C3-A2'; the file has 'EEG Fpz-Cz', 'Temp rectal'"
+    ):
         edf.read_psg(good, ["C3-A2"])
 
 
@@ -256,7 +267,10 @@ def fuzz_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     folder = tmp_path_factory.mktemp("fuzz")
     source = write_psg(
         folder / "source.edf",
-        [Channel("EEG Fpz-Cz", sine(100, 40, 10.0, 50.0), 100), Channel("Temp rectal", sine(1, 40, 0.01, 3.0), 1)],
+        [
+            Channel("EEG Fpz-Cz", sine(100, 40, 10.0, 50.0), 100),
+            Channel("Temp rectal", sine(1, 40, 0.01, 3.0), 1),
+        ],
         file_type="edf+",
         record_duration=2.0,
     )
@@ -282,7 +296,9 @@ def _read_or_refuse(original: bytes, mutations: list[tuple[int, int]], target: P
 def test_fuzz_header_bytes(fuzz_source: tuple[bytes, Path], data: st.DataObject) -> None:
     original, target = fuzz_source
     size = 256 * 4  # fixed header plus three signal headers (EEG, temperature, annotations)
-    mutations = data.draw(st.lists(st.tuples(st.integers(0, size - 1), _NUMERIC_BYTES | _ANY_BYTE), min_size=1, max_size=6))
+    mutations = data.draw(
+        st.lists(st.tuples(st.integers(0, size - 1), _NUMERIC_BYTES | _ANY_BYTE), min_size=1, max_size=6)
+    )
     _read_or_refuse(original, mutations, target)
 
 
@@ -301,7 +317,6 @@ def test_fuzz_truncation_anywhere(fuzz_source: tuple[bytes, Path]) -> None:
         target.write_bytes(original[:length])
         with pytest.raises(DataError, match="mutant.edf"):
             edf.read_psg(target, ["Fpz-Cz"])
-
 
 
 def test_fuzz_source_is_valid(fuzz_source: tuple[bytes, Path]) -> None:

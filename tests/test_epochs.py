@@ -20,7 +20,9 @@ def test_epochs_are_consecutive_30_s_slices_from_the_start() -> None:
     assert dropped_s == pytest.approx(1.5)
     for epoch in range(3):
         for channel in range(2):
-            np.testing.assert_array_equal(epochs[epoch, channel], signals[channel, epoch * 3000 : (epoch + 1) * 3000])
+            np.testing.assert_array_equal(
+                epochs[epoch, channel], signals[channel, epoch * 3000 : (epoch + 1) * 3000]
+            )
 
 
 def test_epochs_are_a_view_not_a_copy() -> None:
@@ -92,7 +94,9 @@ def test_flat_and_clipped_stretches_inside_a_night_are_flagged_not_fatal(tmp_pat
     data = sine(fs, seconds, 10.0, 40.0)
     data[round(60 * fs) : round(90 * fs)] = 0.0  # epoch 2 flat
     data[round(150 * fs) : round(180 * fs)] *= 10.0  # epoch 5 at +-400 uV, beyond the +-100 range
-    path = write_psg(tmp_path / "night.edf", [Channel("EEG Fpz-Cz", data, fs, physical_min=-100.0, physical_max=100.0)])
+    path = write_psg(
+        tmp_path / "night.edf", [Channel("EEG Fpz-Cz", data, fs, physical_min=-100.0, physical_max=100.0)]
+    )
     recording = read_psg(path, ["Fpz-Cz"])
     epochs, dropped_s = cut_epochs(recording.signals, recording.fs)
     quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
