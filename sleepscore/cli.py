@@ -100,11 +100,9 @@ def predict(psg: Path, output: Path, hypnogram: Path | None, model: Path | None,
       sleepscore predict SC4001E0-PSG.edf --hypnogram SC4001EC-Hypnogram.edf -o night.csv --plot night.png
     """
     from .metrics import agreement
-    from .output import check_output, write_hypnogram_edf, write_json, write_scored_table
-    from .scoring import score_night
-    from .sleepstats import sleep_statistics
+    from .output import check_output, write_json
+    from .scoring import save_night, score_night
 
-    fmt = fmt or {".tsv": "tsv", ".edf": "edf"}.get(output.suffix.lower(), "csv")
     # Refuse an unwritable output before minutes of work, not after.
     for path in (output, plot, metrics_json):
         if path is not None:
@@ -113,12 +111,8 @@ def predict(psg: Path, output: Path, hypnogram: Path | None, model: Path | None,
                         label_map=label_map_option(label_map))
     for message in night.warnings:
         warn(message)
-    stats = sleep_statistics(night.stages, night.epoch_s)
+    stats = save_night(night, output, fmt, force=force)
     result = agreement(night.expert, night.stages) if night.expert is not None else None
-    if fmt == "edf":
-        write_hypnogram_edf(output, night.stages, night.start, night.epoch_s, force=force)
-    else:
-        write_scored_table(output, night, stats, fmt=fmt, force=force)
     if plot is not None:
         from .plotting import plot_night
         plot_night(plot, night.probs, night.stages, night.expert, night.start, night.epoch_s,

@@ -18,7 +18,8 @@ from .errors import DataError
 from .features import spectral_features
 from .hypnogram import epoch_labels, read_hypnogram
 from .model import DEFAULT_MODEL, SINGLE_CHANNEL_MODEL, SleepModel, load_model, shipped_models_dir
-from .output import ScoredNight
+from .output import ScoredNight, write_hypnogram_edf, write_scored_table
+from .sleepstats import sleep_statistics
 
 
 @dataclass(kw_only=True)
@@ -147,3 +148,26 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
                       psg=Path(psg), channels=recording.channels, model=chosen.path,
                       dropped_s=dropped_s, warnings=warnings)
 
+
+
+OUTPUT_FORMATS = ("csv", "tsv", "edf")
+
+
+def output_format(path: str | Path, fmt: str | None = None) -> str:
+    """``fmt`` when given, else the format named by the output's extension (csv by default)."""
+    return fmt or {".tsv": "tsv", ".edf": "edf"}.get(Path(path).suffix.lower(), "csv")
+
+
+def save_night(night: NightScore, output: str | Path, fmt: str | None = None,
+               force: bool = False) -> dict[str, float | None]:
+    """Write a scored night atomically and return its sleep statistics.
+
+    ``csv``/``tsv`` write the per-epoch table followed by the statistics; ``edf`` writes an
+    EDF+ hypnogram (annotations only).
+    """
+    stats = sleep_statistics(night.stages, night.epoch_s)
+    if output_format(output, fmt) == "edf":
+        write_hypnogram_edf(output, night.stages, night.start, night.epoch_s, force=force)
+    else:
+        write_scored_table(output, night, stats, fmt=output_format(output, fmt), force=force)
+    return stats
