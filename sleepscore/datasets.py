@@ -1,0 +1,413 @@
+"""Datasets described as data, folder pairing, the Sleep-EDF-20 download and night loading.
+
+A dataset is a frozen :class:`DatasetSpec` (subjects, channels, label map, pairing rule, trim
+protocol), in the spirit of U-Time's dataset configuration files: code reads the spec, it never
+branches on the dataset's name.
+
+Pairing rules
+-------------
+Sleep-EDF layout (:func:`pair_sleep_edf`)
+    ``SC4ssNE0-PSG.edf`` is paired with the ``SC4ssN?-Hypnogram.edf`` that shares its first
+    7 characters (``SC4001E0-PSG.edf`` <-> ``SC4001EC-Hypnogram.edf``).
+Any folder (:func:`pair_folder`)
+    Sleep-EDF-named files are paired as above. Every other ``NAME.edf`` is paired with exactly
+    one of ``NAME.tsv``, ``NAME.csv``, ``NAME.txt`` or a file whose name starts with ``NAME`` and
+    contains ``hypnogram`` (any case, any extension: ``NAME-hypnogram.edf``,
+    ``NAME_Hypnogram.txt``). An ``.edf`` whose name contains ``hypnogram`` is a hypnogram, never
+    a recording. Two candidates for one recording are an error; a recording without hypnogram
+    and a hypnogram without recording are *unmatched*: an error naming them by default, a
+    warning naming them with ``strict=False``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Mapping, NamedTuple, Sequence
+
+from sleepscore.errors import DataError, UsageError
+from sleepscore.stages import UNSCORED
+
+#: Rechtschaffen & Kales annotation texts of Sleep-EDF, mapped to stage codes (S3+S4 -> N3).
+RK_LABELS: Mapping[str, int] = MappingProxyType({
+    "Sleep stage W": 0,
+    "Sleep stage 1": 1,
+    "Sleep stage 2": 2,
+    "Sleep stage 3": 3,
+    "Sleep stage 4": 3,
+    "Sleep stage R": 4,
+    "Sleep stage ?": UNSCORED,
+    "Movement time": UNSCORED,
+})
+
+SLEEP_EDF_NAME = re.compile(r"SC4(\d\d)(\d)")
+_SLEEP_EDF_PSG = re.compile(r"(SC4\d{3})[A-Z0-9]-PSG\.edf", re.IGNORECASE)
+_SLEEP_EDF_HYPNOGRAM = re.compile(r"(SC4\d{3})[A-Z0-9]-Hypnogram\.edf", re.IGNORECASE)
+_TABLE_SUFFIXES = (".tsv", ".csv", ".txt")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A scoring dataset as data: what to read, how to pair it, how to label and trim it.
+
+    Attributes
+    ----------
+    name : str
+        Name used on the command line and in model metadata.
+    subjects : tuple of int
+        Subject ids that make up the dataset.
+    nights : tuple of int
+        Night numbers recorded per subject.
+    missing_nights : tuple of (int, int)
+        ``(subject, night)`` pairs that do not exist.
+    channels : tuple of str
+        Default input channels (EDF labels).
+    available_channels : tuple of str
+        Other channels of the same recordings that may be asked for.
+    label_map : Mapping[str, int]
+        Annotation text -> stage code (-1 = unscored: kept in sequences, out of loss and metrics).
+    psg_pattern, hypnogram_pattern : re.Pattern
+        Full-name patterns whose first group is the pairing key.
+    trim_minutes : float or None
+        Keep from this many minutes before the first to after the last sleep epoch (None: whole
+        recording).
+    fs : float
+        Sampling rate the channels are used at.
+    base_url : str
+        Where the files are downloaded from.
+    """
+
+    name: str
+    subjects: tuple[int, ...]
+    nights: tuple[int, ...]
+    missing_nights: tuple[tuple[int, int], ...]
+    channels: tuple[str, ...]
+    available_channels: tuple[str, ...]
+    label_map: Mapping[str, int]
+    psg_pattern: re.Pattern[str] = field(repr=False)
+    hypnogram_pattern: re.Pattern[str] = field(repr=False)
+    trim_minutes: float | None
+    fs: float
+    base_url: str
+
+    def recordings(self, subjects: Iterable[int] | None = None) -> list[tuple[int, int]]:
+        """``(subject, night)`` of every existing recording of ``subjects`` (default: all).
+
+        Examples
+        --------
+        >>> len(SLEEP_EDF_20.recordings())
+        39
+        >>> SLEEP_EDF_20.recordings([13])
+        [(13, 1)]
+        """
+        chosen = self.subjects if subjects is None else list(subjects)
+        unknown = sorted(set(chosen) - set(self.subjects))
+        if unknown:
+            raise UsageError(f"{self.name} has subjects {_format_ranges(self.subjects)}; "
+                             f"not {', '.join(map(str, unknown))}")
+        return [(s, n) for s in chosen for n in self.nights if (s, n) not in self.missing_nights]
+
+
+SLEEP_EDF_20 = DatasetSpec(
+    name="sleep-edf20",
+    subjects=tuple(range(20)),
+    nights=(1, 2),
+    missing_nights=((13, 2),),  # SC4132 was never recorded (PhysioNet, MNE's fetch_data docs)
+    channels=("EEG Fpz-Cz",),
+    available_channels=("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"),
+    label_map=RK_LABELS,
+    psg_pattern=_SLEEP_EDF_PSG,
+    hypnogram_pattern=_SLEEP_EDF_HYPNOGRAM,
+    trim_minutes=30.0,
+    fs=100.0,
+    base_url="https://physionet.org/physiobank/database/sleep-edfx/sleep-cassette/",
+)
+
+DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({SLEEP_EDF_20.name: SLEEP_EDF_20})
+
+
+class RecordingPair(NamedTuple):
+    """A recording and its hypnogram; unpacks as ``psg, hypnogram = pair``."""
+
+    psg: Path
+    hypnogram: Path
+
+    @property
+    def name(self) -> str:
+        """The recording's name: ``SC4001E0`` for ``SC4001E0-PSG.edf``, else the file stem."""
+        return re.sub(r"-PSG$", "", self.psg.stem, flags=re.IGNORECASE)
+
+
+def subject_night(name: str) -> tuple[int, int]:
+    """Subject id and night number of a Sleep-EDF cassette name (``SC4(\\d\\d)(\\d)``).
+
+    Parameters
+    ----------
+    name : str
+        File or recording name, e.g. ``"SC4012E0-PSG.edf"``.
+
+    Returns
+    -------
+    tuple of int
+        ``(subject, night)``.
+
+    Examples
+    --------
+    >>> subject_night("SC4012E0-PSG.edf")
+    (1, 2)
+    """
+    match = SLEEP_EDF_NAME.match(Path(name).name.upper())
+    if match is None:
+        raise DataError(f"{name}: not a Sleep-EDF cassette name (SC4ssN...), no subject id in it")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_subjects(text: str) -> list[int]:
+    """Parse a subject selection such as ``"15-19"`` or ``"0,3,5-7"``.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated non-negative integers and inclusive ranges ``a-b`` with ``a <= b``.
+
+    Returns
+    -------
+    list of int
+        Sorted, without duplicates.
+
+    Examples
+    --------
+    >>> parse_subjects("0,3,5-7")
+    [0, 3, 5, 6, 7]
+    """
+    subjects: set[int] = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None:
+            raise UsageError(f"subjects {text!r}: {part.strip()!r} is not a number or a range a-b")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last < first:
+            raise UsageError(f"subjects {text!r}: range {part.strip()!r} runs backwards")
+        subjects.update(range(first, last + 1))
+    return sorted(subjects)
+
+
+def _format_ranges(values: Sequence[int]) -> str:
+    """``0-19`` for a contiguous run, else the comma-joined values (for messages)."""
+    ordered = sorted(values)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{ordered[0]}-{ordered[-1]}"
+    return ",".join(map(str, ordered))
+
+
+def _pair_by_key(psgs: Iterable[Path], hypnograms: Iterable[Path], spec: DatasetSpec
+                 ) -> tuple[list[RecordingPair], list[Path]]:
+    """Pair Sleep-EDF-named files by the key group of the spec's patterns; return the leftovers."""
+    by_key: dict[str, list[Path]] = {}
+    for hyp in hypnograms:
+        by_key.setdefault(spec.hypnogram_pattern.fullmatch(hyp.name).group(1).upper(), []).append(hyp)
+    pairs, unmatched = [], []
+    used: set[str] = set()
+    for psg in psgs:
+        key = spec.psg_pattern.fullmatch(psg.name).group(1).upper()
+        candidates = by_key.get(key, [])
+        if len(candidates) > 1:
+            raise DataError(f"{psg}: several hypnograms share its key {key}: "
+                            f"{', '.join(c.name for c in candidates)}")
+        if candidates:
+            pairs.append(RecordingPair(psg, candidates[0]))
+            used.add(key)
+        else:
+            unmatched.append(psg)
+    unmatched += [h for key, hyps in by_key.items() if key not in used for h in hyps]
+    return pairs, unmatched
+
+
+def _report_unmatched(folder: Path, unmatched: list[Path], strict: bool) -> None:
+    if not unmatched:
+        return
+    names = ", ".join(p.name for p in sorted(unmatched))
+    message = f"{folder}: {len(unmatched)} file(s) without a partner: {names}"
+    if strict:
+        raise DataError(message)
+    warnings.warn(message, stacklevel=3)
+
+
+def pair_sleep_edf(folder: str | Path, spec: DatasetSpec = SLEEP_EDF_20, *,
+                   strict: bool = True) -> list[RecordingPair]:
+    """Pair the Sleep-EDF PSG and hypnogram files of one folder by their first 7 characters.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding ``SC4ssNE0-PSG.edf`` and ``SC4ssN?-Hypnogram.edf`` files (other files
+        are ignored).
+    spec : DatasetSpec
+        Whose ``psg_pattern``/``hypnogram_pattern`` define the files and the key.
+    strict : bool
+        Unmatched Sleep-EDF files raise :class:`DataError` (True) or warn (False).
+
+    Returns
+    -------
+    list of RecordingPair
+        Sorted by recording name.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    pairs, unmatched = _pair_by_key([p for p in files if spec.psg_pattern.fullmatch(p.name)],
+                                    [p for p in files if spec.hypnogram_pattern.fullmatch(p.name)],
+                                    spec)
+    _report_unmatched(folder, unmatched, strict)
+    return sorted(pairs, key=lambda pair: pair.name)
+
+
+def _is_hypnogram_candidate(path: Path) -> bool:
+    name = path.name.lower()
+    return "hypnogram" in name or path.suffix.lower() in _TABLE_SUFFIXES
+
+
+def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPair]:
+    """Pair every recording of a user's folder with its hypnogram (rule in the module docstring).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder to pair (not searched recursively).
+    strict : bool
+        Unmatched recordings or hypnograms raise :class:`DataError` naming them (True) or are
+        named in a warning and left out (False).
+
+    Returns
+    -------
+    list of RecordingPair
+        Sorted by recording name.
+
+    Examples
+    --------
+    A folder with ``a.edf``, ``a.tsv``, ``b.edf`` and ``b-hypnogram.edf`` gives
+    ``[RecordingPair(a.edf, a.tsv), RecordingPair(b.edf, b-hypnogram.edf)]``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    sleep_edf = [p for p in files if _SLEEP_EDF_PSG.fullmatch(p.name)
+                 or _SLEEP_EDF_HYPNOGRAM.fullmatch(p.name)]
+    pairs, unmatched = _pair_by_key([p for p in sleep_edf if _SLEEP_EDF_PSG.fullmatch(p.name)],
+                                    [p for p in sleep_edf if _SLEEP_EDF_HYPNOGRAM.fullmatch(p.name)],
+                                    SLEEP_EDF_20)
+    others = [p for p in files if p not in sleep_edf]
+    hypnograms = [p for p in others if _is_hypnogram_candidate(p)]
+    used: set[Path] = set()
+    for psg in others:
+        if psg.suffix.lower() != ".edf" or "hypnogram" in psg.name.lower():
+            continue
+        stem = psg.stem.lower()
+        candidates = [h for h in hypnograms
+                      if h.stem.lower() == stem and h.suffix.lower() in _TABLE_SUFFIXES
+                      or h.name.lower().startswith(stem) and "hypnogram" in h.name.lower()]
+        if len(candidates) > 1:
+            raise DataError(f"{psg}: several hypnograms match it: "
+                            f"{', '.join(c.name for c in candidates)}")
+        if candidates:
+            pairs.append(RecordingPair(psg, candidates[0]))
+            used.add(candidates[0])
+        else:
+            unmatched.append(psg)
+    unmatched += [h for h in hypnograms if h not in used]
+    _report_unmatched(folder, unmatched, strict)
+    return sorted(pairs, key=lambda pair: pair.name)
+
+
+def _find_local(data_dir: Path, spec: DatasetSpec) -> dict[tuple[int, int], RecordingPair]:
+    """Sleep-EDF pairs anywhere under ``data_dir`` (MNE stores them in a ``physionet-sleep-data``
+    subfolder, PhysioNet mirrors in ``sleep-cassette``), by ``(subject, night)``."""
+    found: dict[tuple[int, int], RecordingPair] = {}
+    for folder in sorted({p.parent for p in data_dir.rglob("*.edf")}):
+        for pair in pair_sleep_edf(folder, spec, strict=False):
+            found.setdefault(subject_night(pair.psg.name), pair)
+    return found
+
+
+def fetch_sleep_edf20(subjects: Iterable[int], data_dir: str | Path | None = None,
+                      base_url: str | None = None) -> list[RecordingPair]:
+    """Local paths of the Sleep-EDF-20 recordings of ``subjects``, downloading what is missing.
+
+    Files already under ``data_dir`` (any depth, Sleep-EDF names) are used as they are; the
+    others are fetched by MNE's ``sleep_physionet.age.fetch_data`` into
+    ``data_dir/physionet-sleep-data``, which checks each file against the SHA-1 in MNE's own
+    record table. SC4132 (subject 13, night 2) was never recorded: asking for subject 13 gives its
+    first night only, with MNE's warning.
+
+    Parameters
+    ----------
+    subjects : iterable of int
+        Subject ids, 0-19.
+    data_dir : str or Path, optional
+        Where to look for and store the files; None uses MNE's ``PHYSIONET_SLEEP_PATH`` config
+        (default ``~/mne_data``).
+    base_url : str, optional
+        Mirror of PhysioNet's ``sleep-cassette`` folder (default: PhysioNet).
+
+    Returns
+    -------
+    list of RecordingPair
+        One ``(psg, hypnogram)`` per night, in subject then night order.
+    """
+    spec = SLEEP_EDF_20
+    subjects = list(subjects)
+    spec.recordings(subjects)  # rejects subjects outside the dataset before any download
+    local = _find_local(Path(data_dir), spec) if data_dir is not None else {}
+    wanted = [(s, n) for s in subjects for n in spec.nights]
+    missing = [key for key in wanted if key not in local]
+    fetched: dict[tuple[int, int], RecordingPair] = {}
+    if missing:
+        fetched = _download(missing, data_dir, base_url or spec.base_url)
+    pairs = []
+    for key in wanted:
+        pair = local.get(key) or fetched.get(key)
+        if pair is not None:
+            pairs.append(pair)
+    return pairs
+
+
+def _download(recordings: list[tuple[int, int]], data_dir: str | Path | None,
+              base_url: str) -> dict[tuple[int, int], RecordingPair]:
+    """Fetch ``(subject, night)`` recordings through MNE; one-line DataErrors for network and
+    checksum failures instead of pooch's and requests' tracebacks."""
+    if importlib.util.find_spec("pooch") is None:
+        raise UsageError("downloading Sleep-EDF needs the 'pooch' package (pip install pooch), "
+                         "or pass --data-dir with the PhysioNet files")
+    import requests
+    from mne.datasets.sleep_physionet.age import fetch_data
+
+    path = None if data_dir is None else str(data_dir)
+    fetched: dict[tuple[int, int], RecordingPair] = {}
+    for subject, night in recordings:
+        # One call per night: a whole-subject call would re-download a night found locally
+        # under another layout.
+        try:
+            paths = fetch_data(subjects=[subject], recording=[night], path=path,
+                               on_missing="warn", base_url=base_url, verbose="error")
+        except requests.exceptions.RequestException as err:
+            raise DataError(
+                f"could not download Sleep-EDF subject {subject} night {night} from {base_url} "
+                f"({type(err).__name__}); offline, pass --data-dir with the PhysioNet files"
+            ) from err
+        except ValueError as err:  # pooch's hash mismatch; it deletes the partial download
+            raise DataError(f"Sleep-EDF subject {subject} night {night} from {base_url}: "
+                            f"checksum mismatch, file rejected ({_first_line(err)})") from err
+        for psg, hypnogram in paths:
+            fetched[(subject, night)] = RecordingPair(Path(psg), Path(hypnogram))
+    return fetched
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
