@@ -319,6 +319,110 @@ def info(model: Path | None) -> None:
     Console().print(table)
 
 
+def subject_ids(text: str | None) -> list[str] | None:
+    """``"6,7"`` or ``"0-3"`` → ``["06", "07"]``/``["00", ..., "03"]`` (Sleep-EDF numbers are
+    two digits); other tokens, e.g. a folder dataset's subject names, are kept as written."""
+    if text is None:
+        return None
+    from .datasets import parse_subjects
+
+    ids: list[str] = []
+    for token in (t.strip() for t in text.split(",") if t.strip()):
+        if token.replace("-", "").isdigit():
+            ids += [f"{number:02d}" for number in parse_subjects(token)]
+        else:
+            ids.append(token)
+    return ids
+
+
+@cli.command()
+@click.option("--dataset", type=click.Choice(["sleep-edf20", "folder", "sleep-edf20-features"]),
+              required=True, help="sleep-edf20: the 39 PSG files (from --data-dir, else downloaded); "
+              "folder: your own PSG/hypnogram pairs in --data-dir; sleep-edf20-features: "
+              "precomputed per-night spectral-v1 feature files (features/*.npz in --data-dir).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--arch", default="spectral-bigru", show_default=True,
+              help="Architecture: spectral-bigru (features), deepsleepnet, tinysleepnet, "
+                   "attnsleep, eegmobile, mc2sleepnet (raw signal).")
+@click.option("--channels", help="Comma-separated input channels (default: the dataset's).")
+@click.option("--val-subjects", help="Early-stopping subjects, e.g. '6' or '06,07'.")
+@click.option("--test-subjects", help="Held-out subjects for the final report, e.g. '15-19'.")
+@click.option("--cv", type=click.IntRange(2), help="Subject-wise K-fold cross-validation, then "
+              "train the exported model on every subject.")
+@click.option("--epochs", type=click.IntRange(1), default=60, show_default=True,
+              help="Maximum training epochs.")
+@click.option("--members", type=click.IntRange(1), default=1, show_default=True,
+              help="Networks (seeds) averaged inside the exported graph.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="ONNX model to write; NAME.log, NAME.json, NAME.md and NAME.pt go beside it.")
+@click.option("--force", is_flag=True, help="Overwrite an existing model.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
+          val_subjects: str | None, test_subjects: str | None, cv: int | None, epochs: int,
+          members: int, seed: int, output: Path, force: bool, quiet: bool) -> None:
+    """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
+
+    \b
+    Examples:
+      sleepscore train --dataset sleep-edf20-features --data-dir ../shared/data/sleep-edf --cv 8 -o models/mine.onnx
+      sleepscore train --dataset sleep-edf20 --data-dir ~/sleep-edf --arch tinysleepnet --test-subjects 15-19 -o tiny.onnx
+      sleepscore train --dataset folder --data-dir my-lab/ --channels C4-A1 --test-subjects 7 -o lab.onnx
+    """
+    from .output import check_output
+
+    check_output(output, force)
+    try:
+        from .training.api import cross_validate, train_model
+        from .training.evaluate import headline
+        from .training.raw_data import nights_for_training
+    except ModuleNotFoundError as err:
+        if err.name == "torch":
+            raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
+        raise
+    channel_list = split_channels(channels)
+    nights = None
+    if dataset != "sleep-edf20-features":
+        nights, channel_list = nights_for_training(dataset, data_dir, arch, channel_list, quiet=quiet)
+    common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
+                  output=output, quiet=quiet, members=members, command=" ".join(sys.argv))
+    if cv is not None:
+        if val_subjects or test_subjects:
+            raise UsageError("--cv chooses its own validation and test subjects; drop "
+                             "--val-subjects/--test-subjects")
+        result = cross_validate(dataset, data_dir, k=cv, **common)
+    else:
+        result = train_model(dataset, data_dir, val_subjects=subject_ids(val_subjects),
+                             test_subjects=subject_ids(test_subjects), **common)
+    click.echo(f"wrote {output} ({result.seconds:.0f} s)")
+    for protocol in result.metrics:
+        click.echo(f"held-out, pooled: {headline(result.metrics, protocol)}")
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--nights", type=click.IntRange(1, 153), default=2, show_default=True,
+              help="Nights to write, two per simulated subject.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of everything random.")
+@click.option("--hours", type=click.FloatRange(0.5, 24), help="Shorten every night to this many hours.")
+@click.option("--reference", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the real Sleep-EDF material the simulator is fitted to "
+                   "(default: $SLEEPSCORE_SLEEP_EDF_DIR, else ../shared/data/sleep-edf).")
+def simulate(outdir: Path, nights: int, seed: int, hours: float | None, reference: Path | None) -> None:
+    """Write simulated Sleep-EDF-shaped PSG/hypnogram pairs into OUTDIR.
+
+    Stage sequences are real expert scorings; the EEG is simulated to match the real per-stage
+    spectral statistics. For testing and demos only: never report accuracy on these nights as
+    accuracy on real data.
+    """
+    from .simulate import load_reference, simulate_dataset
+
+    pairs = simulate_dataset(outdir, nights, seed, hours=hours,
+                             reference=load_reference(reference) if reference else None)
+    for pair in pairs:
+        click.echo(f"{pair.psg}\t{pair.hypnogram}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="sleepscore")
