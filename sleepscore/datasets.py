@@ -29,8 +29,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
+import numpy as np
+
 from sleepscore.errors import DataError, UsageError
 from sleepscore.stages import UNSCORED
+from sleepscore.training.data import Night
 
 #: Rechtschaffen & Kales annotation texts of Sleep-EDF, mapped to stage codes (S3+S4 -> N3).
 RK_LABELS: Mapping[str, int] = MappingProxyType({
@@ -45,8 +48,8 @@ RK_LABELS: Mapping[str, int] = MappingProxyType({
 })
 
 SLEEP_EDF_NAME = re.compile(r"SC4(\d\d)(\d)")
-_SLEEP_EDF_PSG = re.compile(r"(SC4\d{3})[A-Z0-9]-PSG\.edf", re.IGNORECASE)
-_SLEEP_EDF_HYPNOGRAM = re.compile(r"(SC4\d{3})[A-Z0-9]-Hypnogram\.edf", re.IGNORECASE)
+_SLEEP_EDF_PSG = re.compile(r"(SC4\d{3}[A-Z])[A-Z0-9]-PSG\.edf", re.IGNORECASE)
+_SLEEP_EDF_HYPNOGRAM = re.compile(r"(SC4\d{3}[A-Z])[A-Z0-9]-Hypnogram\.edf", re.IGNORECASE)
 _TABLE_SUFFIXES = (".tsv", ".csv", ".txt")
 
 
@@ -344,7 +347,7 @@ def fetch_sleep_edf20(subjects: Iterable[int], data_dir: str | Path | None = Non
     others are fetched by MNE's ``sleep_physionet.age.fetch_data`` into
     ``data_dir/physionet-sleep-data``, which checks each file against the SHA-1 in MNE's own
     record table. SC4132 (subject 13, night 2) was never recorded: asking for subject 13 gives its
-    first night only, with MNE's warning.
+    first night only, with a RuntimeWarning as MNE's ``on_missing="warn"`` gives.
 
     Parameters
     ----------
@@ -363,9 +366,13 @@ def fetch_sleep_edf20(subjects: Iterable[int], data_dir: str | Path | None = Non
     """
     spec = SLEEP_EDF_20
     subjects = list(subjects)
-    spec.recordings(subjects)  # rejects subjects outside the dataset before any download
+    wanted = spec.recordings(subjects)  # rejects subjects outside the dataset before any download
+    for subject, night in spec.missing_nights:
+        if subject in subjects:
+            # Warned as MNE's fetch_data(on_missing="warn") does, and skipped.
+            warnings.warn(f"{spec.name}: subject {subject} night {night} was never recorded; "
+                          "skipped", RuntimeWarning, stacklevel=2)
     local = _find_local(Path(data_dir), spec) if data_dir is not None else {}
-    wanted = [(s, n) for s in subjects for n in spec.nights]
     missing = [key for key in wanted if key not in local]
     fetched: dict[tuple[int, int], RecordingPair] = {}
     if missing:
@@ -411,3 +418,51 @@ def _download(recordings: list[tuple[int, int]], data_dir: str | Path | None,
 
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
+                channels: Sequence[str] | None = None, spec: DatasetSpec = SLEEP_EDF_20,
+                *, trim: str | None = None) -> list[Night]:
+    """Read recordings as training nights with the literature protocol of ``spec``.
+
+    Each PSG is read with :func:`sleepscore.edf.read_psg` (volts, ``spec.fs``), cut into 30-s
+    epochs, labelled from its hypnogram (R&K 3 and 4 -> N3, ``?`` and movement -> -1, labels
+    past the signal cut) and trimmed (``spec.trim_minutes``: the ±30 min protocol).
+
+    Parameters
+    ----------
+    pairs : iterable of (psg, hypnogram)
+        E.g. from :func:`fetch_sleep_edf20` or :func:`pair_folder`.
+    channels : sequence of str, optional
+        EDF labels; default ``spec.channels`` (``EEG Fpz-Cz``).
+    spec : DatasetSpec
+        Gives the channels, rate and trimming.
+    trim : str, optional
+        A :data:`sleepscore.hypnogram.TRIM_PROTOCOLS` name overriding the spec's.
+
+    Returns
+    -------
+    list of Night
+        ``x`` float32 ``[n_epochs, n_channels, 3000]`` in volts, ``y`` int64; ``subject`` is
+        ``"SC4ss"`` for Sleep-EDF names, else the recording name.
+    """
+    from sleepscore.edf import read_psg
+    from sleepscore.epochs import cut_epochs
+    from sleepscore.hypnogram import epoch_labels, read_hypnogram, trim_mask
+
+    channels = list(channels or spec.channels)
+    protocol = trim or ("30min" if spec.trim_minutes == 30 else "none")
+    if spec.trim_minutes not in (None, 30):
+        raise UsageError(f"{spec.name}: only the ±30 min protocol is implemented for trimming, "
+                         f"not ±{spec.trim_minutes:g} min")
+    nights = []
+    for psg, hypnogram in pairs:
+        pair = RecordingPair(Path(psg), Path(hypnogram))
+        recording = read_psg(pair.psg, channels, unit="V", fs=spec.fs)
+        epochs, _ = cut_epochs(recording.signals, fs=recording.fs)
+        labels = epoch_labels(read_hypnogram(pair.hypnogram), len(epochs), recording.start)
+        keep = trim_mask(labels, protocol, source=pair.psg)
+        match = SLEEP_EDF_NAME.match(pair.name.upper())
+        subject = f"SC4{match.group(1)}" if match else pair.name
+        nights.append(Night(pair.name, subject, epochs[keep].astype(np.float32), labels[keep]))
+    return nights
