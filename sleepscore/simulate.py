@@ -12,14 +12,14 @@ cassette night (the 153 expert scorings in ``shared/data/sleep-edf/hypnograms-sc
 How the EEG is made
 -------------------
 Per epoch and EEG channel, the five spectral-v1 band powers (Welch mean PSD in 0.5-4, 4-8, 8-13,
-13-30, 30-50 Hz) and the variance are drawn from a Gaussian (in log power) fitted per stage to the
-real whole-night features in ``shared/data/sleep-edf/features`` (16 nights, subjects 0-7): the
-pooled per-stage mean, the within-night covariance plus what the subject offsets leave of the
-between-night covariance, and a lag-1 correlation across epochs fitted on the same nights. Each
-subject gets an offset drawn from ``subject_spread**2`` times the between-night covariance (half
-the real spread by default, so that a handful of nights already has the real per-stage means:
-a single real night's means lie within 0.5 sd of the pooled ones only about half the time), its
-own alpha and spindle frequencies and event rates; its second night drifts a little from the first.
+13-30, 30-50 Hz) and the variance are drawn per stage from a Gaussian copula fitted to the real
+whole-night features in ``shared/data/sleep-edf/features`` (16 nights, subjects 0-7): real
+per-stage marginals (quantiles), per-stage correlations, and a lag-1 correlation across epochs.
+Each subject gets a level in normal-score units taking ``subject_spread**2`` of the real
+between-night share of each dimension's variance (half the real spread by default, so that a
+handful of nights already has the real per-stage means: a single real night's means lie within
+0.5 sd of the pooled ones only about half the time), its own alpha and spindle frequencies and
+event rates; its second night drifts a little from the first.
 
 Coloured noise with a smooth spectrum through those band levels is summed with the events
 scorers look for (alpha and blinks and muscle in wake, slow eye movements, theta and vertex waves
@@ -42,6 +42,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -711,7 +712,7 @@ def _digital(values: np.ndarray, spec: SignalSpec) -> np.ndarray:
 
 def write_night(night: SimulatedNight, psg_path: str | Path, hypnogram_path: str | Path, *,
                 sex: str = "X", age: int | None = None,
-                note: str = "sleepscore-simulate") -> RecordingPair:
+                note: str = "simulated") -> RecordingPair:
     """Write ``night`` as a Sleep-EDF pair: plain EDF with 30-s records, EDF+ annotations.
 
     Parameters
@@ -742,7 +743,11 @@ def write_night(night: SimulatedNight, psg_path: str | Path, hypnogram_path: str
     writer = pyedflib.EdfWriter(str(psg_path), len(SIGNALS), file_type=pyedflib.FILETYPE_EDF)
     try:
         writer.setSignalHeaders([spec.header() for spec in SIGNALS])
-        writer.setDatarecordDuration(EPOCH_S)
+        with warnings.catch_warnings():
+            # pyedflib warns that a forced record length may alter rates; 30 s holds 3000 and 30
+            # samples exactly, as in the real files.
+            warnings.simplefilter("ignore", UserWarning)
+            writer.setDatarecordDuration(EPOCH_S)
         set_header(writer)
         writer.writeSamples([_digital(values, spec) for values, spec in zip(night.signals, SIGNALS)],
                             digital=True)
@@ -817,6 +822,6 @@ def simulate_dataset(outdir: str | Path, nights: int, seed: int, *,
         name = f"SC4{subject:02d}{night + 1}"
         pair = write_night(simulated, outdir / f"{name}E0-PSG.edf", outdir / f"{name}EC-Hypnogram.edf",
                            sex=traits.sex, age=traits.age,
-                           note=f"sleepscore-simulate_seed-{seed}_from-{reference.nights[source_index].name}")
+                           note=f"simulated_seed-{seed}_{reference.nights[source_index].name}")
         pairs.append(pair)
     return pairs
