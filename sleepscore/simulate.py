@@ -107,7 +107,6 @@ SIGNALS: tuple[SignalSpec, ...] = (
                "Marker button"),
 )
 
-#: Expert label text of each stage code, for the summary only; files keep the source's texts.
 _STAGE_OF_EPOCH_FOR_UNSCORED = 0  # '?' and movement epochs are simulated as (restless) wake
 
 
