@@ -18,9 +18,7 @@ A single-epoch classifier in three parts:
 The paper classifies one epoch at a time (sequence length 1); here every epoch of the
 ``seq`` axis is classified independently, so the network has no inter-epoch context.
 
-Parameter count (``n_channels=1``): 507,415 here against ~0.51 M in the paper. The paper's code
-also creates one causal convolution per attention block that it never uses (6.3 k parameters
-each); it is left out here.
+Parameter count (``n_channels=1``): 509,765 here against ~0.51 M in the paper.
 
 Examples
 --------
@@ -34,6 +32,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sleepscore.nets import Architecture, register
 from sleepscore.nets.layers import (
     SqueezeExcite,
     attend,
@@ -185,3 +184,6 @@ class AttnSleep(nn.Module):
         multi_resolution = torch.cat([self.small_kernels(epochs), self.large_kernels(epochs)], dim=2)
         recalibrated = self.recalibration(self.mrcnn_dropout(multi_resolution))
         return unfold_epochs(self.classifier(self.encoder(recalibrated).flatten(1)), x)
+
+
+register(Architecture("attnsleep", AttnSleep, input_kind="raw"))

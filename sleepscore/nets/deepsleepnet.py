@@ -10,14 +10,17 @@ a shortcut (fully connected layer on the CNN features, 1024 units) added to the 
 Two-step training (the paper's Section II-C): first pre-train the CNN alone with a per-epoch
 softmax head on a class-balanced (oversampled) training set, then fine-tune the whole network on
 sequences with a lower learning rate for the CNN and gradient clipping. :data:`TWO_STEP` holds
-the paper's settings; :meth:`DeepSleepNet.pretrain_logits`, :meth:`DeepSleepNet.cnn_parameters`
-and :meth:`DeepSleepNet.sequence_parameters` are what a training loop needs to run it.
+the paper's settings and :func:`two_step_hook` runs them inside the shared training loop
+(``sleepscore.training.loop.fit``'s ``on_epoch_start``): it switches the network's
+``pretraining`` buffer, which makes ``forward`` return the per-epoch head's logits, and at the
+switch splits the optimiser into the CNN and sequence learning-rate groups.
 
-Parameter count (``n_channels=1``): 24,781,253 here (``benchmarks/nets_throughput.py``). The
+Parameter count (``n_channels=1``): 24,760,202 here (``benchmarks/nets_throughput.py``). The
 issue quotes ~21-24 M for the paper; the LSTM input is the concatenated CNN features (2048 + 1024
 = 3072 values per epoch with TensorFlow "SAME" pooling, reproduced here by ``ceil_mode``), so
 the first BiLSTM layer alone holds 14.7 M and the shortcut 3.1 M. The original code also had a
-single bias per LSTM gate where PyTorch has two (+8 k).
+single bias per LSTM gate where PyTorch has two (+8 k). The per-epoch pre-training head
+(15 k) is counted.
 
 Examples
 --------
@@ -28,12 +31,13 @@ torch.Size([2, 3, 5])
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from sleepscore.nets import Architecture, register
 from sleepscore.nets.layers import fold_epochs, output_shape, raw_conv_branch, to_microvolts, unfold_epochs
 from sleepscore.stages import N_STAGES, TARGET_FS
 
@@ -77,6 +81,9 @@ class TwoStepSchedule:
 
 
 TWO_STEP = TwoStepSchedule()
+# The paper pre-trains for 100 epochs and fine-tunes for 200; the shared loop runs 60 epochs by
+# default, so the registered schedule keeps the paper's 1:2 split of that budget.
+LOOP_PRETRAIN_EPOCHS = 20
 
 
 class DeepSleepNet(nn.Module):
@@ -132,6 +139,9 @@ class DeepSleepNet(nn.Module):
         )
         self.sequence_dropout = nn.Dropout(DROPOUT)
         self.classifier = nn.Linear(2 * lstm_units, N_STAGES)
+        # A buffer rather than a plain attribute: the step then travels with the weights that
+        # the loop keeps and restores, so restoring a pre-training epoch restores its head too.
+        self.register_buffer("pretraining", torch.tensor(False))
 
     def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
         """CNN features of every epoch: ``[batch, seq, n_features]``."""
@@ -155,6 +165,8 @@ class DeepSleepNet(nn.Module):
         return self.pretrain_head(self.epoch_features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pretraining:
+            return self.pretrain_logits(x)
         features = self.epoch_features(x)
         context, _ = self.bilstm(features)
         shortcut = unfold_epochs(self.shortcut(features.flatten(0, 1)), x)
@@ -169,3 +181,57 @@ class DeepSleepNet(nn.Module):
         """Parameters trained in step 2 at the normal rate: BiLSTM, shortcut, classifier."""
         for part in (self.bilstm, self.shortcut, self.classifier):
             yield from part.parameters()
+
+
+def two_step_hook(
+    pretrain_epochs: int = LOOP_PRETRAIN_EPOCHS, schedule: TwoStepSchedule = TWO_STEP
+) -> Callable[[nn.Module, int, torch.optim.Optimizer], None]:
+    """An ``on_epoch_start(model, epoch, optimizer)`` hook running DeepSleepNet's two steps.
+
+    Epochs ``1 .. pretrain_epochs`` train the CNN with its per-epoch head at
+    ``schedule.pretrain_lr``; from the next epoch on the whole network is fine-tuned, the CNN at
+    ``schedule.finetune_lr_cnn`` and the rest at ``schedule.finetune_lr_sequence``. The optimiser
+    is split in place, keeping its state, so the loop's other settings (weight decay, clipping)
+    still apply.
+
+    Parameters
+    ----------
+    pretrain_epochs : int
+        Loop epochs of step 1.
+    schedule : TwoStepSchedule
+        Learning rates.
+
+    Returns
+    -------
+    callable
+        The hook.
+
+    Examples
+    --------
+    >>> net = DeepSleepNet()
+    >>> optimiser = torch.optim.Adam(net.parameters())
+    >>> hook = two_step_hook(pretrain_epochs=1)
+    >>> hook(net, 1, optimiser); bool(net.pretraining)
+    True
+    >>> hook(net, 2, optimiser); bool(net.pretraining), [g["lr"] for g in optimiser.param_groups]
+    (False, [0.0001, 1e-06])
+    """
+
+    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        if epoch == 1:
+            model.pretraining.fill_(True)
+            for group in optimizer.param_groups:
+                group["lr"] = schedule.pretrain_lr
+        elif epoch == pretrain_epochs + 1:
+            model.pretraining.fill_(False)
+            cnn = list(model.cnn_parameters())
+            cnn_ids = {id(p) for p in cnn}
+            for group in optimizer.param_groups:
+                group["params"] = [p for p in group["params"] if id(p) not in cnn_ids]
+                group["lr"] = schedule.finetune_lr_sequence
+            optimizer.add_param_group({"params": cnn, "lr": schedule.finetune_lr_cnn})
+
+    return on_epoch_start
+
+
+register(Architecture("deepsleepnet", DeepSleepNet, input_kind="raw", on_epoch_start=two_step_hook()))

@@ -19,7 +19,7 @@ dropout 0.2) and a 5-way classifier. Every epoch is classified on its own (no se
 Trained from scratch: no ImageNet weights can be downloaded here, and ImageNet filters expect
 three-channel natural images, not one log-spectrogram per EEG channel.
 
-Parameter count (``n_channels=1``, width 1.0): 4,207,411 here. MobileNetV3-Large has 5.4 M with
+Parameter count (``n_channels=1``, width 1.0): 4,208,149 here. MobileNetV3-Large has 5.4 M with
 its 1000-class ImageNet head (Howard et al. 2019, Table 3); replacing that head's 1280 × 1000
 layer by 1280 × 5 removes 1.27 M, and the stem takes 1 input channel instead of 3.
 
@@ -37,6 +37,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from sleepscore.nets import Architecture, register
 from sleepscore.nets.layers import LogSpectrogram, SqueezeExcite, conv_bn_act, fold_epochs, to_microvolts, unfold_epochs
 from sleepscore.stages import N_STAGES, TARGET_FS
 
@@ -166,3 +167,6 @@ class EEGMobile(nn.Module):
         images = self.spectrogram(to_microvolts(fold_epochs(x)))
         pooled = self.features(images).mean(dim=(2, 3))
         return unfold_epochs(self.classifier(pooled), x)
+
+
+register(Architecture("eegmobile", EEGMobile, input_kind="raw"))

@@ -17,14 +17,15 @@ Training has two stages, exposed for the training loop's schedule hook:
    sequence-level **cross-attention** (each modality's epochs attend to the other's) then has to
    recover the masked epoch from the other modality and the neighbouring epochs.
 2. :meth:`MC2SleepNet.freeze_backbones`, then fine-tune the sequence part with plain
-   cross-entropy (``forward``), backbones frozen.
+   cross-entropy (``forward``), backbones frozen. :func:`freeze_backbones_hook` does this
+   inside the shared training loop (its ``on_epoch_start``).
 
 At evaluation (and in the ONNX graph) nothing is masked.
 
 Width: the embeddings are 128-dimensional (two transformer layers, 4 heads, in the
 spectrogram backbone; one 256-wide layer at the sequence level), chosen so that a training step
 fits a 2-core CPU. The paper's full-size widths and parameter count were not available here,
-so no paper figure is compared. Parameter count (``n_channels=1``): 1,064,581.
+so no paper figure is compared. Parameter count (``n_channels=1``): 1,081,935.
 
 Examples
 --------
@@ -36,11 +37,12 @@ torch.Size([2, 3, 5])
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
+from sleepscore.nets import Architecture, register
 from sleepscore.nets.eegmobile import SPECTROGRAM_NOVERLAP, SPECTROGRAM_NPERSEG
 from sleepscore.nets.layers import (
     SAMPLES_PER_EPOCH,
@@ -57,6 +59,8 @@ from sleepscore.stages import N_STAGES, TARGET_FS, UNSCORED
 
 DROPOUT = 0.1
 CNN_DROPOUT = 0.5
+# Half of the shared loop's default 60 epochs for each stage.
+LOOP_STAGE_ONE_EPOCHS = 30
 
 
 def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -261,3 +265,31 @@ class MC2SleepNet(nn.Module):
             self.raw_projection(raw.flatten(0, 1)), self.spectrogram_projection(spectrogram.flatten(0, 1)), self.temperature
         )
         return classification + self.contrastive_weight * contrastive
+
+
+def freeze_backbones_hook(
+    stage_one_epochs: int = LOOP_STAGE_ONE_EPOCHS,
+) -> Callable[[nn.Module, int, torch.optim.Optimizer], None]:
+    """An ``on_epoch_start(model, epoch, optimizer)`` hook that starts stage 2 after stage 1.
+
+    Frozen parameters get no gradient, which the loop's optimiser then skips, so the optimiser
+    itself needs no change.
+
+    Examples
+    --------
+    >>> net = MC2SleepNet()
+    >>> hook = freeze_backbones_hook(stage_one_epochs=2)
+    >>> hook(net, 2, None); net.backbones_frozen
+    False
+    >>> hook(net, 3, None); net.backbones_frozen
+    True
+    """
+
+    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        if epoch == stage_one_epochs + 1:
+            model.freeze_backbones()
+
+    return on_epoch_start
+
+
+register(Architecture("mc2sleepnet", MC2SleepNet, input_kind="raw", on_epoch_start=freeze_backbones_hook()))
