@@ -8,7 +8,7 @@ The counts are compared with the figures the papers report. Results go to
 
 Usage::
 
-    python benchmarks/nets_throughput.py --batch 4 --seq 10 --steps 3 --threads 2
+    python -m benchmarks.nets_throughput --batch 4 --seq 10 --steps 3 --threads 2
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def main() -> None:
     Console().print(table)
 
     conditions = (
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `python benchmarks/nets_throughput.py "
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with `python -m benchmarks.nets_throughput "
         f"--batch {args.batch} --seq {args.seq} --steps {args.steps} --threads {args.threads}`: "
         f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs "
         f"({platform.processor() or platform.machine()}), 1-min load average {load_before[0]:.1f} before and "
