@@ -345,6 +345,7 @@ def subject_ids(text: str | None) -> list[str] | None:
               help="Architecture: spectral-bigru (features), deepsleepnet, tinysleepnet, "
                    "attnsleep, eegmobile, mc2sleepnet (raw signal).")
 @click.option("--channels", help="Comma-separated input channels (default: the dataset's).")
+@click.option("--subjects", help="Sleep-EDF-20 subjects to use, e.g. '0-9' (default: all 20).")
 @click.option("--val-subjects", help="Early-stopping subjects, e.g. '6' or '06,07'.")
 @click.option("--test-subjects", help="Held-out subjects for the final report, e.g. '15-19'.")
 @click.option("--cv", type=click.IntRange(2), help="Subject-wise K-fold cross-validation, then "
@@ -359,7 +360,7 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("--force", is_flag=True, help="Overwrite an existing model.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
-          val_subjects: str | None, test_subjects: str | None, cv: int | None, epochs: int,
+          subjects: str | None, val_subjects: str | None, test_subjects: str | None, cv: int | None, epochs: int,
           members: int, seed: int, output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
@@ -381,9 +382,13 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
         raise
     channel_list = split_channels(channels)
+    if subjects is not None and dataset != "sleep-edf20":
+        raise UsageError("--subjects applies to --dataset sleep-edf20 only")
     nights = None
     if dataset != "sleep-edf20-features":
-        nights, channel_list = nights_for_training(dataset, data_dir, arch, channel_list, quiet=quiet)
+        nights, channel_list = nights_for_training(
+            dataset, data_dir, arch, channel_list,
+            subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
                   output=output, quiet=quiet, members=members, command=" ".join(sys.argv))
     if cv is not None:

@@ -444,7 +444,8 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
     -------
     list of Night
         ``x`` float32 ``[n_epochs, n_channels, 3000]`` in volts, ``y`` int64; ``subject`` is
-        ``"SC4ss"`` for Sleep-EDF names, else the recording name.
+        the two-digit ``ss`` of Sleep-EDF names (as in the feature files), else the recording
+        name.
     """
     from sleepscore.edf import read_psg
     from sleepscore.epochs import cut_epochs
@@ -463,6 +464,6 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
         labels = epoch_labels(read_hypnogram(pair.hypnogram), len(epochs), recording.start)
         keep = trim_mask(labels, protocol, source=pair.psg)
         match = SLEEP_EDF_NAME.match(pair.name.upper())
-        subject = f"SC4{match.group(1)}" if match else pair.name
+        subject = match.group(1) if match else pair.name
         nights.append(Night(pair.name, subject, epochs[keep].astype(np.float32), labels[keep]))
     return nights

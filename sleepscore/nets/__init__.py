@@ -1,0 +1,101 @@
+"""Registry of trainable architectures (needs torch; never imported on the predict path).
+
+Every network maps ``x`` ``[batch, seq, ...]`` to logits ``[batch, seq, 5]``: ``[batch, seq,
+n_features]`` for ``features`` networks, ``[batch, seq, n_channels, 3000]`` for ``raw`` ones.
+A network may split its forward pass into ``per_recording`` (parameter-free operations that must
+see the whole night, such as per-recording standardisation) and ``per_window`` (everything else);
+the training loop then trains ``per_window`` on crops of nights pre-processed by ``per_recording``,
+while export and prediction run ``forward`` on the whole night.
+
+Other modules register their networks with :func:`register`, e.g. in ``sleepscore/nets/deepsleepnet.py``::
+
+    register(Architecture("deepsleepnet", build_deepsleepnet, input_kind="raw"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UsageError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """How to build and train one kind of network.
+
+    Attributes
+    ----------
+    name : str
+        Registry key and the model's ``sleepscore.architecture`` metadata.
+    build : callable
+        ``build(n_channels, **options) -> torch.nn.Module``; ``n_channels`` is the number of
+        input channels (a features network derives its input width from it).
+    input_kind : str
+        ``"features"`` or ``"raw"`` (the contract's ``sleepscore.input``).
+    feature_set : str or None
+        Feature extractor name and version for ``features`` networks (``"spectral-v1"``).
+    augment : callable, optional
+        ``augment(x, rng) -> x`` applied to a training night's whole input ``[n_epochs, ...]``
+        (numpy) before ``per_recording``; None for no augmentation.
+    on_epoch_start : callable, optional
+        ``on_epoch_start(model, epoch, optimizer)`` called before each training epoch, for
+        schedules such as DeepSleepNet's pre-training then fine-tuning.
+    """
+
+    name: str
+    build: Callable[..., torch.nn.Module]
+    input_kind: str
+    feature_set: str | None = None
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None
+    on_epoch_start: Callable[[torch.nn.Module, int, torch.optim.Optimizer], None] | None = None
+
+
+_REGISTRY: dict[str, Architecture] = {}
+
+
+class ProbabilityAverage(nn.Module):
+    """Ensemble of networks whose softmax probabilities are averaged inside one graph.
+
+    ``forward`` returns the log of the mean probability, so a softmax on top (as export adds)
+    gives exactly the averaged probabilities.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([m(x).softmax(dim=-1) for m in self.members]).mean(dim=0)
+        return probs.log()
+
+
+def register(architecture: Architecture) -> None:
+    """Add ``architecture`` to the registry under its name (a second registration replaces it)."""
+    _REGISTRY[architecture.name] = architecture
+
+
+def get_architecture(name: str) -> Architecture:
+    """The registered architecture ``name``; :class:`UsageError` naming the known ones otherwise."""
+    if name not in _REGISTRY:
+        raise UsageError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def architecture_names() -> list[str]:
+    """Names of every registered architecture, sorted."""
+    return sorted(_REGISTRY)
+
+
+def build_network(name: str, n_channels: int, **options: Any) -> torch.nn.Module:
+    """Build a fresh network of architecture ``name`` for ``n_channels`` input channels."""
+    return get_architecture(name).build(n_channels, **options)
+
+
+# Imported last so that the built-in networks register themselves with the functions above.
+from . import attnsleep, deepsleepnet, eegmobile, mc2sleepnet, spectral, tinysleepnet  # noqa: E402,F401

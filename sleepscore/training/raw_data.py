@@ -1,0 +1,59 @@
+"""Training nights read from PSG files (``--dataset sleep-edf20`` or ``folder``).
+
+The literature protocol for raw-signal networks on Sleep-EDF: Fpz-Cz at 100 Hz, S3+S4 -> N3,
+``?`` and movement unscored, ±30 min around the sleep period. Feature networks get the same
+nights as ``spectral-v1`` features of the whole recording, because at predict time they see
+the whole recording too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..datasets import SLEEP_EDF_20, fetch_sleep_edf20, load_nights, pair_folder
+from ..errors import UsageError
+from ..features import spectral_features
+from ..nets import get_architecture
+from .data import Night
+
+
+def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
+                        channels: list[str] | None, subjects: list[int] | None = None
+                        ) -> tuple[list[Night], list[str]]:
+    """Read every night of ``dataset`` in the input kind ``arch`` takes.
+
+    Parameters
+    ----------
+    dataset : {"sleep-edf20", "folder"}
+        Sleep-EDF-20 (from ``data_dir`` when the files are there, else downloaded), or the
+        PSG/hypnogram pairs of ``data_dir`` (:func:`sleepscore.datasets.pair_folder`).
+    data_dir : str or Path, optional
+        Where the files are (required for ``folder``).
+    arch : str
+        Registered architecture; decides raw epochs or features, and the trimming.
+    channels : list of str, optional
+        Input channels (default: the dataset's, Fpz-Cz).
+    subjects : list of int, optional
+        Sleep-EDF-20 subjects to use (default: all 20).
+
+    Returns
+    -------
+    (list of Night, list of str)
+        The nights and the channel labels in input order.
+    """
+    if dataset == "sleep-edf20":
+        pairs = fetch_sleep_edf20(subjects or SLEEP_EDF_20.subjects, data_dir=data_dir)
+    elif dataset == "folder":
+        if data_dir is None:
+            raise UsageError("--dataset folder needs --data-dir with PSG/hypnogram pairs")
+        if subjects is not None:
+            raise UsageError("--subjects selects Sleep-EDF-20 subjects; a folder dataset uses all its pairs")
+        pairs = pair_folder(data_dir)
+    else:
+        raise UsageError(f"unknown dataset {dataset!r}")
+    channels = list(channels or SLEEP_EDF_20.channels)
+    features = get_architecture(arch).input_kind == "features"
+    nights = load_nights(pairs, channels, trim="none" if features else None)
+    if features:
+        nights = [Night(n.name, n.subject, spectral_features(n.x), n.y) for n in nights]
+    return nights, channels

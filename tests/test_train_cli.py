@@ -1,0 +1,68 @@
+"""``sleepscore train`` on PSG files: the raw-file path reads, epochs, trains and exports a model
+that ``predict``/``evaluate`` then use. Simulated nights stand in for the real PSG files, which
+these machines lack; nothing here measures accuracy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sleepscore.cli import cli
+from sleepscore.model import SleepModel
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory, sleep_edf_dir) -> Path:
+    from sleepscore.simulate import load_reference, simulate_dataset
+
+    folder = tmp_path_factory.mktemp("sim")
+    simulate_dataset(folder, 6, seed=3, hours=1.0, reference=load_reference(sleep_edf_dir))
+    return folder
+
+
+def invoke(*args) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_train_sleep_edf20_from_local_files_exports_a_contract_model(simulated, tmp_path):
+    out = tmp_path / "bigru.onnx"
+    result = invoke("train", "--dataset", "sleep-edf20", "--subjects", "0-2", "--data-dir", simulated,
+                    "--channels", "EEG Fpz-Cz,EEG Pz-Oz", "--epochs", "2", "--val-subjects", "1",
+                    "--test-subjects", "2", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    model = SleepModel(out)
+    assert model.info.channels == ["EEG Fpz-Cz", "EEG Pz-Oz"]
+    assert model.info.trained_on["test_subjects"] == ["02"]
+    assert model.info.trained_on["val_subjects"] == ["01"]
+    assert set(model.info.trained_on["train_nights"]) == {"SC4001E0", "SC4002E0"}
+    assert {"30min", "whole"} <= set(model.info.metrics)
+    for suffix in (".log", ".json", ".md"):
+        assert out.with_suffix(suffix).is_file()
+    report = tmp_path / "eval.json"
+    evaluated = invoke("evaluate", simulated, "--model", out, "--report", report, "-q")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert len(json.loads(report.read_text())["nights"]) == 6
+
+
+def test_train_raw_network_on_a_folder(simulated, tmp_path):
+    out = tmp_path / "tiny.onnx"
+    result = invoke("train", "--dataset", "folder", "--data-dir", simulated, "--arch", "tinysleepnet",
+                    "--epochs", "1", "--val-subjects", "", "--test-subjects", "2", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    model = SleepModel(out)
+    assert model.info.input == "raw" and model.info.channels == ["EEG Fpz-Cz"]
+
+
+def test_train_refuses_contradictory_options(simulated, tmp_path):
+    out = tmp_path / "m.onnx"
+    both = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", simulated, "--cv", "2",
+                  "--test-subjects", "1", "-o", out)
+    assert both.exit_code == 2 and "--cv" in both.output
+    folder_subjects = invoke("train", "--dataset", "folder", "--data-dir", simulated,
+                             "--subjects", "1", "-o", out)
+    assert folder_subjects.exit_code == 2 and not out.exists()
