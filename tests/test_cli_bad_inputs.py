@@ -141,6 +141,17 @@ def clock_hypnogram(first_onset_s: float) -> str:
                       for i in range(4)))
 
 
+def edf_hypnogram(tmp: Path, cut_bytes: int = 0) -> Invocation:
+    """An EDF+ hypnogram written with edfio (one 120-s W annotation), the last ``cut_bytes`` cut off."""
+    from edfio import Edf, EdfAnnotation, Recording
+
+    hypnogram = tmp / "night-hypnogram.edf"
+    Edf(signals=[], annotations=[EdfAnnotation(0, SECONDS, "Sleep stage W")],
+        recording=Recording(startdate=START.date()), starttime=START.time()).write(hypnogram)
+    hypnogram.write_bytes(hypnogram.read_bytes()[: hypnogram.stat().st_size - cut_bytes])
+    return predict(tmp, None, None, "--hypnogram", str(hypnogram))
+
+
 def with_model(write: Callable[[Path], Path]) -> Callable[[Path], Invocation]:
     return lambda tmp: predict(tmp, None, write(tmp))
 
@@ -247,6 +258,8 @@ CORPUS = [
          r"night\.txt: hypnogram starts 10 s after the PSG, not a whole number"),
     Case("hypnogram-of-another-night", with_hypnogram(clock_hypnogram(-12 * 3600), "night.txt"), 1,
          r"night\.txt: hypnogram ends \d+ s before the PSG starts.*different night"),
+    Case("hypnogram-edf-truncated", lambda tmp: edf_hypnogram(tmp, cut_bytes=10), 1,
+         r"night-hypnogram\.edf: not a readable EDF\+ file"),
     Case("hypnogram-empty", with_hypnogram(""), 1, r"night\.tsv: file is empty"),
     Case("hypnogram-csv-missing-columns", with_hypnogram("onset,duration\n0,30\n30,30\n", "expert.csv"), 1,
          r"expert\.csv: no stage .* column in the header"),
@@ -323,6 +336,13 @@ def test_the_corpus_starts_from_inputs_that_work(tmp_path: Path) -> None:
     assert [row["expert"] for row in rows] == ["W", "W", "N2", "N2"]
 
 
+def test_edf_hypnogram_of_the_corpus_is_valid_before_the_cut(tmp_path: Path) -> None:
+    invocation = edf_hypnogram(tmp_path)
+    result = invoke(invocation.args)
+    assert result.exit_code == 0, result.output
+    assert [row["expert"] for row in read_table(invocation.output)] == ["W"] * (SECONDS // 30)
+
+
 def test_huge_record_count_fails_without_allocating_it(tmp_path: Path) -> None:
     # 99999999 records of 200 samples would be 40 GB as int16, 160 GB as float64.
     invocation = predict(tmp_path)
@@ -394,6 +414,18 @@ def test_real_process_prints_one_line_on_stderr(tmp_path: Path, case: Case) -> N
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), done.stderr
     assert re.search(case.message, lines[0]), lines[0]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pyedflib's C code printf()s 'filesize N != ...' on stdout for a truncated EDF+ hypnogram; "
+    "fix in sleepscore/hypnogram.py:_read_edf_hypnogram (validate with sleepscore.edf.read_header "
+    "first, which refuses a size mismatch cleanly, before pyedflib opens the file)"))
+def test_truncated_edf_hypnogram_prints_nothing_on_stdout(tmp_path: Path) -> None:
+    invocation = edf_hypnogram(tmp_path, cut_bytes=10)
+    done = subprocess.run([sys.executable, "-m", "sleepscore", *invocation.args],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stdout == ""
 
 
 # ---------------------------------------------------------------------------------------------
