@@ -72,9 +72,10 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("psg", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Per-epoch hypnogram to write (CSV/TSV table, or EDF+ with --format edf).")
+              help="One night: the hypnogram file to write (CSV/TSV table, or EDF+ with --format "
+                   "edf). Several nights (a folder, a glob or several files): the output folder.")
 @click.option("--hypnogram", type=click.Path(dir_okay=False, path_type=Path),
               help="Expert hypnogram of the same night: adds an expert column and agreement metrics.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
@@ -87,22 +88,45 @@ def cli() -> None:
 @click.option("--metrics-json", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save sleep statistics (and agreement, with --hypnogram) as JSON.")
 @click.option("--label-map", help=LABEL_MAP_HELP)
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
+              help="Several nights: worker processes on this machine.")
+@click.option("--dask-scheduler", metavar="ADDRESS",
+              help="Several nights: score them on a Dask cluster (tcp://host:8786).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings.")
-def predict(psg: Path, output: Path, hypnogram: Path | None, model: Path | None,
+def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: Path | None,
             channels: str | None, fmt: str | None, plot: Path | None, metrics_json: Path | None,
-            label_map: str | None, force: bool, quiet: bool) -> None:
-    """Score the night in PSG and write its hypnogram with per-epoch probabilities.
+            label_map: str | None, jobs: int, dask_scheduler: str | None, force: bool,
+            quiet: bool) -> None:
+    """Score nights and write their hypnograms with per-epoch probabilities.
+
+    INPUTS is one EDF/BDF recording, or several, folders of them, or glob patterns.
 
     \b
     Examples:
       sleepscore predict night.edf -o night.csv
       sleepscore predict SC4001E0-PSG.edf --hypnogram SC4001EC-Hypnogram.edf -o night.csv --plot night.png
+      sleepscore predict cohort/ -o scored/ --jobs 2
+      sleepscore predict 'cohort/*.edf' -o scored/ --dask-scheduler tcp://scheduler:8786
     """
+    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not any(c in inputs[0] for c in "*?[")
+    if not single:
+        per_night_only = {"--hypnogram": hypnogram, "--plot": plot, "--metrics-json": metrics_json,
+                          "--label-map": label_map}
+        given = [name for name, value in per_night_only.items() if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} apply to one night; for several nights with "
+                             "expert hypnograms use 'sleepscore evaluate'")
+        predict_many(inputs, output, model, split_channels(channels), fmt or "csv", jobs,
+                     dask_scheduler, force, quiet)
+        return
+    if jobs > 1 or dask_scheduler is not None:
+        warn("--jobs and --dask-scheduler apply to several nights; scoring one night here")
     from .metrics import agreement
     from .output import check_output, write_json
     from .scoring import save_night, score_night
 
+    psg = Path(inputs[0])
     # Refuse an unwritable output before minutes of work, not after.
     for path in (output, plot, metrics_json):
         if path is not None:
@@ -135,6 +159,41 @@ def predict(psg: Path, output: Path, hypnogram: Path | None, model: Path | None,
         if result is not None:
             console.print(agreement_table(result, title="Agreement with the expert (whole recording)"))
             console.print(confusion_table(result.confusion))
+
+
+def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channels: list[str] | None,
+                 fmt: str, jobs: int, dask_scheduler: str | None, force: bool, quiet: bool) -> None:
+    """``predict`` on several nights: a process pool or a Dask cluster, one progress bar."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .batch import expand_inputs, score_many
+
+    psgs = expand_inputs(inputs)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), disable=quiet, transient=True) as progress:
+        task = progress.add_task("scoring nights", total=len(psgs))
+        outcomes = score_many(psgs, outdir, model=model, channels=channels, fmt=fmt, jobs=jobs,
+                              dask_scheduler=dask_scheduler, force=force,
+                              on_night=lambda outcome: progress.advance(task))
+    for outcome in outcomes:
+        for message in outcome.warnings:
+            warn(message)
+    failed = [o for o in outcomes if not o.ok]
+    if not quiet:
+        table = Table(title=f"{len(outcomes) - len(failed)} of {len(outcomes)} nights scored")
+        for column in ("night", "epochs", "seconds", "output or error"):
+            table.add_column(column, justify="right" if column in ("epochs", "seconds") else "left")
+        for o in outcomes:
+            table.add_row(o.name, str(o.n_epochs or ""), f"{o.seconds:.2f}",
+                          str(o.output) if o.ok else f"[red]{o.error}[/red]")
+        Console().print(table)
+    for outcome in failed:
+        warn(outcome.error)
+    if failed:
+        raise ReportedError(f"{len(failed)} of {len(outcomes)} nights failed "
+                            f"({', '.join(o.name for o in failed)})", 1)
 
 
 @cli.command()

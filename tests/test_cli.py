@@ -193,3 +193,25 @@ def test_predict_does_not_import_torch_or_matplotlib(tmp_path, linear_model):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+def test_predict_folder_in_parallel_matches_single_night_runs(tmp_path, linear_model):
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name, seconds in (("a", 300), ("b", 600), ("c", 450)):
+        sleep_edf_like(cohort / f"{name}.edf", seconds=seconds)
+    (cohort / "broken.edf").write_bytes(b"0       not an edf at all")
+    scored = tmp_path / "scored"
+    result = run("predict", cohort, "-o", scored, "--model", linear_model, "--jobs", "2")
+    assert result.exit_code == 1 and "broken" in result.output  # the bad night is named ...
+    assert sorted(p.name for p in scored.iterdir()) == ["a.csv", "b.csv", "c.csv"]  # ... the rest written
+    single = tmp_path / "b-single.csv"
+    assert run("predict", cohort / "b.edf", "-o", single, "--model", linear_model).exit_code == 0
+    assert (scored / "b.csv").read_bytes() == single.read_bytes()
+    assert len(read_table(scored / "c.csv")) == 15
+
+
+def test_predict_several_nights_refuses_per_night_options(tmp_path, linear_model):
+    sleep_edf_like(tmp_path / "a.edf", seconds=120)
+    result = run("predict", tmp_path, "-o", tmp_path / "out", "--plot", tmp_path / "p.png")
+    assert result.exit_code == 2 and "--plot" in result.output
