@@ -274,11 +274,24 @@ def score_many(psgs: Sequence[str | Path], outdir: str | Path, *, model: str | P
     return [results[index] for index in range(len(paths))]
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How pool workers are started: never a plain fork of the caller, which may be running
+    threads (rich's live display, Dask) whose locks a forked child would inherit held.
+
+    A fork server that has imported the scoring stack (numpy, scipy.signal, onnxruntime) forks
+    each worker ready to go, so the imports are paid once rather than once per worker; where
+    there is no fork server (Windows), workers are spawned and import it themselves.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sleepscore.scoring"])
+    return context
+
+
 def _run_in_pool(jobs: int, psgs: list[Path], outputs: list[Path], task_options: dict[str, Any],
                  on_night: Callable[[BatchOutcome], None] | None) -> dict[int, BatchOutcome]:
-    # "spawn" rather than Linux's default fork: the caller may be running threads (rich's live
-    # display, Dask), and forking a process that holds a lock in another thread can deadlock.
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
                                    initializer=_load_worker_model, initargs=(task_options["model"],))
     results: dict[int, BatchOutcome] = {}
