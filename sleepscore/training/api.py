@@ -1,0 +1,305 @@
+"""Library entry points behind ``sleepscore train``: one split, or subject-wise K-fold CV.
+
+Both take plain Python values and return a result object with the metrics. Data come either
+from the precomputed feature files (``dataset="sleep-edf20-features"`` with ``data_dir``), which
+this package loads itself, or, for every other dataset name, from a list of :class:`Night` built
+by the caller (``sleepscore.datasets`` for PSG folders): the ``nights`` argument is that seam.
+
+With ``output`` set, a run writes beside ``NAME.onnx``: ``NAME.log`` (one line per training
+epoch and the results), ``NAME.json`` (split, configuration, metrics), ``NAME.md`` (model card)
+and ``NAME.pt`` (the torch weights, to rebuild the network with :func:`load_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UsageError
+from ..nets import ProbabilityAverage, build_network, get_architecture
+from .card import model_card
+from .data import Night
+from .evaluate import headline, predict_nights, score_predictions
+from .export import contract_metadata, export_onnx
+from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
+from .loop import FitResult, TrainConfig, deterministic, fit
+from .splits import split_by_subject, subject_folds, subjects_of
+
+FEATURES_DATASET = "sleep-edf20-features"
+
+
+@dataclass
+class RunResult:
+    """What a training run (single split or cross-validation) produced.
+
+    Attributes
+    ----------
+    model_path : Path or None
+        The exported ONNX file, None when no ``output`` was asked for.
+    trained_on : dict
+        Dataset, nights and subjects of each split (the ``sleepscore.trained_on`` metadata).
+    metrics : dict
+        Held-out metrics, ``{protocol: {"pooled": ..., "mean": ..., "sd": ...}}`` for
+        ``30min`` and ``whole`` (the ``sleepscore.metrics`` metadata); empty without test
+        subjects. For cross-validation, pooled over every fold's test nights.
+    folds : list of dict
+        Cross-validation only: per fold the test and validation subjects, kept epochs and
+        metrics under both protocols.
+    seconds : float
+        Wall-clock time of the whole run.
+    final_seconds : float
+        Wall-clock time of training the exported model alone.
+    histories : list of list of dict
+        Per network of the exported model (or of the single run), the loop's per-epoch
+        ``loss`` and ``val_kappa`` (:class:`FitResult` ``history``).
+    """
+
+    model_path: Path | None
+    trained_on: dict[str, Any]
+    metrics: dict[str, Any]
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    final_seconds: float = 0.0
+    histories: list[list[dict[str, Any]]] = field(default_factory=list)
+
+
+def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night] | None,
+                   channels: list[str] | None) -> tuple[list[Night], list[str]]:
+    """The nights and channel list a run trains on.
+
+    ``sleep-edf20-features`` loads ``data_dir`` with :func:`load_feature_nights` (channels
+    default to Fpz-Cz and Pz-Oz); any other dataset needs ``nights`` and ``channels`` from
+    the caller.
+    """
+    if dataset == FEATURES_DATASET:
+        if nights is not None:
+            raise UsageError(f"dataset {dataset} is loaded from --data-dir, not passed in")
+        if data_dir is None:
+            raise UsageError(f"dataset {dataset} needs --data-dir (the folder holding features/)")
+        channels = list(channels or FEATURE_FILE_CHANNELS)
+        return load_feature_nights(data_dir, channels), channels
+    if nights is None or not channels:
+        raise UsageError(f"dataset {dataset}: the caller must pass its nights and channel labels")
+    return nights, list(channels)
+
+
+def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
+                    val: list[Night], config: TrainConfig, members: int, quiet: bool,
+                    log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
+    """Train ``members`` networks with seeds ``config.seed``, ``config.seed + 1``, ...; average them."""
+    architecture = get_architecture(arch)
+    networks, fits = [], []
+    for member in range(members):
+        member_config = dataclasses.replace(config, seed=config.seed + member)
+        with deterministic(member_config.seed, member_config.threads):
+            network = build_network(arch, n_channels, **options)
+        log.append(f"member {member + 1}/{members} (seed {member_config.seed})")
+        fits.append(fit(network, train, val, member_config, augment=architecture.augment,
+                        on_epoch_start=architecture.on_epoch_start, quiet=quiet, log=log.append))
+        networks.append(network)
+    return ProbabilityAverage(networks).eval(), fits
+
+
+def load_checkpoint(path: str | Path) -> ProbabilityAverage:
+    """Rebuild the exact torch network of a run from its ``NAME.pt``."""
+    saved = torch.load(path, weights_only=True)
+    network = ProbabilityAverage([build_network(saved["architecture"], saved["n_channels"],
+                                                **saved["options"])
+                                  for _ in range(saved["members"])])
+    network.load_state_dict(saved["state_dict"])
+    return network.eval()
+
+
+def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult, arch: str,
+                   channels: list[str], options: dict[str, Any], config: TrainConfig,
+                   log: list[str], command: str | None, notes: str | None,
+                   example: np.ndarray) -> None:
+    architecture = get_architecture(arch)
+    metadata = contract_metadata(input_kind=architecture.input_kind, channels=channels,
+                                 architecture=arch, trained_on=result.trained_on,
+                                 metrics=result.metrics, feature_set=architecture.feature_set)
+    result.model_path = export_onnx(network, output, metadata, example)
+    torch.save({"architecture": arch, "n_channels": len(channels), "options": options,
+                "members": len(network.members), "state_dict": network.state_dict()},
+               output.with_suffix(".pt"))
+    machine = (f"{os.cpu_count()}-core {platform.machine()} machine shared with other jobs, "
+               f"torch {torch.__version__} on {config.threads} thread(s)")
+    summary = {"architecture": arch, "channels": channels, "options": options,
+               "config": dataclasses.asdict(config), "members": len(network.members),
+               "trained_on": result.trained_on, "metrics": result.metrics, "folds": result.folds,
+               "seconds": round(result.seconds, 1), "final_seconds": round(result.final_seconds, 1),
+               "machine": machine, "command": command, "history": result.histories}
+    output.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
+    output.with_suffix(".log").write_text("\n".join(log) + "\n")
+    output.with_suffix(".md").write_text(model_card(output.stem, summary, notes))
+
+
+def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: list[Night] | None = None,
+                arch: str = "spectral-bigru", channels: list[str] | None = None,
+                val_subjects: list[str] | None = None, test_subjects: list[str] | None = None,
+                epochs: int = 60, seed: int = 0, output: str | Path | None = None,
+                quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
+                options: dict[str, Any] | None = None, command: str | None = None,
+                notes: str | None = None) -> RunResult:
+    """Train on one subject-wise split, report on its test subjects, optionally export.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"sleep-edf20-features"`` (loaded from ``data_dir``), or the name of the dataset the
+        caller's ``nights`` come from (recorded in the metadata).
+    data_dir : str or Path, optional
+        Folder with ``features/`` and ``hypnograms-sc78/`` for the features dataset.
+    nights : list of Night, optional
+        Whole nights for any other dataset (``x`` in the architecture's input kind).
+    arch : str
+        Registered architecture (:mod:`sleepscore.nets`).
+    channels : list of str, optional
+        EDF labels of the input channels, in order; default Fpz-Cz and Pz-Oz for the features.
+    val_subjects : list of str, optional
+        Early-stopping subjects. None picks one non-test subject with ``seed``; an empty list
+        trains for exactly ``epochs`` epochs and keeps the last weights.
+    test_subjects : list of str, optional
+        Held-out subjects the final metrics are computed on (none: no metrics).
+    epochs : int
+        Maximum training epochs.
+    seed : int
+        Seed of everything random (member ``i`` of an ensemble uses ``seed + i``).
+    output : str or Path, optional
+        ``NAME.onnx`` to export, with its log, metrics JSON, model card and checkpoint.
+    quiet : bool
+        No progress bar.
+    members : int
+        Networks averaged inside the exported graph (ensemble).
+    config : TrainConfig, optional
+        Other hyper-parameters; ``epochs`` and ``seed`` override its fields.
+    options : dict, optional
+        Keyword arguments of the architecture's constructor (e.g. ``hidden``).
+    command, notes : str, optional
+        The command line that reproduces the run and extra text, both for the model card.
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    >>> result = train_model("sleep-edf20-features", "../shared/data/sleep-edf",
+    ...                      val_subjects=["06"], test_subjects=["07"], epochs=30)  # doctest: +SKIP
+    >>> result.metrics["30min"]["pooled"]["kappa"]  # doctest: +SKIP
+    0.74
+    """
+    started = time.perf_counter()
+    all_nights, channels = resolve_nights(dataset, data_dir, nights, channels)
+    config = dataclasses.replace(config or TrainConfig(), max_epochs=epochs, seed=seed)
+    options = dict(options or {})
+    test_subjects = list(test_subjects or [])
+    if val_subjects is None:
+        candidates = [s for s in subjects_of(all_nights) if s not in test_subjects]
+        val_subjects = [str(np.random.default_rng(seed).choice(candidates))]
+    train, val, test = split_by_subject(all_nights, list(val_subjects), test_subjects)
+    log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {subjects_of(val)}, "
+           f"test {subjects_of(test)}"]
+    network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet, log)
+    metrics = score_predictions(test, predict_nights(network, test)) if test else {}
+    if metrics:
+        log.append(f"test {subjects_of(test)} " + headline(metrics) + "; " + headline(metrics, "whole"))
+    trained_on = {"dataset": dataset, "channels": channels,
+                  "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
+                  "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
+                  "kept_epochs": [f.best_epoch for f in fits],
+                  "metrics_protocol": "test subjects; 30min = 30 min before first to 30 min "
+                                      "after last sleep epoch per night; whole = every scored epoch"}
+    elapsed = time.perf_counter() - started
+    result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics,
+                       seconds=elapsed, final_seconds=elapsed, histories=[f.history for f in fits])
+    if output is not None:
+        _write_outputs(Path(output), network, result, arch, channels, options, config, log,
+                       command, notes, all_nights[0].x)
+    return result
+
+
+def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: list[Night] | None = None,
+                   arch: str = "spectral-bigru", channels: list[str] | None = None, k: int = 8,
+                   epochs: int = 60, seed: int = 0, output: str | Path | None = None,
+                   quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
+                   options: dict[str, Any] | None = None, command: str | None = None,
+                   notes: str | None = None) -> RunResult:
+    """Subject-wise K-fold cross-validation, then (with ``output``) the model to ship.
+
+    Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
+    and trains on the rest. Metrics are reported per fold and pooled over all test nights
+    (summed confusion matrix), under both protocols. The exported model is then trained on
+    every subject, without validation, for the median of the folds' kept epoch counts; its
+    metadata carries the cross-validated metrics, which is what they estimate.
+
+    Parameters
+    ----------
+    k : int
+        Number of folds (2 to the number of subjects; 8 is leave-one-subject-out on the 8
+        subjects of the feature files).
+    Others
+        As for :func:`train_model`.
+
+    Returns
+    -------
+    RunResult
+        ``metrics`` pooled over folds, ``folds`` per fold.
+    """
+    started = time.perf_counter()
+    all_nights, channels = resolve_nights(dataset, data_dir, nights, channels)
+    config = dataclasses.replace(config or TrainConfig(), max_epochs=epochs, seed=seed)
+    options = dict(options or {})
+    subjects = subjects_of(all_nights)
+    rng = np.random.default_rng(seed)
+    log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
+    folds, held_out, predictions, kept_epochs = [], [], [], []
+    for number, test_subjects in enumerate(subject_folds(subjects, k, seed), start=1):
+        val_subjects = [str(rng.choice([s for s in subjects if s not in test_subjects]))]
+        train, val, test = split_by_subject(all_nights, val_subjects, test_subjects)
+        log.append(f"fold {number}/{k}: test {test_subjects}, val {val_subjects}")
+        network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members,
+                                        quiet, log)
+        fold_predictions = predict_nights(network, test)
+        scores = score_predictions(test, fold_predictions)
+        log.append(f"fold {number}/{k} " + headline(scores) + "; " + headline(scores, "whole"))
+        folds.append({"test_subjects": test_subjects, "val_subjects": val_subjects,
+                      "kept_epochs": [f.best_epoch for f in fits],
+                      **{p: scores[p]["pooled"] for p in scores}})
+        held_out += test
+        predictions += fold_predictions
+        kept_epochs += [f.best_epoch for f in fits]
+    metrics = score_predictions(held_out, predictions)
+    log.append("pooled " + headline(metrics) + "; " + headline(metrics, "whole"))
+    final_epochs = int(np.median(kept_epochs))
+    trained_on = {"dataset": dataset, "channels": channels, "subjects": subjects,
+                  "nights": [n.name for n in all_nights], "final_epochs": final_epochs,
+                  "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "
+                                      "the test folds; 30min = 30 min before first to 30 min "
+                                      "after last sleep epoch per night; whole = every scored epoch",
+                  "final_model": f"trained on all {len(subjects)} subjects for {final_epochs} epochs "
+                                 "(median kept epoch of the folds); the metrics are the "
+                                 "cross-validation estimate, not of this exact model"}
+    result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics, folds=folds)
+    if output is not None:
+        log.append(f"final model: all subjects, {final_epochs} epochs")
+        final_started = time.perf_counter()
+        final_config = dataclasses.replace(config, max_epochs=final_epochs)
+        network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
+                                        members, quiet, log)
+        result.final_seconds = time.perf_counter() - final_started
+        result.histories = [f.history for f in fits]
+        result.seconds = time.perf_counter() - started
+        _write_outputs(Path(output), network, result, arch, channels, options, final_config, log,
+                       command, notes, all_nights[0].x)
+    result.seconds = time.perf_counter() - started
+    return result

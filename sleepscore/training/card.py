@@ -1,0 +1,85 @@
+"""The model card (``NAME.md``) written beside every exported model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..stages import STAGES
+
+_PROTOCOL_TITLES = {
+    "30min": "±30 min (30 min before the first to 30 min after the last sleep epoch of each night)",
+    "whole": "whole recording (every scored epoch, wake included)",
+}
+
+_LIMITS = """\
+- Channel montage: EEG Fpz-Cz / Pz-Oz referential derivations of the Sleep-EDF cassette study;
+  other montages (C4-M1, F4-M1...) give different spectra and are untested.
+- Population: healthy adults aged 25-34 (Sleep-EDF-20 subjects 0-7 here), recorded at home
+  (ambulatory cassette recordings); no patients, children or elderly subjects.
+- Scoring: one expert per night, Rechtschaffen & Kales rules (stages 3 and 4 merged into N3,
+  `?` and movement time unscored); agreement with AASM-scored data will be lower.
+- Data: trained on precomputed `spectral-v1` features only, not on raw signals; the model
+  needs the whole recording as one sequence (per-recording standardisation inside the graph).
+"""
+
+
+def _agreement_table(pooled: dict[str, Any]) -> list[str]:
+    f1 = " | ".join(f"{pooled['per_class'][s]['f1']:.3f}" for s in STAGES)
+    lines = [f"| accuracy | macro-F1 | kappa | {' | '.join('F1 ' + s for s in STAGES)} | epochs |",
+             "|" + " --- |" * (4 + len(STAGES)),
+             f"| {pooled['accuracy']:.3f} | {pooled['macro_f1']:.3f} | {pooled['kappa']:.3f} | {f1} "
+             f"| {pooled['n_epochs']} |", "",
+             "Confusion matrix (rows expert, columns model):", "",
+             "| expert \\ model | " + " | ".join(STAGES) + " |",
+             "|" + " --- |" * (1 + len(STAGES))]
+    lines += [f"| {s} | " + " | ".join(str(c) for c in row) + " |"
+              for s, row in zip(STAGES, pooled["confusion"])]
+    return lines
+
+
+def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> str:
+    """Markdown model card of a run from its metrics JSON (``NAME.json``) content.
+
+    Parameters
+    ----------
+    name : str
+        Model name (file stem).
+    summary : dict
+        What :func:`sleepscore.training.api` writes to ``NAME.json``.
+    notes : str, optional
+        Extra markdown appended before the limits (e.g. a table of what each training lever gave).
+
+    Returns
+    -------
+    str
+    """
+    trained_on = summary["trained_on"]
+    lines = [f"# {name}", "",
+             f"`{summary['architecture']}` ({summary['members']} network(s) averaged inside the graph) "
+             f"over spectral-v1 features of {', '.join(trained_on['channels'])}; input the whole "
+             "recording's unnormalised features, output per-epoch probabilities of W, N1, N2, N3, REM.",
+             "", "## Data", "",
+             f"Dataset `{trained_on['dataset']}`: real spectral features of "
+             f"{len(trained_on.get('nights', trained_on.get('train_nights', [])))} nights of "
+             "Sleep-EDF-20 (sleep cassette), subjects " + ", ".join(trained_on.get(
+                 "subjects", trained_on.get("train_subjects", []))) + ". Epochs scored `?` or "
+             "movement time are kept in the sequence with their features copied from the previous "
+             "epoch and carry no loss.", "",
+             "## Protocol", "", trained_on["metrics_protocol"] + ".", ""]
+    if "final_model" in trained_on:
+        lines += ["The shipped model is " + trained_on["final_model"] + ".", ""]
+    for protocol, title in _PROTOCOL_TITLES.items():
+        if protocol in summary["metrics"]:
+            lines += [f"## Metrics, {title}", "", *_agreement_table(summary["metrics"][protocol]["pooled"]), ""]
+    if summary.get("folds"):
+        lines += ["Per fold (test subjects: kappa ±30 min / whole recording): " + "; ".join(
+            f"{','.join(f['test_subjects'])}: {f['30min']['kappa']:.3f} / {f['whole']['kappa']:.3f}"
+            for f in summary["folds"]) + ".", ""]
+    lines += ["## Reproduce", "", "```", summary.get("command") or "(not recorded)", "```", "",
+              f"Training the shipped model took {summary['final_seconds']:.0f} s "
+              f"(the whole run with cross-validation {summary['seconds']:.0f} s) on {summary['machine']}.",
+              ""]
+    if notes:
+        lines += [notes.strip(), ""]
+    lines += ["## Limits", "", _LIMITS]
+    return "\n".join(lines)

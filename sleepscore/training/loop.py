@@ -1,0 +1,238 @@
+"""The training loop shared by every architecture (feature and raw networks alike).
+
+A network is any ``torch.nn.Module`` mapping ``x`` ``[batch, seq, ...]`` to logits ``[batch, seq,
+5]``. If it also defines ``per_recording(x)`` (parameter-free work that needs the whole night, e.g.
+per-recording standardisation) and ``per_window(x)``, the loop applies ``per_recording`` to each
+whole training night once per epoch and trains ``per_window`` on random windows (crops) of it;
+otherwise it trains ``forward`` on crops of the raw input. Validation and prediction always run
+``forward`` on whole nights, as the exported model will.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from ..stages import N_STAGES, UNSCORED
+from .data import Night
+from .evaluate import predict_nights, score_predictions
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+EpochHook = Callable[[nn.Module, int, torch.optim.Optimizer], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (defaults: those of the shipped spectral models).
+
+    Attributes
+    ----------
+    max_epochs : int
+        Training epochs (passes over every training night); the best one on validation is kept.
+    patience : int
+        Stop after this many epochs without a better validation kappa (ignored without
+        validation nights, where all ``max_epochs`` run and the last weights are kept).
+    lr, weight_decay : float
+        AdamW settings.
+    batch_size : int
+        Windows per optimisation step.
+    window : int or None
+        Window length in epochs of the crops trained on (clipped to the shortest night);
+        None trains on whole nights, one per step.
+    class_weighting : str
+        ``"none"``, ``"inverse_sqrt"`` or ``"inverse"`` of each stage's frequency in the
+        training labels (normalised to mean 1), against the dominance of wake and N2.
+    augment : bool
+        Apply the architecture's augmentation to each training night every epoch.
+    seed : int
+        Seeds torch and numpy: the same seed, data and config give the same weights.
+    threads : int
+        torch intra-op threads; fixed so that results do not depend on the machine's load.
+    """
+
+    max_epochs: int = 60
+    patience: int = 12
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    batch_size: int = 8
+    window: int | None = 512
+    class_weighting: str = "inverse_sqrt"
+    augment: bool = True
+    seed: int = 0
+    threads: int = 1
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`; the model passed in holds the kept (best) weights afterwards.
+
+    Attributes
+    ----------
+    best_epoch : int
+        1-based training epoch whose weights were kept.
+    best_val_kappa : float or None
+        Validation kappa (``30min``, pooled) of those weights; None without validation.
+    history : list of dict
+        Per epoch: ``epoch``, ``loss`` (mean training loss) and ``val_kappa``.
+    """
+
+    best_epoch: int
+    best_val_kappa: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def deterministic(seed: int, threads: int) -> Iterator[np.random.Generator]:
+    """Seed torch, fix its thread count and forbid non-deterministic kernels for a block.
+
+    Yields the numpy generator the block must use for its own randomness. Global torch
+    settings are restored on exit, since callers (tests, the CLI) share the process.
+    """
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    try:
+        yield np.random.default_rng(seed)
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_deterministic)
+
+
+def class_weights(nights: list[Night], scheme: str) -> torch.Tensor:
+    """Loss weight per stage from the stage frequencies of ``nights`` (mean weight 1)."""
+    labels = np.concatenate([n.y for n in nights])
+    counts = np.bincount(labels[labels != UNSCORED], minlength=N_STAGES).astype(np.float64)
+    power = {"none": 0.0, "inverse_sqrt": 0.5, "inverse": 1.0}.get(scheme)
+    if power is None:
+        raise ValueError(f"unknown class weighting {scheme!r}")
+    weights = np.maximum(counts, 1.0) ** -power
+    return torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+
+def _windows(lengths: list[int], window: int | None, rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """Random ``(night, start, stop)`` crops covering each night about once, shuffled."""
+    if window is None:
+        crops = [(i, 0, n) for i, n in enumerate(lengths)]
+    else:
+        window = min(window, *lengths)
+        crops = [(i, int(start), int(start) + window)
+                 for i, n in enumerate(lengths)
+                 for start in rng.integers(0, n - window + 1, size=math.ceil(n / window))]
+    return [crops[j] for j in rng.permutation(len(crops))]
+
+
+def _validation_kappa(model: nn.Module, nights: list[Night]) -> float:
+    scores = score_predictions(nights, predict_nights(model, nights))
+    kappa = scores["30min"]["pooled"]["kappa"]
+    return -1.0 if kappa is None else kappa
+
+
+def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], config: TrainConfig,
+        augment: Augment | None = None, on_epoch_start: EpochHook | None = None,
+        quiet: bool = False, log: Callable[[str], None] | None = None) -> FitResult:
+    """Train ``model`` in place with early stopping on the validation nights' kappa.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``[batch, seq, ...]`` to logits ``[batch, seq, 5]`` (see the module docstring
+        for the optional ``per_recording``/``per_window`` split).
+    train_nights, val_nights : list of Night
+        Whole nights; labels -1 carry no loss. ``val_nights`` may be empty (then every epoch
+        runs and the last weights are kept).
+    config : TrainConfig
+        Hyper-parameters and seed.
+    augment : callable, optional
+        ``augment(x, rng)`` on a night's numpy input, used when ``config.augment`` is set.
+    on_epoch_start : callable, optional
+        ``on_epoch_start(model, epoch, optimizer)`` before each epoch (1-based), for special
+        schedules (freezing parts, changing learning rates).
+    quiet : bool
+        No progress bar.
+    log : callable, optional
+        Receives one line per epoch (loss and validation kappa), e.g. to write the run's log.
+
+    Returns
+    -------
+    FitResult
+        Kept epoch, its validation kappa and the per-epoch history.
+
+    Examples
+    --------
+    >>> from sleepscore.nets import build_network  # doctest: +SKIP
+    >>> net = build_network("spectral-bigru", n_channels=2)  # doctest: +SKIP
+    >>> fit(net, train, val, TrainConfig(max_epochs=5)).best_epoch  # doctest: +SKIP
+    4
+    """
+    per_recording = getattr(model, "per_recording", None)
+    per_window = getattr(model, "per_window", model.forward)
+    with deterministic(config.seed, config.threads) as rng:
+        loss_fn = nn.CrossEntropyLoss(weight=class_weights(train_nights, config.class_weighting),
+                                      ignore_index=UNSCORED)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        labels = [torch.from_numpy(n.y) for n in train_nights]
+        result = FitResult(best_epoch=0, best_val_kappa=None)
+        best_state = copy.deepcopy(model.state_dict())
+        progress = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=quiet)
+        with progress:
+            task = progress.add_task("train", total=config.max_epochs, status="")
+            for epoch in range(1, config.max_epochs + 1):
+                if on_epoch_start is not None:
+                    on_epoch_start(model, epoch, optimizer)
+                inputs = []
+                for night in train_nights:
+                    x = augment(night.x, rng) if (augment is not None and config.augment) else night.x
+                    x = torch.from_numpy(np.asarray(x, dtype=np.float32))[None]
+                    if per_recording is not None:
+                        with torch.no_grad():
+                            x = per_recording(x)
+                    inputs.append(x[0])
+                crops = _windows([len(n.y) for n in train_nights], config.window, rng)
+                batch_size = config.batch_size if config.window is not None else 1
+                model.train()
+                losses = []
+                for first in range(0, len(crops), batch_size):
+                    batch = crops[first:first + batch_size]
+                    x = torch.stack([inputs[i][a:b] for i, a, b in batch])
+                    y = torch.stack([labels[i][a:b] for i, a, b in batch])
+                    if (y == UNSCORED).all():
+                        continue
+                    loss = loss_fn(per_window(x).reshape(-1, N_STAGES), y.reshape(-1))
+                    optimizer.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    losses.append(loss.item())
+                row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)), "val_kappa": None}
+                if val_nights:
+                    row["val_kappa"] = _validation_kappa(model, val_nights)
+                    improved = result.best_val_kappa is None or row["val_kappa"] > result.best_val_kappa
+                else:
+                    improved = True
+                if improved:
+                    result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]
+                    best_state = copy.deepcopy(model.state_dict())
+                result.history.append(row)
+                status = f"loss {row['loss']:.3f}" + (
+                    f" val kappa {row['val_kappa']:.3f} (best {result.best_val_kappa:.3f} @ {result.best_epoch})"
+                    if val_nights else "")
+                progress.update(task, advance=1, status=status)
+                if log is not None:
+                    log(f"epoch {epoch:3d} {status}")
+                if val_nights and epoch - result.best_epoch >= config.patience:
+                    break
+        model.load_state_dict(best_state)
+        model.eval()
+    return result
