@@ -40,7 +40,7 @@ from edf_factory import (
 )
 from onnx_factory import contract_metadata, write_linear_model
 from sleepscore.cli import cli
-from sleepscore.model import default_model_path
+from sleepscore.model import DEFAULT_MODEL, SINGLE_CHANNEL_MODEL, shipped_models_dir
 
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 STAGES = ["W", "N1", "N2", "N3", "REM"]
@@ -431,11 +431,12 @@ def test_truncated_edf_hypnogram_prints_nothing_on_stdout(tmp_path: Path) -> Non
 # ---------------------------------------------------------------------------------------------
 # The shipped default model (no --model): the same failures, and a night it cannot read.
 
-needs_shipped_model = pytest.mark.skipif(not default_model_path().is_file(),
-                                         reason=f"the default model {default_model_path()} is not shipped")
+def needs_shipped(*names: str) -> pytest.MarkDecorator:
+    missing = [name for name in names if not (shipped_models_dir() / name).is_file()]
+    return pytest.mark.skipif(bool(missing), reason=f"shipped model(s) {missing} not in {shipped_models_dir()}")
 
 
-@needs_shipped_model
+@needs_shipped(DEFAULT_MODEL)
 @pytest.mark.parametrize("damage, message", [
     (truncate, FULL_NAME + r": file is truncated"),
     (gap, FULL_NAME + r": discontinuous \(EDF\+D\)"),
@@ -448,12 +449,45 @@ def test_default_model_path_fails_cleanly(tmp_path: Path, damage, message: str) 
     assert not output.exists()
 
 
-@needs_shipped_model
+@needs_shipped(DEFAULT_MODEL, SINGLE_CHANNEL_MODEL)
 def test_default_model_without_fpz_cz_names_the_channel(tmp_path: Path) -> None:
     psg = write_psg(tmp_path / "night.edf", [Channel("C4-A1", sine(100, SECONDS, 10.0, 30.0), 100)])
     output = tmp_path / "night.csv"
     message = error_line(invoke(["predict", str(psg), "-o", str(output)]), 1)
     assert re.search(FULL_NAME + r": no channel '(EEG )?Fpz-Cz'; the file has 'C4-A1'", message), message
+    assert not output.exists()
+
+
+def clock_seconds(text: str) -> float:
+    hours, minutes, seconds = text.split(":")
+    return 3600 * int(hours) + 60 * int(minutes) + float(seconds)
+
+
+def test_real_hypnogram_of_the_next_night(tmp_path: Path, sleep_edf_dir: Path) -> None:
+    """The 5-min excerpt of SC4001E0 with the expert hypnogram of SC4002E0, recorded the next day."""
+    with (sleep_edf_dir / "sc78-nights.tsv").open(newline="") as handle:
+        starts = {row["night"]: clock_seconds(row["rec_start"]) for row in csv.DictReader(handle, delimiter="\t")}
+    # SC4002E0 starts the day after SC4001E0, at an earlier clock time: wrap around midnight.
+    gap_after_excerpt_s = (starts["SC4002E0"] - starts["SC4001E0"]) % 86400 - 300
+    output = tmp_path / "night.csv"
+    result = invoke(["predict", str(sleep_edf_dir / "excerpt" / "SC4001E0-PSG-first5min.edf"),
+                     "--hypnogram", str(sleep_edf_dir / "hypnograms" / "SC4002EC-Hypnogram.edf"),
+                     "-o", str(output), "--model", str(linear_model(tmp_path))])
+    message = error_line(result, 1)
+    assert re.search(rf"SC4002EC-Hypnogram\.edf: hypnogram starts {gap_after_excerpt_s:g} s after the "
+                     r"300-s PSG ends.*different night", message), message
+    assert not output.exists()
+
+
+@needs_shipped(DEFAULT_MODEL)
+def test_real_excerpt_cut_mid_record_with_the_default_model(tmp_path: Path, sleep_edf_dir: Path) -> None:
+    excerpt = tmp_path / "SC4001E0-PSG-first5min.edf"
+    original = (sleep_edf_dir / "excerpt" / excerpt.name).read_bytes()
+    excerpt.write_bytes(original[: len(original) - 1000])
+    output = tmp_path / "night.csv"
+    message = error_line(invoke(["predict", str(excerpt), "-o", str(output)]), 1)
+    assert re.search(rf"SC4001E0-PSG-first5min\.edf: file is truncated: .* the file has {len(original) - 1000}",
+                     message), message
     assert not output.exists()
 
 
@@ -549,6 +583,38 @@ def test_evaluate_goes_on_past_a_night_whose_edf_is_bad(tmp_path: Path, damage, 
     nights = {night["night"]: night for night in json.loads(report.read_text())["nights"]}
     assert nights["a"]["agreement"]["n_epochs"] == 4 and nights["c"]["agreement"]["n_epochs"] == 5
     assert nights["b"]["agreement"] is None and re.search(problem, nights["b"]["error"])
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (truncate, r"file is truncated"),
+    (gap, r"discontinuous \(EDF\+D\) recording with a 7\.5-s gap"),
+    (equal_fields("digital_min", "digital_max"), r"channel 'EEG Fpz-Cz': digital range .* is empty"),
+])
+def test_predict_on_a_folder_goes_on_past_a_bad_night(tmp_path: Path, damage, problem: str) -> None:
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name, seconds in (("a", 90), ("c", 150)):
+        write_night(cohort / f"{name}.edf", seconds=seconds)
+    damage(write_night(cohort / "b.edf", file_type="edf+"))
+    scored = tmp_path / "scored"
+    result = invoke(["predict", str(cohort), "-o", str(scored), "--model", str(linear_model(tmp_path)),
+                     "--jobs", "1", "-q"])
+    assert re.search(r"1 of 3 nights failed \(b\.edf\)", error_line(result, 1))
+    assert re.search(r"sleepscore: warning: \S*b\.edf: " + problem, result.output), result.output
+    assert sorted(p.name for p in scored.iterdir()) == ["a.csv", "c.csv"]
+    assert len(read_table(scored / "a.csv")) == 3 and len(read_table(scored / "c.csv")) == 5
+
+
+def test_predict_on_a_folder_refuses_a_broken_model_before_any_night(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name in "abc":
+        write_night(cohort / f"{name}.edf")
+    scored = tmp_path / "scored"
+    result = invoke(["predict", str(cohort), "-o", str(scored), "--model", str(text_model(tmp_path)),
+                     "--jobs", "2", "-q"])
+    assert re.search(r"notes\.onnx: not a readable ONNX model", error_line(result, 1))
+    assert not scored.exists() or list(scored.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------------

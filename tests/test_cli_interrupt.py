@@ -3,7 +3,13 @@ no temporary file is left behind, and a previous result that was being replaced 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +18,8 @@ import pytest
 from edf_factory import Channel, sine, write_psg
 from onnx_factory import contract_metadata, write_linear_model
 from sleepscore.batch import BatchOutcome, score_many
+
+REPO = Path(__file__).resolve().parents[1]
 
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 STAGES = ["W", "N1", "N2", "N3", "REM"]
@@ -128,4 +136,39 @@ def test_ctrl_c_with_a_process_pool_leaves_only_complete_outputs(tmp_path: Path,
     assert out / f"{seen[0].psg.stem}.csv" in written
     for output in written:
         assert_complete(output, epochs_of(output))
+    assert temporary_files(out) == []
+
+
+def finished_outputs(out: Path) -> list[Path]:
+    # pathlib's "*" also matches the hidden temporary files of atomic writes; those are not outputs.
+    return sorted(p for p in out.glob("*.csv") if not p.name.startswith(".")) if out.is_dir() else []
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_to_predict_on_a_folder(tmp_path: Path, model: Path, jobs: str) -> None:
+    # 40 nights of 10-30 min: scoring them all takes far longer than noticing the first output.
+    write_nights(tmp_path / "in", 40, seconds=600)
+    out = tmp_path / "out"
+    # A session of its own, so that SIGINT can go to the whole process group as a terminal's
+    # Ctrl-C does: the pool's workers get it too.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sleepscore", "predict", str(tmp_path / "in"), "-o", str(out),
+         "--jobs", jobs, "--model", str(model), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+    try:
+        while not finished_outputs(out) and process.poll() is None:
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode not in (0, None), "the run ended before it could be interrupted"
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sleepscore: error: ") and "interrupt" in lines[0], stderr
+    written = finished_outputs(out)
+    assert 1 <= len(written) < 40
+    for output in written:
+        assert_complete(output, epochs_of(output, seconds=600))
     assert temporary_files(out) == []
