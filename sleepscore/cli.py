@@ -165,14 +165,11 @@ def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channe
                  fmt: str, jobs: int, dask_scheduler: str | None, force: bool, quiet: bool) -> None:
     """``predict`` on several nights: a process pool or a Dask cluster, one progress bar."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from .batch import expand_inputs, score_many
+    from .batch import expand_inputs, score_many, summary_table
 
     psgs = expand_inputs(inputs)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), disable=quiet, transient=True) as progress:
+    with nights_progress(quiet) as progress:
         task = progress.add_task("scoring nights", total=len(psgs))
         outcomes = score_many(psgs, outdir, model=model, channels=channels, fmt=fmt, jobs=jobs,
                               dask_scheduler=dask_scheduler, force=force,
@@ -182,13 +179,7 @@ def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channe
             warn(message)
     failed = [o for o in outcomes if not o.ok]
     if not quiet:
-        table = Table(title=f"{len(outcomes) - len(failed)} of {len(outcomes)} nights scored")
-        for column in ("night", "epochs", "seconds", "output or error"):
-            table.add_column(column, justify="right" if column in ("epochs", "seconds") else "left")
-        for o in outcomes:
-            table.add_row(o.name, str(o.n_epochs or ""), f"{o.seconds:.2f}",
-                          str(o.output) if o.ok else f"[red]{o.error}[/red]")
-        Console().print(table)
+        Console().print(summary_table(outcomes))
     for outcome in failed:
         warn(outcome.error)
     if failed:
@@ -244,8 +235,11 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
         raise UsageError("--trim lights needs --lights TABLE with lights-off/on times")
     pairs = collect_pairs(inputs, dataset, subjects, data_dir)
     lights_table = read_lights_table(lights) if lights is not None else None
-    outcome = run_evaluation_with_progress(run_evaluation, pairs, model, trim, lights_table,
-                                           label_map_option(label_map), quiet)
+    with nights_progress(quiet) as progress:
+        task = progress.add_task("scoring nights", total=len(pairs))
+        outcome = run_evaluation(pairs, model, protocol=trim, lights=lights_table,
+                                 label_map=label_map_option(label_map),
+                                 on_night=lambda night: progress.advance(task))
     for night in outcome.failed:
         warn(f"{night.name}: {night.error}")
     if report is not None:
@@ -293,14 +287,12 @@ def collect_pairs(inputs: Sequence[Path], dataset: str | None, subjects: str | N
     return pairs
 
 
-def run_evaluation_with_progress(run, pairs, model, trim, lights_table, label_map, quiet):  # noqa: ANN001, ANN201
+def nights_progress(quiet: bool):  # noqa: ANN201 - rich's Progress, imported lazily
+    """One progress bar for multi-night commands (on stderr's terminal; hidden with --quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), disable=quiet, transient=True) as progress:
-        task = progress.add_task("scoring nights", total=len(pairs))
-        return run(pairs, model, protocol=trim, lights=lights_table, label_map=label_map,
-                   on_night=lambda night: progress.advance(task))
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), disable=quiet, transient=True)
 
 
 def write_per_night_csv(path: Path, outcome, force: bool) -> None:  # noqa: ANN001
