@@ -219,7 +219,6 @@ def read_header(path: str | Path) -> EdfHeader:
         raise DataError(f"{path}: number of data records is -1 (the recording was never closed)")
     if n_records < 1:
         raise DataError(f"{path}: contains no data records (number of data records is {n_records})")
-    record_duration = _header_duration(path, fixed)
 
     columns = _signal_columns(signal_block, n_signals)
     signals = []
@@ -249,6 +248,10 @@ def read_header(path: str | Path) -> EdfHeader:
     reserved = _field_text(fixed, "reserved")
     plus_prefix = "BDF+" if is_bdf else "EDF+"
     plus = reserved[4] if reserved[:5] in (plus_prefix + "C", plus_prefix + "D") else ""
+    # EDF+ allows a record duration of 0 in annotation-only files (e.g. Sleep-EDF hypnograms).
+    annotation_label = "BDF Annotations" if is_bdf else "EDF Annotations"
+    annotations_only = bool(plus) and all(s.label == annotation_label for s in signals)
+    record_duration = _header_duration(path, fixed, allow_zero=annotations_only)
     header = EdfHeader(
         path=path,
         is_bdf=is_bdf,
@@ -577,7 +580,7 @@ def _header_int(path: Path, fixed: bytes, name: str) -> int:
         raise DataError(f"{path}: {name} in the header is {text!r}, not an integer") from None
 
 
-def _header_duration(path: Path, fixed: bytes) -> Fraction:
+def _header_duration(path: Path, fixed: bytes, allow_zero: bool = False) -> Fraction:
     """The data record duration as an exact fraction, so that rates like 128 Hz stay exact."""
     text = _field_text(fixed, "data record duration")
     try:
@@ -586,7 +589,7 @@ def _header_duration(path: Path, fixed: bytes) -> Fraction:
         duration = Fraction(text) if np.isfinite(seconds) else None
     except ValueError:
         duration = None
-    if duration is None or duration <= 0:
+    if duration is None or duration < 0 or (duration == 0 and not allow_zero):
         raise DataError(
             f"{path}: data record duration in the header is {text!r}, not a positive number of seconds"
         )
