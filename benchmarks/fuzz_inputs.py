@@ -23,8 +23,8 @@ seed, reproducible from ``--seed``) until the time is up; the overshoot is at mo
 
 Usage::
 
-    python benchmarks/fuzz_inputs.py --seconds 120
-    python benchmarks/fuzz_inputs.py --seconds 10 --target hypnogram --output /tmp/fuzz.md
+    python -m benchmarks.fuzz_inputs --seconds 120
+    python -m benchmarks.fuzz_inputs --seconds 10 --target hypnogram --output /tmp/fuzz.md
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import ctypes
 import dataclasses
 import hashlib
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -56,6 +55,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from edf_factory import START, Channel, field_offset, n_signals, sine, sleep_edf_like, write_psg  # noqa: E402
 
+from benchmarks._common import machine  # noqa: E402
 from sleepscore.edf import list_channels, read_psg  # noqa: E402
 from sleepscore.epochs import cut_epochs, epoch_quality  # noqa: E402
 from sleepscore.errors import SleepscoreError  # noqa: E402
@@ -369,19 +369,6 @@ def record_escape(tally: Tally, crash_dir: Path, source: Seed, data: bytes, desc
 # Report
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
-
-
 def report(tallies: list[Tally], command: str, seconds: float, chunk: int, base_seed: int,
            load_before: tuple[float, ...], crash_dir: Path) -> str:
     import hypothesis
@@ -440,7 +427,7 @@ def main() -> None:
         print(f"{target}: {tally.tried} inputs in {tally.seconds:.0f} s, {tally.accepted} accepted, "
               f"{tally.refused} refused, {tally.escapes} escapes", flush=True)
         tallies.append(tally)
-    command = "python benchmarks/fuzz_inputs.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.fuzz_inputs " + " ".join(sys.argv[1:])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report(tallies, command.strip(), args.seconds, args.chunk, args.seed,
                                   load_before, args.crash_dir))
