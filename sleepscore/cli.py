@@ -435,9 +435,9 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     channel_list = split_channels(channels)
     if subjects is not None and dataset != "sleep-edf20":
         raise UsageError("--subjects applies to --dataset sleep-edf20 only")
-    nights = None
+    nights, description = None, dataset
     if dataset != "sleep-edf20-features":
-        nights, channel_list = nights_for_training(
+        nights, channel_list, description = nights_for_training(
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
@@ -446,9 +446,9 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         if val_subjects or test_subjects:
             raise UsageError("--cv chooses its own validation and test subjects; drop "
                              "--val-subjects/--test-subjects")
-        result = cross_validate(dataset, data_dir, k=cv, **common)
+        result = cross_validate(description, data_dir, k=cv, **common)
     else:
-        result = train_model(dataset, data_dir, val_subjects=subject_ids(val_subjects),
+        result = train_model(description, data_dir, val_subjects=subject_ids(val_subjects),
                              test_subjects=subject_ids(test_subjects), **common)
     click.echo(f"wrote {output} ({result.seconds:.0f} s)")
     for protocol in result.metrics:

@@ -39,6 +39,7 @@ from sleepscore.stages import EPOCH_S, TARGET_FS
 #: (offset, width) of the fixed 256-byte header fields.
 _FIXED_FIELDS: dict[str, tuple[int, int]] = {
     "version": (0, 8),
+    "recording identification": (88, 80),
     "startdate": (168, 8),
     "starttime": (176, 8),
     "header bytes": (184, 8),
@@ -108,12 +109,14 @@ class EdfHeader:
 
     ``plus`` is ``"C"`` or ``"D"`` for EDF+/BDF+ continuous/discontinuous files, ``""`` for
     plain EDF/BDF. ``start`` is None when the header's date or time is unreadable.
+    ``recording`` is the local recording identification field.
     """
 
     path: Path
     is_bdf: bool
     plus: str
     start: dt.datetime | None
+    recording: str
     n_records: int
     record_duration: Fraction
     signals: tuple[SignalHeader, ...]
@@ -257,6 +260,7 @@ def read_header(path: str | Path) -> EdfHeader:
         is_bdf=is_bdf,
         plus=plus,
         start=_header_start(fixed),
+        recording=_field_text(fixed, "recording identification"),
         n_records=n_records,
         record_duration=record_duration,
         signals=tuple(signals),

@@ -60,6 +60,9 @@ from sleepscore.stages import EPOCH_S, UNSCORED
 FS = 100
 EPOCH_SAMPLES = int(EPOCH_S * FS)
 EEG_CHANNELS = ("EEG Fpz-Cz", "EEG Pz-Oz")
+#: Written into the EDF header's recording field of every simulated PSG, and looked for by
+#: training, so that a model trained on simulated nights says so in its metadata and card.
+SIMULATION_MARK = "simulated"
 _WELCH_NPERSEG = 256  # spectral-v1's Welch segment, so that calibration measures what features see
 _EPS = 1e-10  # spectral-v1's log offset; undone to recover band powers from the real features
 _BASE_COLUMNS = 18
@@ -821,6 +824,6 @@ def simulate_dataset(outdir: str | Path, nights: int, seed: int, *,
         name = f"SC4{subject:02d}{night + 1}"
         pair = write_night(simulated, outdir / f"{name}E0-PSG.edf", outdir / f"{name}EC-Hypnogram.edf",
                            sex=traits.sex, age=traits.age,
-                           note=f"simulated_seed-{seed}_{reference.nights[source_index].name}")
+                           note=f"{SIMULATION_MARK}_seed-{seed}_{reference.nights[source_index].name}")
         pairs.append(pair)
     return pairs

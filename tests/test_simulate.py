@@ -126,7 +126,7 @@ def test_load_nights_gives_volts_and_trimmed_labels(short_nights):
     sleep = np.flatnonzero((labels >= 1) & (labels <= 4))
     first = max(sleep[0] - 60, 0)
     kept = np.arange(first, min(sleep[-1] + 61, len(labels)))
-    assert night.subject == "SC400" and night.name == "SC4001E0"
+    assert night.subject == "00" and night.name == "SC4001E0"
     assert night.x.dtype == np.float32 and night.x.shape == (len(kept), 1, 3000)
     np.testing.assert_array_equal(night.y, labels[kept])
     np.testing.assert_allclose(night.x[0, 0], volts[first * 3000:(first + 1) * 3000], rtol=1e-6)

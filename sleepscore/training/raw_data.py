@@ -11,15 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..datasets import SLEEP_EDF_20, fetch_sleep_edf20, load_nights, pair_folder
+from ..edf import read_header
 from ..errors import UsageError
 from ..features import spectral_features
 from ..nets import get_architecture
+from ..simulate import SIMULATION_MARK
 from .data import Night
 
 
 def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
                         channels: list[str] | None, subjects: list[int] | None = None
-                        ) -> tuple[list[Night], list[str]]:
+                        ) -> tuple[list[Night], list[str], str]:
     """Read every night of ``dataset`` in the input kind ``arch`` takes.
 
     Parameters
@@ -38,8 +40,11 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
 
     Returns
     -------
-    (list of Night, list of str)
-        The nights and the channel labels in input order.
+    (list of Night, list of str, str)
+        The nights, the channel labels in input order, and the dataset's description for the
+        model's metadata and card, which says so when the recordings were written by
+        :mod:`sleepscore.simulate` (their EDF header's recording field carries the mark), so
+        that a model trained on simulated nights can never pass for one trained on real data.
     """
     if dataset == "sleep-edf20":
         pairs = fetch_sleep_edf20(subjects or SLEEP_EDF_20.subjects, data_dir=data_dir)
@@ -56,4 +61,9 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
     nights = load_nights(pairs, channels, trim="none" if features else None)
     if features:
         nights = [Night(n.name, n.subject, spectral_features(n.x), n.y) for n in nights]
-    return nights, channels
+    simulated = sum(SIMULATION_MARK in read_header(pair.psg).recording for pair in pairs)
+    description = dataset
+    if simulated:
+        description += (f" -- SIMULATED: {simulated} of {len(pairs)} recordings were written by "
+                        "sleepscore.simulate, not recorded from people")
+    return nights, channels, description
