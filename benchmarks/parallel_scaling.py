@@ -15,6 +15,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import shutil
 import sys
 import tempfile
@@ -26,11 +28,40 @@ from benchmarks._common import Run, load, machine, measure, median, now, python,
 HOURS = 22.0
 
 
-def run_batch(folder: Path, outdir: Path, jobs: int, model: str | None) -> None:
-    """What ``sleepscore predict FOLDER -o OUTDIR --jobs N -q`` does, short of the CLI's table."""
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the fork server and the pool workers it forked)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+def vm_hwm_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # exited between listing and reading
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+
+
+def run_batch(folder: Path, outdir: Path, jobs: int, model: str | None, peak_file: Path) -> None:
+    """What ``sleepscore predict FOLDER -o OUTDIR --jobs N -q`` does, short of the CLI's table.
+
+    Pool workers are children of the fork server, not of this process, so GNU time never sees
+    them; their peak memory is read from ``/proc`` each time a night completes (they live until
+    the batch ends) and written to ``peak_file``.
+    """
     from sleepscore.batch import expand_inputs, score_many
 
-    outcomes = score_many(expand_inputs([folder]), outdir, model=model, jobs=jobs)
+    worker_peak = 0.0
+
+    def sample(_outcome: object) -> None:
+        nonlocal worker_peak
+        worker_peak = max([worker_peak, *(vm_hwm_mib(pid) for pid in descendants(os.getpid()))])
+
+    outcomes = score_many(expand_inputs([folder]), outdir, model=model, jobs=jobs, on_night=sample)
+    peak_file.write_text(f"{worker_peak}\n")
     failed = [o.error for o in outcomes if not o.ok]
     if failed:
         raise SystemExit(f"{len(failed)} nights failed: {failed[0]}")
@@ -41,11 +72,11 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=24, help="nights per batch")
     parser.add_argument("--distinct", type=int, default=4, help="different simulated nights among them")
     parser.add_argument("--repeats", type=int, default=3, help="alternating jobs=1/jobs=2 pairs")
-    parser.add_argument("--batch", nargs=3, help=argparse.SUPPRESS)  # internal: FOLDER OUTDIR JOBS
+    parser.add_argument("--batch", nargs=4, help=argparse.SUPPRESS)  # internal: FOLDER OUTDIR JOBS PEAK_FILE
     parser.add_argument("--model", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.batch:
-        run_batch(Path(args.batch[0]), Path(args.batch[1]), int(args.batch[2]), args.model)
+        run_batch(Path(args.batch[0]), Path(args.batch[1]), int(args.batch[2]), args.model, Path(args.batch[3]))
         return
 
     with tempfile.TemporaryDirectory() as temporary:
@@ -62,10 +93,12 @@ def main() -> None:
         model_args, model_text = scoring_model(workdir)
 
         def batch(folder: Path, jobs: int) -> Run:
-            outdir = workdir / "out"
+            outdir, peak_file = workdir / "out", workdir / "worker-peak"
             shutil.rmtree(outdir, ignore_errors=True)
-            return measure([python(), "-m", "benchmarks.parallel_scaling", "--batch", str(folder),
-                            str(outdir), str(jobs), *model_args])
+            run = measure([python(), "-m", "benchmarks.parallel_scaling", "--batch", str(folder),
+                           str(outdir), str(jobs), str(peak_file), *model_args])
+            worker_peak = float(peak_file.read_text())
+            return dataclasses.replace(run, peak_rss_mib=max(run.peak_rss_mib, worker_peak))
 
         load_before = load()
         runs: dict[int, list[Run]] = {1: [], 2: []}
@@ -124,7 +157,8 @@ Scaling 1 -> 2 workers: **{scaling:.2f}x** (target >= 1.7x: **{'met' if scaling 
 
 ## Memory vs number of nights (jobs=2)
 
-Peak resident set of the largest single process (driver or worker), GNU time `%M`:
+Peak resident set of the largest single process: the driver (GNU time `%M`) or a pool worker
+(`VmHWM` from `/proc`, sampled as each night completes):
 
 | nights | wall (s) | peak RSS (MiB) |
 | --- | --- | --- |

@@ -4,14 +4,14 @@ Each raw architecture of ``sleepscore.nets`` is built untrained for the two EEG 
 exported with ``sleepscore.training.export.export_onnx`` exactly as a trained one would be
 (weights do not change the work done). Each (network, night length) is then timed in a fresh
 process: one ``[1, n_epochs, 2, 3000]`` float32 night of random values, one warm-up call on a
-short night, then the whole night once; peak memory comes with it. A line
+short night, then the median of ``--repeats`` calls on the whole night; peak memory comes with it. A line
 ``seconds = a + b * hours`` is fitted per network, and the 16-h and 24-h times are compared with
 2x and 3x the 8-h time. A network whose 8-h night already exceeds ``--budget`` seconds is not run
 on the longer nights.
 
 Usage::
 
-    python -m benchmarks.raw_nets_scaling --hours 8 16 24 --budget 120
+    python -m benchmarks.raw_nets_scaling --hours 8 16 24 --repeats 3 --budget 120
 """
 
 from __future__ import annotations
@@ -45,18 +45,20 @@ def export(name: str, folder: Path) -> Path:
     return export_onnx(network, folder / f"{name}.onnx", metadata, example)
 
 
-def time_one(model: Path, hours: float, threads: int | None) -> dict[str, float]:
-    """Seconds of one whole-night ``predict_proba`` after a warm-up; runs in its own process."""
+def time_one(model: Path, hours: float, threads: int | None, repeats: int) -> dict[str, float]:
+    """Median seconds of whole-night ``predict_proba`` calls after a warm-up; runs in its own process."""
     from sleepscore.model import SleepModel
 
     sleep_model = SleepModel(model, threads=threads)
     rng = np.random.default_rng(0)
     sleep_model.predict_proba(rng.normal(0, 20e-6, (20, len(CHANNELS), SAMPLES)))  # warm-up
     night = rng.normal(0, 20e-6, (round(hours * EPOCHS_PER_HOUR), len(CHANNELS), SAMPLES)).astype(np.float32)
-    started = time.perf_counter()
-    sleep_model.predict_proba(night)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        sleep_model.predict_proba(night)
+        times.append(time.perf_counter() - started)
+    return {"seconds": float(np.median(times)), "peak_rss_mib": peak_rss_mib()}
 
 
 def linear_fit(hours: list[float], seconds: list[float]) -> tuple[float, float, float]:
@@ -76,10 +78,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="limit of one timing process (s)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     parser.add_argument("--networks", nargs="+", help="default: every raw architecture")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per night (median)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # internal: MODEL HOURS
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(time_one(Path(args.one[0]), float(args.one[1]), args.threads)))
+        print(json.dumps(time_one(Path(args.one[0]), float(args.one[1]), args.threads, args.repeats)))
         return
 
     from sleepscore.nets import architecture_names, get_architecture
@@ -92,7 +95,8 @@ def main() -> None:
             model = export(name, Path(folder))
             results[name] = {}
             for hours in args.hours:
-                command = [python(), "-m", "benchmarks.raw_nets_scaling", "--one", str(model), str(hours)]
+                command = [python(), "-m", "benchmarks.raw_nets_scaling", "--one", str(model), str(hours),
+                           "--repeats", str(args.repeats)]
                 if args.threads:
                     command += ["--threads", str(args.threads)]
                 try:
@@ -138,14 +142,14 @@ def report(args: argparse.Namespace, results: dict, load_before: str, load_after
     return f"""# Raw-signal networks: onnxruntime inference time vs night length
 
 - Date: {now()}
-- Command: `python -m benchmarks.raw_nets_scaling --hours {' '.join(f'{h:g}' for h in hours)} --budget {args.budget:g}`
+- Command: `python -m benchmarks.raw_nets_scaling --hours {' '.join(f'{h:g}' for h in hours)} --repeats {args.repeats} --budget {args.budget:g}`
 - Machine: {machine()}
 - Load average (1/5/15 min) before: {load_before}; after: {load_after} (shared machine).
 - Data: random float32 input `[1, n_epochs, 2, 3000]` (N(0, 20 uV)), n_epochs = 120 per hour;
   untrained networks from `sleepscore.nets.build_network(name, 2)` exported with
   `sleepscore.training.export.export_onnx` (weights do not change the work done).
 - Protocol: each (network, length) in a fresh process; `SleepModel` (onnxruntime CPU, threads:
-  {threads}), one warm-up call on 20 epochs, then one timed call on the whole night;
+  {threads}), one warm-up call on 20 epochs, then the median of {args.repeats} timed calls on the whole night;
   peak RSS of that process in brackets. Linear = R^2 >= 0.99 and each ratio to the shortest
   night within 15 % of the ideal.
 
