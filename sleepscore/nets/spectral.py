@@ -44,12 +44,12 @@ class LogPowerUnsquash(nn.Module):
                              persistent=False)
         self.register_buffer("mobility", torch.from_numpy(column == _MOBILITY), persistent=False)
         self.register_buffer("variance_of", torch.from_numpy(block_start + _LOG_VAR), persistent=False)
+        self.register_buffer("floor", torch.tensor(_MIN_POWER, dtype=torch.float64), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         wide = x.double()
-        floor = torch.tensor(_MIN_POWER, dtype=torch.float64)
         squashed_power = wide.exp()
-        power = torch.maximum(squashed_power - _EPS, floor)
+        power = torch.maximum(squashed_power - _EPS, self.floor)
         variance = power.index_select(-1, self.variance_of)
         mobility = wide * (squashed_power.index_select(-1, self.variance_of) / variance).sqrt()
         out = torch.where(self.log_power, power.log(), wide)

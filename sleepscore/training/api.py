@@ -133,7 +133,7 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
                output.with_suffix(".pt"))
     machine = (f"{os.cpu_count()}-core {platform.machine()} machine shared with other jobs, "
                f"torch {torch.__version__} on {config.threads} thread(s)")
-    summary = {"architecture": arch, "channels": channels, "options": options,
+    summary = {"architecture": arch, "input": architecture.input_kind, "channels": channels, "options": options,
                "config": dataclasses.asdict(config), "members": len(network.members),
                "trained_on": result.trained_on, "metrics": result.metrics, "folds": result.folds,
                "seconds": round(result.seconds, 1), "final_seconds": round(result.final_seconds, 1),

@@ -11,16 +11,42 @@ _PROTOCOL_TITLES = {
     "whole": "whole recording (every scored epoch, wake included)",
 }
 
-_LIMITS = """\
-- Channel montage: EEG Fpz-Cz / Pz-Oz referential derivations of the Sleep-EDF cassette study;
-  other montages (C4-M1, F4-M1...) give different spectra and are untested.
-- Population: healthy adults aged 25-34 (Sleep-EDF-20 subjects 0-7 here), recorded at home
-  (ambulatory cassette recordings); no patients, children or elderly subjects.
+_INPUTS = {"features": "the unnormalised spectral-v1 features", "raw": "the 30-s raw signal epochs"}
+_SLEEP_EDF_LIMITS = """\
+- Population: healthy adults aged 25-34 (Sleep-EDF-20 sleep cassette), ambulatory
+  cassette recordings; no patients, children or elderly subjects.
 - Scoring: one expert per night, Rechtschaffen & Kales rules (stages 3 and 4 merged into N3,
   `?` and movement time unscored); agreement with AASM-scored data will be lower.
+"""
+_FEATURES_LIMITS = """\
 - Data: trained on precomputed `spectral-v1` features only, not on raw signals; the model
   needs the whole recording as one sequence (per-recording standardisation inside the graph).
 """
+
+
+def _data_description(trained_on: dict[str, Any]) -> str:
+    dataset = trained_on["dataset"]
+    nights = trained_on.get("nights", trained_on.get("train_nights", []))
+    subjects = ", ".join(trained_on.get("subjects", trained_on.get("train_subjects", [])))
+    if dataset == "sleep-edf20-features":
+        what = f"real spectral features (`spectral-v1`) of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
+    elif dataset == "sleep-edf20":
+        what = f"the PSG signals of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
+    else:
+        what = f"{len(nights)} nights"
+    return (f"Dataset `{dataset}`: {what}, subjects {subjects}, channels "
+            f"{', '.join(trained_on['channels'])}. Unscored epochs (`?`, movement time) stay in the "
+            "sequence the network sees but carry no loss and count in no metric.")
+
+
+def _limits(trained_on: dict[str, Any]) -> str:
+    montage = (f"- Montage: trained on {', '.join(trained_on['channels'])} only; other derivations "
+               "give different signals and are untested.\n")
+    if trained_on["dataset"] == "sleep-edf20-features":
+        return montage + _SLEEP_EDF_LIMITS + _FEATURES_LIMITS
+    if trained_on["dataset"] == "sleep-edf20":
+        return montage + _SLEEP_EDF_LIMITS
+    return montage
 
 
 def _agreement_table(pooled: dict[str, Any]) -> list[str]:
@@ -56,18 +82,12 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
     trained_on = summary["trained_on"]
     lines = [f"# {name}", "",
              f"`{summary['architecture']}` ({summary['members']} network(s) averaged inside the graph) "
-             f"over spectral-v1 features of {', '.join(trained_on['channels'])}; input the whole "
-             "recording's unnormalised features, output per-epoch probabilities of W, N1, N2, N3, REM.",
-             "", "## Data", "",
-             f"Dataset `{trained_on['dataset']}`: real spectral features of "
-             f"{len(trained_on.get('nights', trained_on.get('train_nights', [])))} nights of "
-             "Sleep-EDF-20 (sleep cassette), subjects " + ", ".join(trained_on.get(
-                 "subjects", trained_on.get("train_subjects", []))) + ". Epochs scored `?` or "
-             "movement time are kept in the sequence with their features copied from the previous "
-             "epoch and carry no loss.", "",
+             f"over {_INPUTS[summary['input']]} of {', '.join(trained_on['channels'])}: input the "
+             "whole recording, output per-epoch probabilities of W, N1, N2, N3, REM.",
+             "", "## Data", "", _data_description(trained_on), "",
              "## Protocol", "", trained_on["metrics_protocol"] + ".", ""]
     if "final_model" in trained_on:
-        lines += ["The shipped model is " + trained_on["final_model"] + ".", ""]
+        lines += ["The exported model is " + trained_on["final_model"] + ".", ""]
     for protocol, title in _PROTOCOL_TITLES.items():
         if protocol in summary["metrics"]:
             lines += [f"## Metrics, {title}", "", *_agreement_table(summary["metrics"][protocol]["pooled"]), ""]
@@ -76,10 +96,10 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
             f"{','.join(f['test_subjects'])}: {f['30min']['kappa']:.3f} / {f['whole']['kappa']:.3f}"
             for f in summary["folds"]) + ".", ""]
     lines += ["## Reproduce", "", "```", summary.get("command") or "(not recorded)", "```", "",
-              f"Training the shipped model took {summary['final_seconds']:.0f} s "
-              f"(the whole run with cross-validation {summary['seconds']:.0f} s) on {summary['machine']}.",
+              f"Training the exported model took {summary['final_seconds']:.0f} s (the whole run, "
+              f"cross-validation included, {summary['seconds']:.0f} s) on {summary['machine']}.",
               ""]
     if notes:
         lines += [notes.strip(), ""]
-    lines += ["## Limits", "", _LIMITS]
+    lines += ["## Limits", "", _limits(trained_on)]
     return "\n".join(lines)

@@ -7,12 +7,14 @@ the model card and metadata) and then trains the exported model on every subject
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .api import FEATURES_DATASET, RunResult, cross_validate
+from .card import model_card
 from .loop import TrainConfig
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +47,8 @@ RECIPES: dict[str, Recipe] = {
 
 def build(recipe: Recipe, data_dir: Path, models_dir: Path, quiet: bool = False) -> RunResult:
     """Cross-validate ``recipe`` and export its model to ``models_dir/NAME.onnx``."""
-    command = f"python -m sleepscore.training.shipped {recipe.name} --data-dir {data_dir}"
+    command = f"python -m sleepscore.training.shipped {recipe.name}" + (
+        "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}")
     notes = LEVERS_NOTES.read_text() if LEVERS_NOTES.is_file() else None
     return cross_validate(FEATURES_DATASET, data_dir, arch=recipe.arch, channels=recipe.channels,
                           k=recipe.folds, epochs=recipe.epochs, seed=recipe.seed,
@@ -61,8 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--models-dir", type=Path, default=_REPO / "models")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--cards-only", action="store_true",
+                        help="only rewrite NAME.md from NAME.json and models/levers.md")
     args = parser.parse_args(argv)
     for name in args.names or list(RECIPES):
+        if args.cards_only:
+            summary = json.loads((args.models_dir / f"{name}.json").read_text())
+            notes = LEVERS_NOTES.read_text() if LEVERS_NOTES.is_file() else None
+            (args.models_dir / f"{name}.md").write_text(model_card(name, summary, notes))
+            continue
         result = build(RECIPES[name], args.data_dir, args.models_dir, args.quiet)
         pooled = result.metrics["30min"]["pooled"]
         print(f"{name}: CV ±30 min kappa {pooled['kappa']:.3f}, accuracy {pooled['accuracy']:.3f}; "

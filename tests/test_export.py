@@ -1,0 +1,81 @@
+"""ONNX export: the graph computes what the torch network computes, with dynamic batch and length."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from sleepscore.model import DEFAULT_MODEL, SINGLE_CHANNEL_MODEL, REQUIRED_KEYS, shipped_models_dir
+from sleepscore.nets import ProbabilityAverage, build_network
+from sleepscore.training.api import load_checkpoint
+from sleepscore.training.export import contract_metadata, export_onnx
+from sleepscore.training.feature_files import load_feature_nights
+
+
+@pytest.fixture(scope="module")
+def first_night(sleep_edf_dir):
+    return load_feature_nights(sleep_edf_dir)[0]
+
+
+def _onnx_probs(path, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["probs"], {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def _torch_probs(network: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return network(torch.from_numpy(np.asarray(x, dtype=np.float32))).softmax(dim=-1).numpy()
+
+
+@pytest.mark.parametrize("name", [DEFAULT_MODEL, SINGLE_CHANNEL_MODEL])
+def test_shipped_onnx_matches_its_torch_checkpoint_on_a_whole_real_night(name, sleep_edf_dir):
+    # The checkpoint saved beside the model at export holds the exact weights, so the comparison
+    # needs no retraining; a whole night (2650 epochs) exercises the long recurrences.
+    path = shipped_models_dir() / name
+    network = load_checkpoint(path.with_suffix(".pt"))
+    channels = json.loads(ort.InferenceSession(str(path)).get_modelmeta()
+                          .custom_metadata_map["sleepscore.channels"])
+    night = load_feature_nights(sleep_edf_dir, channels)[0]
+    assert len(night.y) == 2650
+    onnx_probs = _onnx_probs(path, night.x[None])
+    assert np.abs(onnx_probs - _torch_probs(network, night.x[None])).max() < 1e-5
+
+
+def test_export_has_dynamic_batch_and_sequence_axes(first_night, tmp_path):
+    torch.manual_seed(0)
+    network = ProbabilityAverage([build_network("spectral-bigru", 2) for _ in range(2)]).eval()
+    meta = contract_metadata(input_kind="features", channels=["EEG Fpz-Cz", "EEG Pz-Oz"],
+                             architecture="spectral-bigru", trained_on={"dataset": "none"},
+                             metrics={}, feature_set="spectral-v1")
+    path = export_onnx(network, tmp_path / "untrained.onnx", meta, first_night.x[:50])
+    x = first_night.x
+    pair = np.stack([x[:700], x[1000:1700]])
+    batch_probs = _onnx_probs(path, pair)
+    assert batch_probs.shape == (2, 700, 5)
+    for i in range(2):  # each member of a batch is scored as if alone
+        np.testing.assert_allclose(batch_probs[i], _onnx_probs(path, pair[i:i + 1])[0], atol=1e-6)
+    long_probs = _onnx_probs(path, x[None])
+    np.testing.assert_allclose(long_probs, _torch_probs(network, x[None]), atol=1e-5)
+    np.testing.assert_allclose(long_probs.sum(axis=-1), 1.0, atol=1e-5)
+    props = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+    assert {f"sleepscore.{k}" for k in REQUIRED_KEYS} <= set(props)
+    assert json.loads(props["sleepscore.stages"]) == ["W", "N1", "N2", "N3", "REM"]
+    assert float(props["sleepscore.fs"]) == 100 and float(props["sleepscore.epoch_s"]) == 30
+
+
+def test_standardisation_is_inside_the_graph(first_night, tmp_path):
+    # Per-recording standardisation makes the output blind to a constant offset of the input
+    # (e.g. a different feature floor); without it in the graph, the offset would change it.
+    torch.manual_seed(1)
+    network = build_network("spectral-bigru", 2, unsquash=False).eval()
+    meta = contract_metadata(input_kind="features", channels=["EEG Fpz-Cz", "EEG Pz-Oz"],
+                             architecture="spectral-bigru", trained_on={}, metrics={},
+                             feature_set="spectral-v1")
+    path = export_onnx(network, tmp_path / "plain.onnx", meta, first_night.x[:50])
+    x = first_night.x[None, :800]
+    # float32 rounding of the shifted input moves the standardised features by ~1e-4 at most.
+    np.testing.assert_allclose(_onnx_probs(path, x + 3.0), _onnx_probs(path, x), atol=2e-3)

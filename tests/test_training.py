@@ -1,0 +1,170 @@
+"""Training on the real Sleep-EDF features: loading, splits, the loop, reproducibility, protocols."""
+
+from __future__ import annotations
+
+import json
+
+import mne
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sleepscore.errors import DataError, UsageError
+from sleepscore.features import spectral_features
+from sleepscore.model import REQUIRED_KEYS, SleepModel
+from sleepscore.nets import build_network
+from sleepscore.nets.spectral import LogPowerUnsquash, spectral_augment
+from sleepscore.training.api import train_model
+from sleepscore.training.data import Night
+from sleepscore.training.evaluate import protocol_labels
+from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,
+                                               load_feature_nights)
+from sleepscore.training.loop import TrainConfig, fit
+from sleepscore.training.splits import split_by_subject, subject_folds
+
+# Small, fast settings: a few short windows per step keep each training test to seconds.
+FAST = TrainConfig(max_epochs=3, window=128, batch_size=16, patience=100, threads=1)
+
+
+@pytest.fixture(scope="module")
+def nights(sleep_edf_dir):
+    return load_feature_nights(sleep_edf_dir)
+
+
+def _edf_hypnogram_labels(sleep_edf_dir, night: str) -> list[str]:
+    """Per-30-s R&K labels of a night read with MNE from the original EDF+ hypnogram."""
+    (path,) = (sleep_edf_dir / "hypnograms").glob(f"{night[:7]}*-Hypnogram.edf")
+    annotations = mne.read_annotations(path)
+    labels: list[str] = []
+    for description, duration in zip(annotations.description, annotations.duration):
+        labels += [description] * int(round(duration / 30))
+    return labels
+
+
+def test_feature_night_puts_rows_back_at_hypnogram_positions(sleep_edf_dir):
+    # SC4042E0 has four unscored epochs inside the recording; its EDF+ hypnogram (read by MNE,
+    # not by our text parser) says where they are.
+    night = load_feature_night(sleep_edf_dir / "features" / "SC4042E0.npz",
+                               sleep_edf_dir / "hypnograms-sc78" / "SC4042E0.txt")
+    edf_labels = _edf_hypnogram_labels(sleep_edf_dir, "SC4042E0")[: len(night.y)]
+    unscored = [i for i, label in enumerate(edf_labels) if label in ("Sleep stage ?", "Movement time")]
+    assert unscored and list(np.flatnonzero(night.y == -1)) == unscored
+    with np.load(sleep_edf_dir / "features" / "SC4042E0.npz") as data:
+        rows, y = data["X"][:, :18], data["y"]
+    scored = night.y != -1
+    np.testing.assert_array_equal(night.y[scored], y)
+    np.testing.assert_allclose(night.x[scored], rows, rtol=1e-6)
+    for position in unscored:  # filled with the previous epoch's features
+        np.testing.assert_array_equal(night.x[position], night.x[position - 1])
+    assert night.subject == "04"
+
+
+def test_loader_selects_channel_columns_and_rejects_unknown_channel(sleep_edf_dir):
+    both = load_feature_nights(sleep_edf_dir)[0]
+    pz = load_feature_nights(sleep_edf_dir, ["EEG Pz-Oz"])[0]
+    np.testing.assert_array_equal(pz.x, both.x[:, 9:18])
+    with pytest.raises(DataError, match="EEG C4-M1"):
+        load_feature_nights(sleep_edf_dir, ["EEG C4-M1"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(n_subjects=st.integers(2, 20), nights_per_subject=st.integers(1, 3),
+       k=st.integers(2, 20), seed=st.integers(0, 2**32 - 1))
+def test_subject_folds_never_split_a_subject(n_subjects, nights_per_subject, k, seed):
+    k = min(k, n_subjects)
+    nights = [Night(f"SC4{s:02d}{n}E0", f"{s:02d}", np.zeros((1, 9)), np.zeros(1, dtype=np.int64))
+              for s in range(n_subjects) for n in range(1, nights_per_subject + 1)]
+    subjects = sorted({n.subject for n in nights})
+    folds = subject_folds(subjects, k, seed)
+    assert sorted(s for fold in folds for s in fold) == subjects  # a partition of the subjects
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    for test in folds:
+        rest = [s for s in subjects if s not in test]
+        val = rest[:1] if len(rest) > 1 else []  # as cross-validation does, keeping a train subject
+        train, val_nights, test_nights = split_by_subject(nights, val, test)
+        sides = [{n.subject for n in part} for part in (train, val_nights, test_nights)]
+        assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+        assert len(train) + len(val_nights) + len(test_nights) == len(nights)
+
+
+def test_split_rejects_subject_on_both_sides_and_unknown_subject():
+    nights = [Night(f"SC4{s}1E0", s, np.zeros((1, 9)), np.zeros(1, dtype=np.int64)) for s in ("00", "01", "02")]
+    with pytest.raises(UsageError, match="'01'"):
+        split_by_subject(nights, ["01"], ["01"])
+    with pytest.raises(UsageError, match="'09'"):
+        split_by_subject(nights, [], ["09"])
+
+
+def test_30min_protocol_keeps_30_minutes_around_sleep():
+    # 100 wake epochs, sleep from 100 to 199 (one unscored), 150 wake epochs: 60 epochs either side.
+    y = np.array([0] * 100 + [2] * 50 + [-1] + [4] * 49 + [0] * 150)
+    kept = protocol_labels(y, "30min")
+    assert list(np.flatnonzero(kept != -1)) == [i for i in range(40, 260) if i != 150]
+    assert list(np.flatnonzero(protocol_labels(y, "whole") != -1)) == [i for i in range(350) if i != 150]
+
+
+def test_augmented_gain_equals_features_of_amplified_signal():
+    # Independent reference: the feature extractor run on the amplified signal.
+    signal = np.random.default_rng(3).normal(0, 20e-6, (6, 2, 3000))
+
+    class FixedGain:  # a generator whose uniform draw is fixed and whose noise is zero
+        def uniform(self, low, high):
+            return 0.5
+
+        def normal(self, loc, scale, size):
+            return np.zeros(size)
+
+    augmented = spectral_augment(spectral_features(signal), FixedGain(), max_gain=3.0, noise=0.0)
+    np.testing.assert_allclose(augmented, spectral_features(np.sqrt(3.0) * signal), atol=1e-9)
+
+
+def test_unsquash_recovers_log_power_and_mobility_of_the_signal():
+    signal = np.random.default_rng(4).normal(0, 10e-6, (4, 1, 3000))
+    features = torch.from_numpy(spectral_features(signal))
+    out = LogPowerUnsquash(9)(features).numpy()
+    np.testing.assert_allclose(out[:, 7], np.log(signal[:, 0].var(axis=-1)), rtol=1e-9)
+    mobility = np.sqrt(np.diff(signal[:, 0], axis=-1).var(axis=-1) / signal[:, 0].var(axis=-1))
+    np.testing.assert_allclose(out[:, 8], mobility, rtol=1e-9)
+
+
+def test_training_decreases_loss_and_exports_contract_model(nights, tmp_path):
+    subset = [n for n in nights if n.subject in ("00", "01", "02")]
+    output = tmp_path / "tiny.onnx"
+    result = train_model("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS),
+                         val_subjects=["01"], test_subjects=["02"], epochs=4, seed=1,
+                         output=output, quiet=True, config=FAST)
+    losses = [row["loss"] for row in json.loads(output.with_suffix(".json").read_text())["history"][0]]
+    assert losses[-1] < losses[0]
+    model = SleepModel(output)  # the lead's contract loader checks names, ranks and metadata
+    props = model._session.get_modelmeta().custom_metadata_map
+    assert all(f"sleepscore.{key}" in props for key in (*REQUIRED_KEYS, "feature_set"))
+    assert model.info.channels == list(FEATURE_FILE_CHANNELS) and model.info.feature_set == "spectral-v1"
+    assert json.loads(props["sleepscore.trained_on"])["test_subjects"] == ["02"]
+    assert set(json.loads(props["sleepscore.metrics"])) == {"30min", "whole"}
+    for length in (37, 1000):
+        probs = model.predict_proba(subset[0].x[:length])
+        assert probs.shape == (length, 5)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert result.metrics["whole"]["pooled"]["n_epochs"] == sum((n.y != -1).sum() for n in subset
+                                                               if n.subject == "02")
+    for suffix in (".log", ".md", ".pt"):
+        assert output.with_suffix(suffix).stat().st_size > 0
+
+
+def test_same_seed_gives_same_weights_and_other_seed_does_not(nights):
+    train, val = nights[:4], nights[4:5]
+
+    def trained(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        net = build_network("spectral-bigru", 2)
+        fit(net, train, val, TrainConfig(max_epochs=2, window=128, batch_size=16, seed=seed), quiet=True)
+        return net
+
+    first, again, other = trained(7), trained(7), trained(8)
+    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+    x = torch.from_numpy(nights[6].x)[None]
+    with torch.no_grad():
+        assert (first(x) - other(x)).abs().max() > 1e-3
