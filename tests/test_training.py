@@ -16,7 +16,7 @@ from sleepscore.features import spectral_features
 from sleepscore.model import REQUIRED_KEYS, SleepModel
 from sleepscore.nets import build_network
 from sleepscore.nets.spectral import LogPowerUnsquash, spectral_augment
-from sleepscore.training.api import train_model
+from sleepscore.training.api import cross_validate, train_model
 from sleepscore.training.data import Night
 from sleepscore.training.evaluate import protocol_labels
 from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,
@@ -168,3 +168,18 @@ def test_same_seed_gives_same_weights_and_other_seed_does_not(nights):
     x = torch.from_numpy(nights[6].x)[None]
     with torch.no_grad():
         assert (first(x) - other(x)).abs().max() > 1e-3
+
+
+def test_cross_validation_tests_every_subject_once_and_pools_the_folds(nights):
+    subset = [n for n in nights if n.subject in ("00", "01", "02", "03")]
+    result = cross_validate("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), k=2,
+                            epochs=1, seed=5, quiet=True, config=FAST)
+    tested = [s for fold in result.folds for s in fold["test_subjects"]]
+    assert sorted(tested) == ["00", "01", "02", "03"]
+    for fold in result.folds:
+        assert not set(fold["val_subjects"]) & set(fold["test_subjects"])
+    for protocol in ("30min", "whole"):
+        pooled = result.metrics[protocol]["pooled"]
+        summed = sum(np.asarray(fold[protocol]["confusion"]) for fold in result.folds)
+        np.testing.assert_array_equal(pooled["confusion"], summed)
+    assert result.metrics["whole"]["pooled"]["n_epochs"] == sum(int((n.y != -1).sum()) for n in subset)
