@@ -23,6 +23,7 @@ from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_featu
                                                load_feature_nights)
 from sleepscore.training.loop import TrainConfig, fit
 from sleepscore.training.splits import split_by_subject, subject_folds
+from sleepscore.training.transitions import transition_probabilities
 
 # Small, fast settings: a few short windows per step keep each training test to seconds.
 FAST = TrainConfig(max_epochs=3, window=128, batch_size=16, patience=100, threads=1)
@@ -183,3 +184,20 @@ def test_cross_validation_tests_every_subject_once_and_pools_the_folds(nights):
         summed = sum(np.asarray(fold[protocol]["confusion"]) for fold in result.folds)
         np.testing.assert_array_equal(pooled["confusion"], summed)
     assert result.metrics["whole"]["pooled"]["n_epochs"] == sum(int((n.y != -1).sum()) for n in subset)
+
+
+def test_transition_prior_counts_consecutive_scored_epochs(tmp_path):
+    rows = [("16:00:00", 90, "Sleep stage W"), ("16:01:30", 30, "Sleep stage 1"),
+            ("16:02:00", 30, "Sleep stage ?"), ("16:02:30", 60, "Sleep stage 2")]
+    text = "Onset\tDuration\tAnnotation\n" + "".join(
+        f"1989-04-24T{clock}.0000000\t{duration}\t{label}\n" for clock, duration, label in rows)
+    (tmp_path / "SC4251E0.txt").write_text(text)
+    (tmp_path / "SC4011E0.txt").write_text(text.replace("Sleep stage 2", "Sleep stage R"))  # excluded
+    # Epochs W W W N1 ? N2 N2: pairs W-W twice, W-N1 once, N2-N2 once (pairs with ? skipped),
+    # plus the pseudo-count of one in every cell.
+    expected = np.ones((5, 5))
+    expected[0, 0] += 2
+    expected[0, 1] += 1
+    expected[2, 2] += 1
+    probabilities = transition_probabilities(tmp_path, exclude_subjects=range(20))
+    np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True))
