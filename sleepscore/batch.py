@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -152,7 +153,13 @@ def _worker_model(path: Path) -> SleepModel:
 
 
 def _load_worker_model(model: Path | None) -> None:
-    """Pool initializer: pay for the model once per worker rather than once per night."""
+    """Pool initializer: pay for the model once per worker rather than once per night.
+
+    Workers ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and only the
+    parent should handle it (cancel what has not started, let running nights finish writing);
+    a worker interrupted inside its initializer would print a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if model is not None:
         _worker_model(model)
 
@@ -169,7 +176,7 @@ def score_one(psg: Path, output: Path, model: Path | None, channels: tuple[str, 
     started = time.perf_counter()
     try:
         sleep_model = _worker_model(model) if model is not None else None
-        night = score_night(psg, sleep_model, channels=channels)
+        night = score_night(psg, sleep_model, channels=channels, threads=1)
         save_night(night, output, fmt, force=force)
     except SleepscoreError as err:
         return BatchOutcome(psg.name, psg, output, None, time.perf_counter() - started, str(err))

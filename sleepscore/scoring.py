@@ -62,38 +62,39 @@ def quality_flags(quality: EpochQuality, channels: Sequence[str]) -> np.ndarray:
 
 
 def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
-                 channels: Sequence[str] | None) -> SleepModel:
+                 channels: Sequence[str] | None, threads: int | None = None) -> SleepModel:
     """The model to score ``psg`` with.
 
     An explicit model is used as given. With none, the shipped two-channel model is used, or the
     shipped single-channel (Fpz-Cz) model when the file has Fpz-Cz but no Pz-Oz and no
-    ``channels`` override was asked for.
+    ``channels`` override was asked for. ``threads`` sets onnxruntime's threads of a model
+    loaded here (1 in the workers of a process pool).
     """
     if isinstance(model, SleepModel):
         return model
     if model is not None:
-        return load_model(model)
-    default = shipped_model(DEFAULT_MODEL)
+        return load_model(model, threads=threads)
+    default = shipped_model(DEFAULT_MODEL, threads)
     if channels is None:
         available = list_channels(psg)
         try:
             match_channels(default.info.channels, available, psg)
         except DataError:
-            single = shipped_model(SINGLE_CHANNEL_MODEL)
+            single = shipped_model(SINGLE_CHANNEL_MODEL, threads)
             match_channels(single.info.channels, available, psg)  # still an error if Fpz-Cz is missing too
             return single
     return default
 
 
 @lru_cache(maxsize=None)
-def shipped_model(name: str) -> SleepModel:
+def shipped_model(name: str, threads: int | None = None) -> SleepModel:
     """A shipped model, loaded once per process (a cohort run scores many nights with it)."""
-    return load_model(shipped_models_dir() / name)
+    return load_model(shipped_models_dir() / name, threads=threads)
 
 
 def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *,
                 channels: Sequence[str] | None = None, hypnogram: str | Path | None = None,
-                label_map: dict[str, str] | None = None) -> NightScore:
+                label_map: dict[str, str] | None = None, threads: int | None = None) -> NightScore:
     """Score one night.
 
     Parameters
@@ -109,6 +110,8 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
         Expert hypnogram, aligned to the epochs for metrics.
     label_map : dict, optional
         Integer-code → stage map for hypnograms scored with numbers.
+    threads : int, optional
+        onnxruntime threads of a model loaded here (default: onnxruntime's choice).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     >>> night.stages[:5]  # doctest: +SKIP
     array([0, 0, 0, 0, 0])
     """
-    chosen = choose_model(psg, model, channels)
+    chosen = choose_model(psg, model, channels, threads)
     info = chosen.info
     wanted = list(channels) if channels is not None else info.channels
     if len(wanted) != len(info.channels):

@@ -144,11 +144,7 @@ def finished_outputs(out: Path) -> list[Path]:
     return sorted(p for p in out.glob("*.csv") if not p.name.startswith(".")) if out.is_dir() else []
 
 
-@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.xfail(strict=False, reason=(
-    "intermittent (about 1 run in 15 here): a Ctrl-C that reaches a pool worker while its initializer "
-    "loads the model makes concurrent.futures print 'Exception in initializer: ... Traceback' on "
-    "stderr; fix in sleepscore/batch.py: ignore SIGINT in the workers (first thing in the pool "
-    "initializer, or in the fork server's preload) so that only the parent handles Ctrl-C")))])
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_to_predict_on_a_folder(tmp_path: Path, model: Path, jobs: str) -> None:
     # 40 nights of 10-30 min: scoring them all takes far longer than noticing the first output.
     write_nights(tmp_path / "in", 40, seconds=600)
