@@ -6,6 +6,7 @@ never import torch, mne or matplotlib unless a chosen option needs them.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -441,7 +442,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
-                  output=output, quiet=quiet, members=members, command=" ".join(sys.argv))
+                  output=output, quiet=quiet, members=members,
+                  command="sleepscore " + shlex.join(sys.argv[1:]))
     if cv is not None:
         if val_subjects or test_subjects:
             raise UsageError("--cv chooses its own validation and test subjects; drop "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..simulate import SIMULATION_MARK
 from ..stages import STAGES
 
 _PROTOCOL_TITLES = {
@@ -80,7 +81,13 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
     str
     """
     trained_on = summary["trained_on"]
-    lines = [f"# {name}", "",
+    lines = [f"# {name}", ""]
+    if SIMULATION_MARK.upper() in trained_on["dataset"]:
+        lines += ["**Simulated data.** This model was trained and tested on recordings written by "
+                  "`sleepscore simulate` (real expert stage sequences, EEG generated to match real "
+                  "per-stage spectra), not on recordings of people. Its numbers show that the "
+                  "training and export code works; they say nothing about accuracy on real PSG.", ""]
+    lines += [
              f"`{summary['architecture']}` ({summary['members']} network(s) averaged inside the graph) "
              f"over {_INPUTS[summary['input']]} of {', '.join(trained_on['channels'])}: input the "
              "whole recording, output per-epoch probabilities of W, N1, N2, N3, REM.",

@@ -62,7 +62,9 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
     if features:
         nights = [Night(n.name, n.subject, spectral_features(n.x), n.y) for n in nights]
     simulated = sum(SIMULATION_MARK in read_header(pair.psg).recording for pair in pairs)
-    description = dataset
+    description = dataset if features else (
+        f"{dataset}, nights trimmed to ±30 min around sleep when read (the literature protocol), "
+        "so whole-recording metrics cover those epochs only")
     if simulated:
         description += (f" -- SIMULATED: {simulated} of {len(pairs)} recordings were written by "
                         "sleepscore.simulate, not recorded from people")
