@@ -30,8 +30,8 @@ FLAT_FRACTION = 0.5
 #: A sample within this fraction of the range from the physical minimum or maximum counts as
 #: at the rail; the margin absorbs the ripple that resampling puts on a clipped plateau.
 RAIL_FRACTION_OF_RANGE = 0.01
-#: Epochs judged at once, which bounds the temporaries to ~10 MB per channel for any night.
-_EPOCHS_PER_CHUNK = 512
+#: Epochs judged at once, which bounds the temporaries to a few MB per channel for any night.
+_EPOCHS_PER_CHUNK = 128
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,8 +15,8 @@ FEATURES_PER_CHANNEL = ("delta", "theta", "alpha", "beta", "gamma",
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 50.0))
 _EPS = 1e-10
 _NPERSEG = 256
-# Epochs per block: bounds the Welch segments in memory (~25 MB a block) on a 22-h night.
-_BLOCK_EPOCHS = 256
+# Epochs per block: bounds the Welch segments in memory (~12 MB a block) on a 22-h night.
+_BLOCK_EPOCHS = 128
 
 
 def welch_psd(x: np.ndarray, fs: float = 100.0, nperseg: int = _NPERSEG) -> tuple[np.ndarray, np.ndarray]:

@@ -212,9 +212,9 @@ def test_only_requested_channels_are_read(tmp_path: Path, monkeypatch: pytest.Mo
     read_labels = []
     original = edf._read_digital
 
-    def spy(header: edf.EdfHeader, signal: edf.SignalHeader) -> np.ndarray:
+    def spy(header: edf.EdfHeader, signal: edf.SignalHeader, out: np.ndarray) -> None:
         read_labels.append(signal.label)
-        return original(header, signal)
+        original(header, signal, out)
 
     monkeypatch.setattr(edf, "_read_digital", spy)
     edf.read_psg(path, ["Fpz-Cz", "Pz-Oz"])
