@@ -30,12 +30,16 @@ def welch_psd(x: np.ndarray, fs: float = 100.0, nperseg: int = _NPERSEG) -> tupl
     step = nperseg - nperseg // 2
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)
     segments = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., ::step, :]
-    segments = (segments - segments.mean(axis=-1, keepdims=True)) * window
+    segments = segments - segments.mean(axis=-1, keepdims=True)
+    segments *= window
     spectrum = np.fft.rfft(segments, axis=-1)
-    psd = (spectrum.real ** 2 + spectrum.imag ** 2) / (fs * (window ** 2).sum())
+    power = spectrum.real ** 2
+    power += spectrum.imag ** 2
+    # Scaled after averaging the segments: the same result on an array 22 times smaller.
+    psd = power.mean(axis=-2) / (fs * (window ** 2).sum())
     # One-sided: every bin but DC (and Nyquist for an even length) carries its negative twin.
     psd[..., 1:(nperseg + 1) // 2] *= 2
-    return np.fft.rfftfreq(nperseg, 1 / fs), psd.mean(axis=-2)
+    return np.fft.rfftfreq(nperseg, 1 / fs), psd
 
 
 def feature_names(channels: list[str]) -> list[str]:
