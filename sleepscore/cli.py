@@ -407,6 +407,12 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("--members", type=click.IntRange(1), default=1, show_default=True,
               help="Networks (seeds) averaged inside the exported graph.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--transition-prior", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="spectral-bigru: add a stage-transition smoothing layer whose prior is learnt "
+                   "from the Sleep-EDF text hypnograms (SC4*.txt) in this folder; nights of "
+                   "Sleep-EDF-20 subjects (0-19) are left out, so no scored night shapes it.")
+@click.option("--card-notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Markdown added to the model card (e.g. what each training choice gave).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="ONNX model to write; NAME.log, NAME.json, NAME.md and NAME.pt go beside it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing model.")
@@ -428,6 +434,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     try:
         from .training.api import cross_validate, train_model
         from .training.evaluate import headline
+        from .training.transitions import transition_probabilities
         from .training.raw_data import nights_for_training
     except ModuleNotFoundError as err:
         if err.name == "torch":
@@ -441,8 +448,15 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         nights, channel_list, description = nights_for_training(
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
+    options = {}
+    if transition_prior is not None:
+        if arch != "spectral-bigru":
+            raise UsageError("--transition-prior applies to --arch spectral-bigru")
+        options["transition_prior"] = transition_probabilities(
+            transition_prior, exclude_subjects=range(20)).tolist()
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
-                  output=output, quiet=quiet, members=members,
+                  output=output, quiet=quiet, members=members, options=options,
+                  notes=card_notes.read_text() if card_notes is not None else None,
                   command="sleepscore " + shlex.join(sys.argv[1:]))
     if cv is not None:
         if val_subjects or test_subjects:
