@@ -418,8 +418,9 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("--force", is_flag=True, help="Overwrite an existing model.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
-          subjects: str | None, val_subjects: str | None, test_subjects: str | None, cv: int | None, epochs: int,
-          members: int, seed: int, output: Path, force: bool, quiet: bool) -> None:
+          subjects: str | None, val_subjects: str | None, test_subjects: str | None,
+          cv: int | None, epochs: int, members: int, seed: int, transition_prior: Path | None,
+          card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
     \b
