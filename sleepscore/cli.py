@@ -442,6 +442,12 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
         raise
     channel_list = split_channels(channels)
+    options = {}
+    if transition_prior is not None:
+        if arch != "spectral-bigru":
+            raise UsageError("--transition-prior applies to --arch spectral-bigru")
+        options["transition_prior"] = transition_probabilities(
+            transition_prior, exclude_subjects=range(20)).tolist()
     if subjects is not None and dataset != "sleep-edf20":
         raise UsageError("--subjects applies to --dataset sleep-edf20 only")
     nights, description = None, dataset
@@ -449,12 +455,6 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         nights, channel_list, description = nights_for_training(
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
-    options = {}
-    if transition_prior is not None:
-        if arch != "spectral-bigru":
-            raise UsageError("--transition-prior applies to --arch spectral-bigru")
-        options["transition_prior"] = transition_probabilities(
-            transition_prior, exclude_subjects=range(20)).tolist()
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
                   output=output, quiet=quiet, members=members, options=options,
                   notes=card_notes.read_text() if card_notes is not None else None,

@@ -68,3 +68,22 @@ def test_train_refuses_contradictory_options(simulated, tmp_path):
     folder_subjects = invoke("train", "--dataset", "folder", "--data-dir", simulated,
                              "--subjects", "1", "-o", out)
     assert folder_subjects.exit_code == 2 and not out.exists()
+
+
+def test_transition_prior_and_card_notes_reach_the_model(sleep_edf_dir, tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text("## What each lever gave\n\nmeasured elsewhere\n")
+    out = tmp_path / "prior.onnx"
+    result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                    "--epochs", "1", "--val-subjects", "", "--test-subjects", "7",
+                    "--transition-prior", sleep_edf_dir / "hypnograms-sc78", "--card-notes", notes,
+                    "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    prior = json.loads(out.with_suffix(".json").read_text())["options"]["transition_prior"]
+    assert len(prior) == 5 and all(abs(sum(row) - 1) < 1e-9 for row in prior)
+    # stages persist: staying in a stage is the most likely next epoch for every stage
+    assert all(row[i] == max(row) for i, row in enumerate(prior))
+    assert "measured elsewhere" in out.with_suffix(".md").read_text()
+    raw = invoke("train", "--dataset", "folder", "--data-dir", tmp_path, "--arch", "tinysleepnet",
+                 "--transition-prior", sleep_edf_dir / "hypnograms-sc78", "-o", tmp_path / "x.onnx")
+    assert raw.exit_code == 2 and "--transition-prior applies to" in raw.output
