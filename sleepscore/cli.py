@@ -411,6 +411,9 @@ def subject_ids(text: str | None) -> list[str] | None:
               help="spectral-bigru: add a stage-transition smoothing layer whose prior is learnt "
                    "from the Sleep-EDF text hypnograms (SC4*.txt) in this folder; nights of "
                    "Sleep-EDF-20 subjects (0-19) are left out, so no scored night shapes it.")
+@click.option("--recording-crops", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Probability per night and epoch of training on a clinical-length cut of the "
+                   "recording (0-2 h of wake around the sleep period), normalised on the cut alone.")
 @click.option("--card-notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Markdown added to the model card (e.g. what each training choice gave).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -420,7 +423,8 @@ def subject_ids(text: str | None) -> list[str] | None:
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
           cv: int | None, epochs: int, members: int, seed: int, transition_prior: Path | None,
-          card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
+          recording_crops: float, card_notes: Path | None, output: Path, force: bool,
+          quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
     \b
@@ -435,6 +439,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     try:
         from .training.api import cross_validate, train_model
         from .training.evaluate import headline
+        from .training.loop import TrainConfig
         from .training.transitions import transition_probabilities
         from .training.raw_data import nights_for_training
     except ModuleNotFoundError as err:
@@ -457,6 +462,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
                   output=output, quiet=quiet, members=members, options=options,
+                  config=TrainConfig(recording_crops=recording_crops),
                   notes=card_notes.read_text() if card_notes is not None else None,
                   command="sleepscore " + shlex.join(sys.argv[1:]))
     if cv is not None:

@@ -143,7 +143,7 @@ def test_training_decreases_loss_and_exports_contract_model(nights, tmp_path):
     assert all(f"sleepscore.{key}" in props for key in (*REQUIRED_KEYS, "feature_set"))
     assert model.info.channels == list(FEATURE_FILE_CHANNELS) and model.info.feature_set == "spectral-v1"
     assert json.loads(props["sleepscore.trained_on"])["test_subjects"] == ["02"]
-    assert set(json.loads(props["sleepscore.metrics"])) == {"30min", "whole"}
+    assert set(json.loads(props["sleepscore.metrics"])) == {"30min", "whole", "30min_recording"}
     for length in (37, 1000):
         probs = model.predict_proba(subset[0].x[:length])
         assert probs.shape == (length, 5)
@@ -201,3 +201,28 @@ def test_transition_prior_counts_consecutive_scored_epochs(tmp_path):
     expected[2, 2] += 1
     probabilities = transition_probabilities(tmp_path, exclude_subjects=range(20))
     np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True))
+
+
+def test_recording_cut_is_the_30min_window_scored_as_a_recording():
+    from sleepscore.training.evaluate import RECORDING_CUT, recording_cut, score_held_out
+
+    y = np.array([0] * 100 + [2, 2, 3, 4] + [0] * 100)
+    x = np.arange(len(y), dtype=np.float32)[:, None]
+    cut = recording_cut(Night("n", "00", x, y))
+    # 60 wake epochs (30 min) either side of the 4 sleep epochs, counted by hand
+    assert len(cut.y) == 124 and cut.x[0, 0] == 40 and cut.x[-1, 0] == 163
+    perfect = np.eye(5)[np.clip(y, 0, 4)]
+    scores = score_held_out([Night("n", "00", x, y)], [(perfect, np.eye(5)[cut.y])])
+    assert scores[RECORDING_CUT]["pooled"]["n_epochs"] == 124
+    assert scores[RECORDING_CUT]["pooled"]["accuracy"] == 1.0
+
+
+def test_recording_crops_keep_the_sleep_period_and_at_most_two_hours_around_it():
+    from sleepscore.training.loop import _MAX_CROP_MARGIN, _recording_crop
+
+    y = np.array([0] * 1000 + [2] * 500 + [0] * 1000)
+    rng = np.random.default_rng(0)
+    assert _recording_crop(y, 0.0, rng) == (0, len(y))
+    for _ in range(50):
+        start, stop = _recording_crop(y, 1.0, rng)
+        assert 1000 - _MAX_CROP_MARGIN <= start <= 1000 and 1500 <= stop <= 1500 + _MAX_CROP_MARGIN

@@ -28,7 +28,7 @@ from ..errors import UsageError
 from ..nets import ProbabilityAverage, build_network, get_architecture
 from .card import model_card
 from .data import Night
-from .evaluate import headline, predict_nights, score_predictions
+from .evaluate import RECORDING_CUT, headline, predict_held_out, score_held_out
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
 from .loop import FitResult, TrainConfig, deterministic, fit
@@ -70,6 +70,10 @@ class RunResult:
     seconds: float = 0.0
     final_seconds: float = 0.0
     histories: list[list[dict[str, Any]]] = field(default_factory=list)
+
+
+def _headlines(scores: dict[str, Any]) -> str:
+    return "; ".join(headline(scores, protocol) for protocol in ("30min", "whole", RECORDING_CUT))
 
 
 def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night] | None,
@@ -210,15 +214,17 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {subjects_of(val)}, "
            f"test {subjects_of(test)}"]
     network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet, log)
-    metrics = score_predictions(test, predict_nights(network, test)) if test else {}
+    metrics = score_held_out(test, predict_held_out(network, test)) if test else {}
     if metrics:
-        log.append(f"test {subjects_of(test)} " + headline(metrics) + "; " + headline(metrics, "whole"))
+        log.append(f"test {subjects_of(test)} " + _headlines(metrics))
     trained_on = {"dataset": dataset, "channels": channels,
                   "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
                   "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
                   "kept_epochs": [f.best_epoch for f in fits],
                   "metrics_protocol": "test subjects; 30min = 30 min before first to 30 min "
-                                      "after last sleep epoch per night; whole = every scored epoch"}
+                                      "after last sleep epoch per night; whole = every scored epoch; "
+                                      f"{RECORDING_CUT} = each night cut to its 30min window "
+                                      "before scoring, like a clinical recording"}
     elapsed = time.perf_counter() - started
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics,
                        seconds=elapsed, final_seconds=elapsed, histories=[f.history for f in fits])
@@ -269,23 +275,25 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         log.append(f"fold {number}/{k}: test {test_subjects}, val {val_subjects}")
         network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members,
                                         quiet, log)
-        fold_predictions = predict_nights(network, test)
-        scores = score_predictions(test, fold_predictions)
-        log.append(f"fold {number}/{k} " + headline(scores) + "; " + headline(scores, "whole"))
+        fold_predictions = predict_held_out(network, test)
+        scores = score_held_out(test, fold_predictions)
+        log.append(f"fold {number}/{k} " + _headlines(scores))
         folds.append({"test_subjects": test_subjects, "val_subjects": val_subjects,
                       "kept_epochs": [f.best_epoch for f in fits],
                       **{p: scores[p]["pooled"] for p in scores}})
         held_out += test
         predictions += fold_predictions
         kept_epochs += [f.best_epoch for f in fits]
-    metrics = score_predictions(held_out, predictions)
-    log.append("pooled " + headline(metrics) + "; " + headline(metrics, "whole"))
+    metrics = score_held_out(held_out, predictions)
+    log.append("pooled " + _headlines(metrics))
     final_epochs = int(np.median(kept_epochs))
     trained_on = {"dataset": dataset, "channels": channels, "subjects": subjects,
                   "nights": [n.name for n in all_nights], "final_epochs": final_epochs,
                   "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "
                                       "the test folds; 30min = 30 min before first to 30 min "
-                                      "after last sleep epoch per night; whole = every scored epoch",
+                                      "after last sleep epoch per night; whole = every scored epoch; "
+                                      f"{RECORDING_CUT} = each night cut to its 30min window "
+                                      "before scoring, like a clinical recording",
                   "final_model": f"trained on all {len(subjects)} subjects for {final_epochs} epochs "
                                  "(median kept epoch of the folds); the metrics are the "
                                  "cross-validation estimate, not of this exact model"}

@@ -10,6 +10,8 @@ from ..stages import STAGES
 _PROTOCOL_TITLES = {
     "30min": "±30 min (30 min before the first to 30 min after the last sleep epoch of each night)",
     "whole": "whole recording (every scored epoch, wake included)",
+    "30min_recording": "each night cut to its ±30-min window before scoring (a clinical-length "
+                       "recording, as the literature's models see it)",
 }
 
 _INPUTS = {"features": "the unnormalised spectral-v1 features", "raw": "the 30-s raw signal epochs"}

@@ -20,6 +20,9 @@ from .data import Night
 
 #: Metric protocols and the :func:`sleepscore.hypnogram.trim_mask` protocol each one uses.
 PROTOCOLS: dict[str, str] = {"30min": "30min", "whole": "none"}
+#: A third protocol: each night cut to its ±30-min window *before* scoring, so that the model
+#: sees a clinical-length recording (as the literature's models do), not a 22-h one.
+RECORDING_CUT = "30min_recording"
 
 
 def protocol_labels(y: np.ndarray, protocol: str) -> np.ndarray:
@@ -85,3 +88,24 @@ def headline(scores: dict[str, Any], protocol: str = "30min") -> str:
     pooled = scores[protocol]["pooled"]
     return (f"{protocol}: acc {pooled['accuracy']:.3f} MF1 {pooled['macro_f1']:.3f} "
             f"kappa {pooled['kappa']:.3f} ({pooled['n_epochs']} epochs)")
+
+
+def recording_cut(night: Night) -> Night:
+    """The night cut to 30 min before its first to 30 min after its last sleep epoch."""
+    keep = trim_mask(night.y, "30min", source=night.name)
+    return Night(night.name, night.subject, night.x[keep], night.y[keep])
+
+
+def predict_held_out(model: torch.nn.Module, nights: list[Night]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per night, the logits on the whole recording and on its :func:`recording_cut`."""
+    cut = predict_nights(model, [recording_cut(n) for n in nights])
+    return list(zip(predict_nights(model, nights), cut))
+
+
+def score_held_out(nights: list[Night], predictions: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """:func:`score_predictions` of the whole-recording logits (``30min`` and ``whole``), plus
+    :data:`RECORDING_CUT`: every scored epoch of the cut nights, scored as recordings."""
+    scores = score_predictions(nights, [whole for whole, _ in predictions])
+    scores[RECORDING_CUT] = score_predictions([recording_cut(n) for n in nights],
+                                              [cut for _, cut in predictions])["whole"]
+    return scores

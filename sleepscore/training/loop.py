@@ -53,6 +53,12 @@ class TrainConfig:
         training labels (normalised to mean 1), against the dominance of wake and N2.
     augment : bool
         Apply the architecture's augmentation to each training night every epoch.
+    recording_crops : float
+        Probability, per training night and epoch, of training on a clinical-length cut of the
+        night instead of the whole recording: from a random 0-2 h before the first sleep epoch
+        to a random 0-2 h after the last one, with ``per_recording`` (e.g. standardisation)
+        computed on the cut only. Sleep-EDF recordings last ~22 h and are mostly wake; a model
+        that only ever normalised over such recordings mis-scores an 8-h clinical one.
     seed : int
         Seeds torch and numpy: the same seed, data and config give the same weights.
     threads : int
@@ -67,6 +73,7 @@ class TrainConfig:
     window: int | None = 512
     class_weighting: str = "inverse_sqrt"
     augment: bool = True
+    recording_crops: float = 0.0
     seed: int = 0
     threads: int = 1
 
@@ -118,6 +125,21 @@ def class_weights(nights: list[Night], scheme: str) -> torch.Tensor:
         raise ValueError(f"unknown class weighting {scheme!r}")
     weights = np.maximum(counts, 1.0) ** -power
     return torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+
+#: Most wake kept before the first and after the last sleep epoch by a recording crop, in epochs.
+_MAX_CROP_MARGIN = 240
+
+
+def _recording_crop(y: np.ndarray, probability: float, rng: np.random.Generator) -> tuple[int, int]:
+    """``(start, stop)`` of the part of a night trained on this epoch (the whole night, or with
+    ``probability`` a clinical-length cut around its sleep; see ``TrainConfig.recording_crops``)."""
+    sleep = np.flatnonzero((y > 0) & (y != UNSCORED))
+    if probability <= 0 or len(sleep) == 0 or rng.random() >= probability:
+        return 0, len(y)
+    start = max(int(sleep[0]) - int(rng.integers(0, _MAX_CROP_MARGIN + 1)), 0)
+    stop = min(int(sleep[-1]) + 1 + int(rng.integers(0, _MAX_CROP_MARGIN + 1)), len(y))
+    return start, stop
 
 
 def _windows(lengths: list[int], window: int | None, rng: np.random.Generator) -> list[tuple[int, int, int]]:
@@ -181,7 +203,6 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
         loss_fn = nn.CrossEntropyLoss(weight=class_weights(train_nights, config.class_weighting),
                                       ignore_index=UNSCORED)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        labels = [torch.from_numpy(n.y) for n in train_nights]
         result = FitResult(best_epoch=0, best_val_kappa=None)
         best_state = copy.deepcopy(model.state_dict())
         progress = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
@@ -191,15 +212,17 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
             for epoch in range(1, config.max_epochs + 1):
                 if on_epoch_start is not None:
                     on_epoch_start(model, epoch, optimizer)
-                inputs = []
+                inputs, labels = [], []
                 for night in train_nights:
                     x = augment(night.x, rng) if (augment is not None and config.augment) else night.x
-                    x = torch.from_numpy(np.asarray(x, dtype=np.float32))[None]
+                    start, stop = _recording_crop(night.y, config.recording_crops, rng)
+                    x = torch.from_numpy(np.asarray(x[start:stop], dtype=np.float32))[None]
                     if per_recording is not None:
                         with torch.no_grad():
                             x = per_recording(x)
                     inputs.append(x[0])
-                crops = _windows([len(n.y) for n in train_nights], config.window, rng)
+                    labels.append(torch.from_numpy(night.y[start:stop]))
+                crops = _windows([len(y) for y in labels], config.window, rng)
                 batch_size = config.batch_size if config.window is not None else 1
                 model.train()
                 losses = []
