@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-output
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,13 @@ demo: $(STAMP)
 		-o $(DEMO)/SC4001E0-scored.csv --metrics-json $(DEMO)/SC4001E0-metrics.json --plot $(DEMO)/SC4001E0.png
 	$(BIN)/sleepscore evaluate $(DEMO)/nights --trim 30min --report $(DEMO)/evaluation.json
 	@echo "outputs in $(DEMO)/"
+
+# The shipped models, retrained from the real Sleep-EDF-20 features with the tool's own train
+# command (each run: 4-fold subject-wise cross-validation for the card, then the exported model).
+SLEEP_EDF ?= ../shared/data/sleep-edf
+TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-dir $(SLEEP_EDF) --cv 4 \
+	--epochs 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 --recording-crops 0.5 \
+	--card-notes models/levers.md --force
+models: $(STAMP)
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 -o models/spectral-bigru-fpzcz-pzoz.onnx
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz" --members 1 -o models/spectral-bigru-fpzcz.onnx
