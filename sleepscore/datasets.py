@@ -32,7 +32,7 @@ from typing import Iterable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from sleepscore.errors import DataError, UsageError
-from sleepscore.stages import UNSCORED
+from sleepscore.stages import STAGES, UNSCORED
 from sleepscore.training.data import Night
 
 #: Rechtschaffen & Kales annotation texts of Sleep-EDF, mapped to stage codes (S3+S4 -> N3).
@@ -452,6 +452,8 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
     from sleepscore.hypnogram import epoch_labels, read_hypnogram, trim_mask
 
     channels = list(channels or spec.channels)
+    # The spec's label map, not the reader's defaults, decides the stages: datasets are data.
+    label_map = {text: STAGES[code] if code != UNSCORED else "?" for text, code in spec.label_map.items()}
     protocol = trim or ("30min" if spec.trim_minutes == 30 else "none")
     if spec.trim_minutes not in (None, 30):
         raise UsageError(f"{spec.name}: only the ±30 min protocol is implemented for trimming, "
@@ -461,7 +463,8 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
         pair = RecordingPair(Path(psg), Path(hypnogram))
         recording = read_psg(pair.psg, channels, unit="V", fs=spec.fs)
         epochs, _ = cut_epochs(recording.signals, fs=recording.fs)
-        labels = epoch_labels(read_hypnogram(pair.hypnogram), len(epochs), recording.start)
+        labels = epoch_labels(read_hypnogram(pair.hypnogram, label_map=label_map), len(epochs),
+                              recording.start)
         keep = trim_mask(labels, protocol, source=pair.psg)
         match = SLEEP_EDF_NAME.match(pair.name.upper())
         subject = match.group(1) if match else pair.name
