@@ -318,3 +318,31 @@ def test_networks_see_the_edf_microvolts_when_given_mne_volts(sleep_edf_dir: Pat
         stored = edf.readSignal(index)
     converted = to_microvolts(torch.tensor(volts, dtype=torch.float64)).numpy()
     np.testing.assert_allclose(converted, stored, rtol=1e-9, atol=1e-9)
+
+
+def test_mc2sleepnet_trains_with_infonce_in_the_shared_loop_until_its_backbones_freeze(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sleepscore.nets.mc2sleepnet as mc2
+
+    calls = []
+    original = mc2.info_nce
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(mc2, "info_nce", spy)
+    net = MC2SleepNet()
+    hook = mc2.freeze_backbones_hook(1)
+    per_epoch = []
+
+    def count(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        per_epoch.append(len(calls))
+        hook(model, epoch, optimizer)
+
+    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_epochs=2, window=2, batch_size=2),
+        on_epoch_start=count, quiet=True)
+    in_stage_one = per_epoch[1] - per_epoch[0]
+    in_stage_two = len(calls) - per_epoch[1]
+    assert in_stage_one > 0  # the contrastive term is part of stage 1's loss
+    assert in_stage_two == 0 and net.backbones_frozen  # stage 2: cross-entropy only

@@ -242,7 +242,16 @@ class MC2SleepNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.sequence_logits(*self.epoch_embeddings(x))
 
-    def pretrain_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor,
+                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """The training loop's loss: :meth:`pretrain_loss` while the backbones learn (stage 1),
+        the loop's cross-entropy ``loss_fn`` alone once they are frozen (stage 2)."""
+        if self.backbones_frozen:
+            return loss_fn(self(x).flatten(0, 1), y.flatten())
+        return self.pretrain_loss(x, y, loss_fn)
+
+    def pretrain_loss(self, x: torch.Tensor, y: torch.Tensor,
+                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """Stage-1 loss: cross-entropy on scored epochs plus weighted epoch-level InfoNCE.
 
         Parameters
@@ -252,6 +261,8 @@ class MC2SleepNet(nn.Module):
         y : torch.Tensor
             int64 ``[batch, seq]`` stage codes, ``-1`` for unscored (left out of the
             cross-entropy; the contrastive term needs no labels and uses every epoch).
+        loss_fn : callable, optional
+            Cross-entropy to use (e.g. the loop's class-weighted one); plain by default.
 
         Returns
         -------
@@ -260,7 +271,9 @@ class MC2SleepNet(nn.Module):
         """
         raw, spectrogram = self.epoch_embeddings(x)
         logits = self.sequence_logits(raw, spectrogram)
-        classification = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=UNSCORED)
+        if loss_fn is None:
+            loss_fn = nn.CrossEntropyLoss(ignore_index=UNSCORED)
+        classification = loss_fn(logits.flatten(0, 1), y.flatten())
         contrastive = info_nce(
             self.raw_projection(raw.flatten(0, 1)), self.spectrogram_projection(spectrogram.flatten(0, 1)), self.temperature
         )

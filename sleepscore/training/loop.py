@@ -199,6 +199,9 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
     """
     per_recording = getattr(model, "per_recording", None)
     per_window = getattr(model, "per_window", model.forward)
+    # A network with auxiliary objectives (MC2SleepNet's InfoNCE) computes its own loss from the
+    # loop's class-weighted cross-entropy.
+    training_loss = getattr(model, "training_loss", None)
     with deterministic(config.seed, config.threads) as rng:
         loss_fn = nn.CrossEntropyLoss(weight=class_weights(train_nights, config.class_weighting),
                                       ignore_index=UNSCORED)
@@ -232,7 +235,10 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                     y = torch.stack([labels[i][a:b] for i, a, b in batch])
                     if (y == UNSCORED).all():
                         continue
-                    loss = loss_fn(per_window(x).reshape(-1, N_STAGES), y.reshape(-1))
+                    if training_loss is not None:
+                        loss = training_loss(x, y, loss_fn)
+                    else:
+                        loss = loss_fn(per_window(x).reshape(-1, N_STAGES), y.reshape(-1))
                     optimizer.zero_grad()
                     loss.backward()
                     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
