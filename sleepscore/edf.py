@@ -387,16 +387,12 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
     labels = match_channels(channels, list(by_label), path)
 
     target_fs = Fraction(fs).limit_denominator()
-    ratios = [target_fs / header.sampling_rate(by_label[label]) for label in labels]
-    # resample_poly returns ceil(n * up / down) samples; channels at different rates can round to
-    # lengths one sample apart, so the common part is kept. Filled row by row: no second copy.
-    n_samples = min(math.ceil(header.n_records * by_label[label].samples_per_record * ratio)
-                    for label, ratio in zip(labels, ratios))
-    signals = np.empty((len(labels), n_samples))
-    warnings, physical_min, physical_max = [], [], []
-    for row_index, (label, ratio) in enumerate(zip(labels, ratios)):
-        signal = by_label[label]
-        rate = header.sampling_rate(signal)
+    warnings, physical_min, physical_max, ratios = [], [], [], []
+    # Every rate is checked before anything is allocated: a damaged header can declare rates
+    # whose resampled length would need terabytes.
+    for label in labels:
+        rate = header.sampling_rate(by_label[label])
+        ratio = target_fs / rate
         if rate < target_fs / 2:
             raise DataError(
                 f"{path}: channel '{label}' is sampled at {float(rate):g} Hz, below the {fs / 2:g} Hz minimum"
@@ -410,6 +406,14 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
                 f"{path}: channel '{label}' is sampled at {float(rate):g} Hz;"
                 f" it has no content above {float(rate) / 2:g} Hz"
             )
+        ratios.append(ratio)
+    # resample_poly returns ceil(n * up / down) samples; channels at different rates can round to
+    # lengths one sample apart, so the common part is kept. Filled row by row: no second copy.
+    n_samples = min(math.ceil(header.n_records * by_label[label].samples_per_record * ratio)
+                    for label, ratio in zip(labels, ratios))
+    signals = np.empty((len(labels), n_samples))
+    for row_index, (label, ratio) in enumerate(zip(labels, ratios)):
+        signal = by_label[label]
         scale = _scale(header, signal, target_exponent)
         n_in = header.n_records * signal.samples_per_record
         # A 100-Hz channel is converted straight into its row of the result: no temporary copy

@@ -323,3 +323,18 @@ def test_fuzz_source_is_valid(fuzz_source: tuple[bytes, Path]) -> None:
     original, target = fuzz_source
     target.write_bytes(original)
     assert edf.read_psg(target, ["Fpz-Cz"]).signals.shape == (1, 4000)
+
+
+@pytest.mark.parametrize("duration", ["99999999", "1000"])
+def test_absurd_rates_are_refused_before_any_allocation(good: Path, duration: str) -> None:
+    # A record duration that makes the channels' rates absurdly low (1e-6 Hz, 0.1 Hz): resampled
+    # to 100 Hz the night would need terabytes; found by benchmarks/fuzz_inputs.py as a MemoryError.
+    patch_header(good, "record_duration", duration)
+    tracemalloc.start()
+    try:
+        message = _refused(good)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "below the 50 Hz minimum" in message
+    assert peak < 50 * 2**20
