@@ -13,13 +13,15 @@ FEATURE_SET = "spectral-v1"
 FEATURES_PER_CHANNEL = ("delta", "theta", "alpha", "beta", "gamma",
                         "theta_alpha", "alpha_delta", "log_var", "hjorth_mobility")
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 50.0))
-_EPS = 1e-10
-_NPERSEG = 256
+#: The contract's offset inside every log and ratio (``ln(P + LOG_OFFSET)``).
+LOG_OFFSET = 1e-10
+#: Welch segment length (samples) of the band powers.
+WELCH_NPERSEG = 256
 # Epochs per block: bounds the Welch segments in memory (~12 MB a block) on a 22-h night.
 _BLOCK_EPOCHS = 128
 
 
-def welch_psd(x: np.ndarray, fs: float = 100.0, nperseg: int = _NPERSEG) -> tuple[np.ndarray, np.ndarray]:
+def welch_psd(x: np.ndarray, fs: float = 100.0, nperseg: int = WELCH_NPERSEG) -> tuple[np.ndarray, np.ndarray]:
     """Welch power spectral density along the last axis, as ``scipy.signal.welch(x, fs,
     nperseg=nperseg)`` computes it with its defaults (periodic Hann window, 50 % overlap,
     constant detrend, one-sided density, mean of the segments).
@@ -80,13 +82,13 @@ def spectral_features(epochs: np.ndarray, fs: float = 100.0) -> np.ndarray:
 
 def _block_features(x: np.ndarray, fs: float) -> np.ndarray:
     freqs, psd = welch_psd(x, fs=fs)
-    band_logs = [np.log(psd[..., (freqs >= lo) & (freqs <= hi)].mean(axis=-1) + _EPS)
+    band_logs = [np.log(psd[..., (freqs >= lo) & (freqs <= hi)].mean(axis=-1) + LOG_OFFSET)
                  for lo, hi in BANDS_HZ]
     delta, theta, alpha = band_logs[0], band_logs[1], band_logs[2]
     variance = x.var(axis=-1)
-    mobility = np.sqrt(np.diff(x, axis=-1).var(axis=-1) / (variance + _EPS))
+    mobility = np.sqrt(np.diff(x, axis=-1).var(axis=-1) / (variance + LOG_OFFSET))
     per_channel = np.stack(
-        band_logs + [theta / (alpha + _EPS), alpha / (delta + _EPS), np.log(variance + _EPS), mobility],
+        band_logs + [theta / (alpha + LOG_OFFSET), alpha / (delta + LOG_OFFSET), np.log(variance + LOG_OFFSET), mobility],
         axis=-1,
     )  # [n_epochs, n_channels, 9]
     return per_channel.reshape(x.shape[0], -1)

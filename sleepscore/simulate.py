@@ -49,12 +49,12 @@ from typing import Callable
 
 import numpy as np
 import pyedflib
-from scipy.signal import sawtooth, welch
+from scipy.signal import sawtooth
 from scipy.special import ndtr, ndtri
 
 from sleepscore.datasets import RK_LABELS, RecordingPair
 from sleepscore.errors import DataError, UsageError
-from sleepscore.features import BANDS_HZ
+from sleepscore.features import BANDS_HZ, LOG_OFFSET, WELCH_NPERSEG, welch_psd
 from sleepscore.stages import EPOCH_S, UNSCORED
 
 FS = 100
@@ -63,8 +63,6 @@ EEG_CHANNELS = ("EEG Fpz-Cz", "EEG Pz-Oz")
 #: Written into the EDF header's recording field of every simulated PSG, and looked for by
 #: training, so that a model trained on simulated nights says so in its metadata and card.
 SIMULATION_MARK = "simulated"
-_WELCH_NPERSEG = 256  # spectral-v1's Welch segment, so that calibration measures what features see
-_EPS = 1e-10  # spectral-v1's log offset; undone to recover band powers from the real features
 _BASE_COLUMNS = 18
 _N_TARGETS = 6  # per EEG channel: five band powers and the variance
 _CHUNK_EPOCHS = 400  # bounds memory: one chunk is ~10 MB per array
@@ -298,7 +296,7 @@ def _fit_spectra(feature_files: list[Path]) -> SpectralModel:
             columns = base[:, [first, first + 1, first + 2, first + 3, first + 4, first + 7]]
             # Powers far below the 1e-10 offset come back from exp(feature) - 1e-10 with float
             # rounding; 1e-20 V^2/Hz is far below any real EEG band.
-            log_powers = np.log(np.maximum(np.exp(columns) - _EPS, 1e-20))
+            log_powers = np.log(np.maximum(np.exp(columns) - LOG_OFFSET, 1e-20))
             # The variance enters as its excess over the bands' share (log ratio), not as a level
             # of its own: drawn independently, a variance below the bands' sum cannot be made.
             log_powers[:, 5] -= np.log(_band_variance(log_powers[:, :5]))
@@ -551,7 +549,7 @@ def _events(stages: np.ndarray, quiet_wake: np.ndarray, traits: SubjectTraits,
 # ---- spectra ------------------------------------------------------------------------------------
 
 _RFFT_FREQS = np.fft.rfftfreq(EPOCH_SAMPLES, 1 / FS)
-_WELCH_FREQS = np.fft.rfftfreq(_WELCH_NPERSEG, 1 / FS)
+_WELCH_FREQS = np.fft.rfftfreq(WELCH_NPERSEG, 1 / FS)
 _EDGES = [edge for band in BANDS_HZ for edge in band]
 # Fourier bins each band's gain applies to (the bands tile 0.5-50 Hz; below 0.5 Hz is the sixth
 # region, set by the variance target) and the Welch bins the features average (edges included).
@@ -594,7 +592,8 @@ def _calibrate(spectrum: np.ndarray, band_powers: np.ndarray, variance: np.ndarr
     for _ in range(_CALIBRATION_STEPS):
         x = np.fft.irfft(spectrum, EPOCH_SAMPLES, axis=-1)
         clipped = np.clip(x, *limits)
-        _, psd = welch(clipped, fs=FS, nperseg=_WELCH_NPERSEG, axis=-1)
+        # The extractor's own Welch, so that calibration measures what the features see.
+        _, psd = welch_psd(clipped, fs=FS)
         for band, (fourier, welch_bins) in enumerate(zip(_FOURIER_REGIONS, _WELCH_BANDS)):
             measured = psd[:, welch_bins].mean(axis=-1)
             spectrum[:, fourier] *= np.sqrt(band_powers[:, band] / np.maximum(measured, 1e-30))[:, None]

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..features import FEATURE_SET, FEATURES_PER_CHANNEL
+from ..features import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET
 from ..stages import N_STAGES
 from . import Architecture, register
 
@@ -19,9 +19,9 @@ _N_BASE = len(FEATURES_PER_CHANNEL)
 # Columns of one channel's block that are ln(power + 1e-10): the 5 band powers and the variance.
 _LOG_POWER_COLUMNS = (0, 1, 2, 3, 4, 7)
 _DELTA, _THETA, _ALPHA, _THETA_ALPHA, _ALPHA_DELTA, _LOG_VAR, _MOBILITY = 0, 1, 2, 5, 6, 7, 8
-# The extractor's epsilon: log powers are ln(P + 1e-10) and ratios divide by (log + 1e-10). EEG
-# powers in V^2/Hz are ~1e-13..1e-10, so the epsilon squashes the log powers towards ln(1e-10).
-_EPS = 1e-10
+# The extractor's epsilon (LOG_OFFSET): log powers are ln(P + 1e-10) and ratios divide by
+# (log + 1e-10). EEG powers in V^2/Hz are ~1e-13..1e-10, so it squashes the log powers towards
+# ln(1e-10).
 # Smallest power kept when the epsilon is subtracted again; float32 inputs resolve ~2e-16 there.
 _MIN_POWER = 1e-16
 
@@ -49,7 +49,7 @@ class LogPowerUnsquash(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         wide = x.double()
         squashed_power = wide.exp()
-        power = torch.maximum(squashed_power - _EPS, self.floor)
+        power = torch.maximum(squashed_power - LOG_OFFSET, self.floor)
         variance = power.index_select(-1, self.variance_of)
         mobility = wide * (squashed_power.index_select(-1, self.variance_of) / variance).sqrt()
         out = torch.where(self.log_power, power.log(), wide)
@@ -194,13 +194,13 @@ def spectral_augment(x: np.ndarray, rng: np.random.Generator, max_gain: float = 
     for start in range(0, out.shape[1], _N_BASE):
         block = out[:, start:start + _N_BASE]
         gain = max_gain ** rng.uniform(-1.0, 1.0)
-        power = np.maximum(np.exp(block[:, _LOG_POWER_COLUMNS]) - _EPS, 0.0)
+        power = np.maximum(np.exp(block[:, _LOG_POWER_COLUMNS]) - LOG_OFFSET, 0.0)
         variance = power[:, _LOG_POWER_COLUMNS.index(_LOG_VAR)]
-        diff_variance = block[:, _MOBILITY] ** 2 * (variance + _EPS)
-        block[:, _MOBILITY] = np.sqrt(gain**2 * diff_variance / (gain**2 * variance + _EPS))
-        block[:, _LOG_POWER_COLUMNS] = np.log(gain**2 * power + _EPS)
-        block[:, _THETA_ALPHA] = block[:, _THETA] / (block[:, _ALPHA] + _EPS)
-        block[:, _ALPHA_DELTA] = block[:, _ALPHA] / (block[:, _DELTA] + _EPS)
+        diff_variance = block[:, _MOBILITY] ** 2 * (variance + LOG_OFFSET)
+        block[:, _MOBILITY] = np.sqrt(gain**2 * diff_variance / (gain**2 * variance + LOG_OFFSET))
+        block[:, _LOG_POWER_COLUMNS] = np.log(gain**2 * power + LOG_OFFSET)
+        block[:, _THETA_ALPHA] = block[:, _THETA] / (block[:, _ALPHA] + LOG_OFFSET)
+        block[:, _ALPHA_DELTA] = block[:, _ALPHA] / (block[:, _DELTA] + LOG_OFFSET)
     out += rng.normal(0.0, 1.0, out.shape) * noise * out.std(axis=0)
     return out.astype(x.dtype)
 
