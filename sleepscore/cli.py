@@ -264,7 +264,7 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
 def collect_pairs(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
                   data_dir: Path | None) -> list:
     """PSG/hypnogram pairs from folders, explicit file pairs and/or a named dataset."""
-    from .datasets import RecordingPair, fetch_sleep_edf20, pair_folder, parse_subjects
+    from .datasets import SLEEP_EDF_20, RecordingPair, fetch_sleep_edf20, pair_folder, parse_subjects
 
     pairs = []
     loose = []
@@ -277,10 +277,8 @@ def collect_pairs(inputs: Sequence[Path], dataset: str | None, subjects: str | N
         raise UsageError(f"files must come as PSG HYPNOGRAM pairs; {loose[-1]} has no partner")
     pairs.extend(RecordingPair(psg, hyp) for psg, hyp in zip(loose[::2], loose[1::2]))
     if dataset is not None:
-        chosen = parse_subjects(subjects) if subjects else None
-        from .datasets import SLEEP_EDF_20
-        pairs.extend(fetch_sleep_edf20(chosen if chosen is not None else SLEEP_EDF_20.subjects,
-                                       data_dir=data_dir))
+        chosen = parse_subjects(subjects) if subjects else SLEEP_EDF_20.subjects
+        pairs.extend(fetch_sleep_edf20(chosen, data_dir=data_dir))
     elif subjects is not None:
         raise UsageError("--subjects needs --dataset")
     if not pairs:
