@@ -87,3 +87,13 @@ def test_transition_prior_and_card_notes_reach_the_model(sleep_edf_dir, tmp_path
     raw = invoke("train", "--dataset", "folder", "--data-dir", tmp_path, "--arch", "tinysleepnet",
                  "--transition-prior", sleep_edf_dir / "hypnograms-sc78", "-o", tmp_path / "x.onnx")
     assert raw.exit_code == 2 and "--transition-prior applies to" in raw.output
+
+
+def test_evaluate_named_dataset_from_local_files(simulated, tmp_path):
+    report = tmp_path / "eval.json"
+    result = invoke("evaluate", "--dataset", "sleep-edf20", "--subjects", "1-2", "--data-dir", simulated,
+                    "--trim", "30min", "--report", report, "-q")
+    assert result.exit_code == 0, result.output
+    content = json.loads(report.read_text())
+    assert [n["night"] for n in content["nights"]] == ["SC4011E0", "SC4012E0", "SC4021E0", "SC4022E0"]
+    assert content["protocol"] == "30min"
