@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 
 from benchmarks._common import RESULTS, load, machine, now
 from sleepscore.datasets import pair_folder
