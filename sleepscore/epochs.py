@@ -131,13 +131,22 @@ def epoch_quality(
     upper_rail = np.maximum(low, high) - RAIL_FRACTION_OF_RANGE * span
     lower_rail = np.minimum(low, high) + RAIL_FRACTION_OF_RANGE * span
     still_step = STILL_STEP_FRACTION_OF_RANGE * span
-    n_epochs, n_channels, _ = epochs.shape
+    n_epochs, n_channels, n_samples = epochs.shape
     flat, clipped, nan = (np.zeros((n_epochs, n_channels), dtype=bool) for _ in range(3))
+    # Temporaries reused from chunk to chunk: fresh ones for every chunk cost more than the
+    # comparisons (the kernel maps and zero-fills new memory each time).
+    chunk_shape = (min(_EPOCHS_PER_CHUNK, n_epochs), n_channels, n_samples)
+    steps_buffer = np.empty((*chunk_shape[:2], n_samples - 1))
+    mask_buffer, other_mask_buffer = np.empty(chunk_shape, dtype=bool), np.empty(chunk_shape, dtype=bool)
     for first in range(0, n_epochs, _EPOCHS_PER_CHUNK):
         chunk = epochs[first : first + _EPOCHS_PER_CHUNK]
         rows = slice(first, first + len(chunk))
-        nan[rows] = np.isnan(chunk).any(axis=2)
-        flat[rows] = (np.abs(np.diff(chunk, axis=2)) < still_step).mean(axis=2) >= FLAT_FRACTION
-        at_rail = (chunk >= upper_rail) | (chunk <= lower_rail)
-        clipped[rows] = at_rail.mean(axis=2) >= clipped_fraction
+        mask, other_mask = mask_buffer[: len(chunk)], other_mask_buffer[: len(chunk)]
+        nan[rows] = np.isnan(chunk, out=mask).any(axis=2)
+        steps = np.subtract(chunk[..., 1:], chunk[..., :-1], out=steps_buffer[: len(chunk)])
+        still = np.less(np.abs(steps, out=steps), still_step, out=mask[..., 1:])
+        flat[rows] = np.count_nonzero(still, axis=2) / still.shape[2] >= FLAT_FRACTION
+        at_rail = np.logical_or(np.greater_equal(chunk, upper_rail, out=mask),
+                                np.less_equal(chunk, lower_rail, out=other_mask), out=mask)
+        clipped[rows] = np.count_nonzero(at_rail, axis=2) / n_samples >= clipped_fraction
     return EpochQuality(flat=flat, clipped=clipped, nan=nan)

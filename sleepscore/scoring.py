@@ -111,7 +111,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     label_map : dict, optional
         Integer-code → stage map for hypnograms scored with numbers.
     threads : int, optional
-        onnxruntime threads of a model loaded here (default: onnxruntime's choice).
+        onnxruntime threads of a model loaded here (default: see :class:`~sleepscore.model.SleepModel`).
 
     Returns
     -------

@@ -101,3 +101,19 @@ def test_shipped_default_model_follows_the_contract():
     assert model.info.channels == CHANNELS
     probs = model.predict_proba(np.random.default_rng(0).normal(-25, 2, size=(120, 18)))
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_feature_models_run_on_one_thread_and_raw_models_on_all_by_default(tmp_path, weights):
+    # A thread pool doubles the feature models' inference time on a 2-core machine; raw
+    # convolutions do gain from it. An explicit count always wins.
+    features = write_linear_model(tmp_path / "f.onnx", weights, contract_metadata(CHANNELS))
+    raw = write_linear_model(tmp_path / "r.onnx", weights[:2], contract_metadata(CHANNELS, input_kind="raw"),
+                             input_rank=4)
+
+    def intra_op_threads(model: SleepModel) -> int:
+        return model._session.get_session_options().intra_op_num_threads
+
+    assert intra_op_threads(SleepModel(features)) == 1
+    assert intra_op_threads(SleepModel(raw)) == 0  # 0: onnxruntime's default, one per core
+    assert intra_op_threads(SleepModel(features, threads=2)) == 2
+    assert intra_op_threads(SleepModel(raw, threads=1)) == 1
