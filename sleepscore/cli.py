@@ -400,8 +400,10 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("--test-subjects", help="Held-out subjects for the final report, e.g. '15-19'.")
 @click.option("--cv", type=click.IntRange(2), help="Subject-wise K-fold cross-validation, then "
               "train the exported model on every subject.")
-@click.option("--epochs", type=click.IntRange(1), default=60, show_default=True,
-              help="Maximum training epochs.")
+@click.option("--epochs", type=click.IntRange(1),
+              help="Maximum training epochs  [default: the architecture's own: 300 for "
+                   "deepsleepnet (the paper's 100 pre-training + 200 fine-tuning; other values "
+                   "keep that 1:2 split), 60 for the others].")
 @click.option("--members", type=click.IntRange(1), default=1, show_default=True,
               help="Networks (seeds) averaged inside the exported graph.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -420,7 +422,7 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
-          cv: int | None, epochs: int, members: int, seed: int, transition_prior: Path | None,
+          cv: int | None, epochs: int | None, members: int, seed: int, transition_prior: Path | None,
           recording_crops: float, card_notes: Path | None, output: Path, force: bool,
           quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).

@@ -23,7 +23,7 @@ from sleepscore.nets.mc2sleepnet import MC2SleepNet, info_nce
 from sleepscore.nets.tinysleepnet import TinySleepNet, shift_signal
 from sleepscore.training.data import Night
 from sleepscore.training.export import contract_metadata, export_onnx
-from sleepscore.training.loop import TrainConfig, fit
+from sleepscore.training.loop import EpochPlan, TrainConfig, fit
 
 NETWORKS: dict[str, Callable[[], nn.Module]] = {
     "deepsleepnet": DeepSleepNet,
@@ -270,25 +270,112 @@ def test_registered_network_trains_in_the_shared_loop(name: str) -> None:
 
 
 def test_deepsleepnet_two_steps_in_the_shared_loop() -> None:
-    hook = two_step_hook(pretrain_epochs=1)
+    hook = two_step_hook()
     seen: dict[str, object] = {}
 
-    def spy(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        hook(model, epoch, optimizer)
+    def spy(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer, max_epochs: int) -> EpochPlan:
+        plan = hook(model, epoch, optimizer, max_epochs)
         seen[f"lrs{epoch}"] = sorted(group["lr"] for group in optimizer.param_groups)
         if epoch == 2:
             seen["lstm_after_pretraining"] = model.bilstm.weight_ih_l0.detach().clone()
+        return plan
 
     net = DeepSleepNet()
     lstm_initial = net.bilstm.weight_ih_l0.detach().clone()
-    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_epochs=2, window=2, batch_size=2),
+    # 3 epochs: 1 of pre-training, 2 of fine-tuning (the paper's 1:2 split).
+    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_epochs=3, window=2, batch_size=2),
         on_epoch_start=spy, quiet=True)
     # Step 1 trains only the CNN and its per-epoch head; the BiLSTM waits for step 2.
     assert torch.equal(seen["lstm_after_pretraining"], lstm_initial)
     assert not torch.equal(net.bilstm.weight_ih_l0, lstm_initial)
     assert seen["lrs1"] == [1e-4]
-    assert seen["lrs2"] == [1e-6, 1e-4]
+    assert seen["lrs2"] == seen["lrs3"] == [1e-6, 1e-4]
     assert not net.pretraining
+
+
+# Imbalanced stages, as in real nights: W dominates, N1 and N3 are rare; one unscored epoch.
+_STAGE_RUN = [0] * 14 + [1] * 2 + [2] * 6 + [3] + [4] * 3 + [-1]
+
+
+@pytest.fixture(scope="module")
+def deepsleepnet_run() -> dict[str, object]:
+    """One short DeepSleepNet run through the registered hook (1 pre-training + 2 fine-tuning
+    epochs), recording every training forward pass, gradient clip and what was kept.
+
+    Sample 0 of each training epoch carries its ``night * 1000 + t`` (in nanovolts, within the
+    noise) so that a batch tells which epochs it holds; validation kappas are scripted so that
+    pre-training scores best.
+    """
+    import sleepscore.training.loop as loop
+
+    rng = np.random.default_rng(0)
+    nights = []
+    for i in range(3):
+        y = np.array(_STAGE_RUN * 3)  # 81 epochs: 4 windows of 25 per night, 12 in all
+        x = 20e-6 * rng.standard_normal((len(y), 1, 3000)).astype(np.float32)
+        x[:, 0, 0] = (i * 1000 + np.arange(len(y))) * 1e-9
+        nights.append(Night(name=f"raw{i}", subject=str(i), x=x, y=y))
+    val = [Night(name="val", subject="9", x=nights[0].x[:5], y=nights[0].y[:5])]
+    net = DeepSleepNet(lstm_units=8)
+    calls: list[tuple[bool, tuple[int, ...], np.ndarray]] = []
+    clips: list[tuple[bool, float]] = []
+    forward, clip = net.forward, torch.nn.utils.clip_grad_norm_
+
+    def spy_forward(x: torch.Tensor) -> torch.Tensor:
+        if net.training:
+            ids = np.rint(x[:, :, 0, 0].detach().numpy() * 1e9).astype(int)
+            calls.append((bool(net.pretraining), tuple(x.shape), ids))
+        return forward(x)
+
+    def spy_clip(parameters, max_norm, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        clips.append((bool(net.pretraining), max_norm))
+        return clip(parameters, max_norm, *args, **kwargs)
+
+    kappas = iter([0.9, 0.1, 0.2])  # pre-training's epoch scores best on validation
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(net, "forward", spy_forward)
+        patch.setattr(torch.nn.utils, "clip_grad_norm_", spy_clip)
+        patch.setattr(loop, "_validation_kappa", lambda model, val_nights: next(kappas))
+        architecture = get_architecture("deepsleepnet")
+        result = fit(net, nights, val, TrainConfig(max_epochs=3, patience=5),
+                     on_epoch_start=architecture.on_epoch_start, quiet=True)
+    return {"nights": nights, "calls": calls, "clips": clips, "result": result, "net": net}
+
+
+def test_deepsleepnet_pretrains_on_class_balanced_single_epochs(deepsleepnet_run: dict) -> None:
+    nights = deepsleepnet_run["nights"]
+    pretraining = [(shape, ids) for pre, shape, ids in deepsleepnet_run["calls"] if pre]
+    assert pretraining
+    assert all(shape[1] == 1 and shape[0] <= 100 for shape, _ in pretraining)
+    assert pretraining[0][0][0] == 100
+    ids = np.concatenate([ids.ravel() for _, ids in pretraining])
+    stages = np.array([nights[j // 1000].y[j % 1000] for j in ids])
+    counts = np.bincount(stages, minlength=5)
+    assert (counts == counts[0]).all() and counts[0] == 3 * _STAGE_RUN.count(0) * 3
+    labelled = {i * 1000 + t for i, n in enumerate(nights) for t in np.flatnonzero(n.y != -1)}
+    assert set(ids.tolist()) == labelled
+
+
+def test_deepsleepnet_finetunes_on_batches_of_ten_sequences_of_25_epochs(deepsleepnet_run: dict) -> None:
+    finetuning = [shape for pre, shape, _ in deepsleepnet_run["calls"] if not pre]
+    assert finetuning
+    assert all(shape[1] == 25 and shape[0] <= 10 for shape in finetuning)
+    # 12 windows per fine-tuning epoch: a batch of 10, then the remaining 2, twice.
+    assert [shape[0] for shape in finetuning] == [10, 2, 10, 2]
+
+
+def test_deepsleepnet_clips_gradients_at_ten_in_finetuning_only(deepsleepnet_run: dict) -> None:
+    clips = deepsleepnet_run["clips"]
+    assert clips and all(not pre and max_norm == 10.0 for pre, max_norm in clips)
+    assert len(clips) == 4  # one per fine-tuning step
+
+
+def test_deepsleepnet_keeps_a_finetuning_epoch_even_if_pretraining_validates_better(
+        deepsleepnet_run: dict) -> None:
+    result = deepsleepnet_run["result"]
+    assert [row["selectable"] for row in result.history] == [False, True, True]
+    assert result.best_epoch == 3 and result.best_val_kappa == 0.2
+    assert not deepsleepnet_run["net"].pretraining
 
 
 def test_tinysleepnet_shift_is_a_shift_of_the_whole_night_within_a_tenth_of_an_epoch() -> None:
@@ -336,9 +423,9 @@ def test_mc2sleepnet_trains_with_infonce_in_the_shared_loop_until_its_backbones_
     hook = mc2.freeze_backbones_hook(1)
     per_epoch = []
 
-    def count(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+    def count(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer, max_epochs: int) -> None:
         per_epoch.append(len(calls))
-        hook(model, epoch, optimizer)
+        hook(model, epoch, optimizer, max_epochs)
 
     fit(net, synthetic_nights(2, 4), [], TrainConfig(max_epochs=2, window=2, batch_size=2),
         on_epoch_start=count, quiet=True)

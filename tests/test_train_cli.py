@@ -97,3 +97,39 @@ def test_evaluate_named_dataset_from_local_files(simulated, tmp_path):
     content = json.loads(report.read_text())
     assert [n["night"] for n in content["nights"]] == ["SC4011E0", "SC4012E0", "SC4021E0", "SC4022E0"]
     assert content["protocol"] == "30min"
+
+
+def test_epochs_default_to_the_architectures_own_length():
+    from sleepscore.training.api import resolve_epochs
+
+    help_text = " ".join(invoke("train", "--help").output.split())
+    assert "[default: the architecture's own: 300 for deepsleepnet" in help_text
+    assert "60 for the others" in help_text
+    # DeepSleepNet's paper schedule is 100 pre-training + 200 fine-tuning epochs.
+    assert resolve_epochs("deepsleepnet", None) == 300
+    assert resolve_epochs("tinysleepnet", None) == resolve_epochs("spectral-bigru", None) == 60
+    assert resolve_epochs("deepsleepnet", 30) == 30
+
+
+def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
+    import numpy as np
+
+    import sleepscore.training.api as api
+    from sleepscore.training.data import Night
+
+    seen = []
+
+    class Stop(Exception):
+        """Ends the run once its configuration is known, before the 300 epochs themselves."""
+
+    def stop(arch, n_channels, options, train, val, config, *args):  # noqa: ANN001, ANN002, ANN202
+        seen.append(config.max_epochs)
+        raise Stop
+
+    monkeypatch.setattr(api, "_train_ensemble", stop)
+    night = Night(name="n", subject="00", x=np.zeros((3, 1, 3000), np.float32), y=np.zeros(3, int))
+    for epochs, expected in ((None, 300), (30, 30)):
+        with pytest.raises(Stop):
+            api.train_model("raw", nights=[night], channels=["EEG Fpz-Cz"], arch="deepsleepnet",
+                            val_subjects=[], epochs=epochs, quiet=True)
+        assert seen.pop() == expected

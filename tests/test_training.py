@@ -226,3 +226,29 @@ def test_recording_crops_keep_the_sleep_period_and_at_most_two_hours_around_it()
     for _ in range(50):
         start, stop = _recording_crop(y, 1.0, rng)
         assert 1000 - _MAX_CROP_MARGIN <= start <= 1000 and 1500 <= stop <= 1500 + _MAX_CROP_MARGIN
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(-1, 4), min_size=1, max_size=40), min_size=1, max_size=4),
+       st.integers(0, 2**32 - 1))
+def test_balanced_epochs_oversample_every_stage_to_the_majority_count(nights, seed):
+    from sleepscore.training.loop import _balanced_epochs
+
+    labels = [np.array(y) for y in nights]
+    crops = _balanced_epochs(labels, np.random.default_rng(seed))
+    assert crops == _balanced_epochs(labels, np.random.default_rng(seed))
+    assert all(stop == start + 1 for _, start, stop in crops)
+    stages = np.array([labels[i][t] for i, t, _ in crops], dtype=int)
+    assert not (stages == -1).any()
+    present = np.bincount(np.concatenate(labels)[np.concatenate(labels) != -1], minlength=5)
+    counts = np.bincount(stages, minlength=5)
+    np.testing.assert_array_equal(counts, np.where(present > 0, present.max(), 0))
+    labelled = {(i, t) for i, y in enumerate(labels) for t in np.flatnonzero(y != -1)}
+    times = {}
+    for i, t, _ in crops:
+        times[(i, t)] = times.get((i, t), 0) + 1
+    assert set(times) == labelled
+    # Whole copies of a stage's epochs, then a remainder drawn without repetition.
+    for (i, t), n in times.items():
+        stage = labels[i][t]
+        assert n in (present.max() // present[stage], -(-present.max() // present[stage]))

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..training.loop import EpochHook
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,14 @@ class Architecture:
         ``augment(x, rng) -> x`` applied to a training night's whole input ``[n_epochs, ...]``
         (numpy) before ``per_recording``; None for no augmentation.
     on_epoch_start : callable, optional
-        ``on_epoch_start(model, epoch, optimizer)`` called before each training epoch, for
-        schedules such as DeepSleepNet's pre-training then fine-tuning.
+        ``on_epoch_start(model, epoch, optimizer, max_epochs)`` called before each training
+        epoch (1-based, of ``max_epochs``), for schedules such as DeepSleepNet's pre-training
+        then fine-tuning; returns that epoch's ``sleepscore.training.loop.EpochPlan`` (how it
+        samples batches, weights the loss, clips gradients, and whether its weights may be
+        kept), or None for the training configuration's defaults.
+    default_epochs : int or None
+        Training epochs when the user gives none (e.g. the paper's schedule length); None:
+        ``TrainConfig``'s default.
     """
 
     name: str
@@ -53,7 +62,8 @@ class Architecture:
     input_kind: str
     feature_set: str | None = None
     augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None
-    on_epoch_start: Callable[[torch.nn.Module, int, torch.optim.Optimizer], None] | None = None
+    on_epoch_start: EpochHook | None = None
+    default_epochs: int | None = None
 
 
 _REGISTRY: dict[str, Architecture] = {}

@@ -7,13 +7,25 @@ Representation learning: two CNN branches on each raw 30-s epoch, one with small
 learning: a two-layer bidirectional LSTM (512 units per direction) over the epoch sequence, plus
 a shortcut (fully connected layer on the CNN features, 1024 units) added to the LSTM output.
 
-Two-step training (the paper's Section II-C): first pre-train the CNN alone with a per-epoch
-softmax head on a class-balanced (oversampled) training set, then fine-tune the whole network on
-sequences with a lower learning rate for the CNN and gradient clipping. :data:`TWO_STEP` holds
-the paper's settings and :func:`two_step_hook` runs them inside the shared training loop
-(``sleepscore.training.loop.fit``'s ``on_epoch_start``): it switches the network's
-``pretraining`` buffer, which makes ``forward`` return the per-epoch head's logits, and at the
-switch splits the optimiser into the CNN and sequence learning-rate groups.
+Two-step training (the paper's Section II-C), run by the shared training loop
+(``sleepscore.training.loop.fit``) through :func:`two_step_hook`, its ``on_epoch_start``:
+
+1. Pre-training: the CNN alone with a per-epoch softmax head (the network's ``pretraining``
+   buffer makes ``forward`` return that head's logits), on a class-balanced training set of
+   single 30-s epochs (every scored epoch once, minority stages duplicated until each stage is as
+   frequent as the most frequent one), 100 epochs per batch, learning rate 1e-4, plain
+   cross-entropy, no gradient clipping. These epochs are never kept by early stopping and do
+   not count towards its patience.
+2. Fine-tuning: the whole network on sequences (batches of 10 sequences of 25 epochs), the CNN at
+   a learning rate of 1e-6 and the rest at 1e-4 (the optimiser is split in place at the switch),
+   plain cross-entropy, global gradient norm clipped at 10.
+
+:data:`TWO_STEP` holds these settings. The paper runs 100 + 200 epochs, which is the
+architecture's default training length; a run of another length keeps the 1:2 split (``--epochs
+30``: 10 + 20). Differences that remain: sequences are random crops of the nights, and the LSTM
+state is not carried from one sequence of a night to the next as in the original code; the
+optimiser is the loop's AdamW (weight decay on every weight, where the paper put L2 on the
+first convolutions only).
 
 Parameter count (``n_channels=1``): 24,760,202 here (``benchmarks/nets_throughput.py``). The
 issue quotes ~21-24 M for the paper; the LSTM input is the concatenated CNN features (2048 + 1024
@@ -31,7 +43,7 @@ torch.Size([2, 3, 5])
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +52,7 @@ from torch import nn
 from sleepscore.nets import Architecture, register
 from sleepscore.nets.layers import fold_epochs, output_shape, raw_conv_branch, to_microvolts, unfold_epochs
 from sleepscore.stages import N_STAGES, TARGET_FS
+from sleepscore.training.loop import EpochHook, EpochPlan
 
 DROPOUT = 0.5
 
@@ -67,6 +80,9 @@ class TwoStepSchedule:
         Batch shape of fine-tuning: sequences per batch, epochs per sequence.
     clip_grad_norm : float
         Global gradient-norm clip during fine-tuning (the LSTM's exploding gradients).
+    class_weighting : str
+        Loss weighting of both steps: ``"none"``, the paper's plain cross-entropy (pre-training
+        balances the stages by oversampling instead).
     """
 
     pretrain_lr: float = 1e-4
@@ -78,12 +94,25 @@ class TwoStepSchedule:
     finetune_batch_sequences: int = 10
     finetune_seq_len: int = 25
     clip_grad_norm: float = 10.0
+    class_weighting: str = "none"
+
+    @property
+    def total_epochs(self) -> int:
+        """Pre-training plus fine-tuning epochs (300 in the paper)."""
+        return self.pretrain_epochs + self.finetune_epochs
+
+    def pretraining_epochs(self, max_epochs: int) -> int:
+        """Pre-training epochs of a ``max_epochs`` run: its share at the paper's split, rounded down.
+
+        Examples
+        --------
+        >>> TWO_STEP.pretraining_epochs(300), TWO_STEP.pretraining_epochs(30), TWO_STEP.pretraining_epochs(2)
+        (100, 10, 0)
+        """
+        return max_epochs * self.pretrain_epochs // self.total_epochs
 
 
 TWO_STEP = TwoStepSchedule()
-# The paper pre-trains for 100 epochs and fine-tunes for 200; the shared loop runs 60 epochs by
-# default, so the registered schedule keeps the paper's 1:2 split of that budget.
-LOOP_PRETRAIN_EPOCHS = 20
 
 
 class DeepSleepNet(nn.Module):
@@ -139,8 +168,8 @@ class DeepSleepNet(nn.Module):
         )
         self.sequence_dropout = nn.Dropout(DROPOUT)
         self.classifier = nn.Linear(2 * lstm_units, N_STAGES)
-        # A buffer rather than a plain attribute: the step then travels with the weights that
-        # the loop keeps and restores, so restoring a pre-training epoch restores its head too.
+        # A buffer rather than a plain attribute: the step then travels with the weights (the
+        # loop's kept copy, the checkpoint), so weights always come back with their head.
         self.register_buffer("pretraining", torch.tensor(False))
 
     def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,46 +212,56 @@ class DeepSleepNet(nn.Module):
             yield from part.parameters()
 
 
-def two_step_hook(
-    pretrain_epochs: int = LOOP_PRETRAIN_EPOCHS, schedule: TwoStepSchedule = TWO_STEP
-) -> Callable[[nn.Module, int, torch.optim.Optimizer], None]:
-    """An ``on_epoch_start(model, epoch, optimizer)`` hook running DeepSleepNet's two steps.
+def two_step_hook(schedule: TwoStepSchedule = TWO_STEP) -> EpochHook:
+    """An ``on_epoch_start(model, epoch, optimizer, max_epochs)`` hook running DeepSleepNet's two steps.
 
-    Epochs ``1 .. pretrain_epochs`` train the CNN with its per-epoch head at
-    ``schedule.pretrain_lr``; from the next epoch on the whole network is fine-tuned, the CNN at
-    ``schedule.finetune_lr_cnn`` and the rest at ``schedule.finetune_lr_sequence``. The optimiser
-    is split in place, keeping its state, so the loop's other settings (weight decay, clipping)
-    still apply.
+    The first ``schedule.pretraining_epochs(max_epochs)`` epochs pre-train the CNN with its
+    per-epoch head at ``schedule.pretrain_lr`` on class-balanced single epochs; they are not
+    selectable for early stopping. From the next epoch on the whole network is fine-tuned on
+    sequences, the CNN at ``schedule.finetune_lr_cnn`` and the rest at
+    ``schedule.finetune_lr_sequence``, with clipped gradients. The optimiser is split in place,
+    keeping its state.
 
     Parameters
     ----------
-    pretrain_epochs : int
-        Loop epochs of step 1.
     schedule : TwoStepSchedule
-        Learning rates.
+        Learning rates, split of the epochs, batch shapes and clipping.
 
     Returns
     -------
     callable
-        The hook.
+        The hook; it returns each epoch's :class:`~sleepscore.training.loop.EpochPlan`.
 
     Examples
     --------
     >>> net = DeepSleepNet()
     >>> optimiser = torch.optim.Adam(net.parameters())
-    >>> hook = two_step_hook(pretrain_epochs=1)
-    >>> hook(net, 1, optimiser); bool(net.pretraining)
-    True
-    >>> hook(net, 2, optimiser); bool(net.pretraining), [g["lr"] for g in optimiser.param_groups]
+    >>> hook = two_step_hook()
+    >>> plan = hook(net, 1, optimiser, 3); bool(net.pretraining), plan.sampling, plan.selectable
+    (True, 'balanced_epochs', False)
+    >>> plan = hook(net, 2, optimiser, 3); bool(net.pretraining), [g["lr"] for g in optimiser.param_groups]
     (False, [0.0001, 1e-06])
+    >>> plan.window, plan.batch_size, plan.clip_grad_norm
+    (25, 10, 10.0)
     """
+    pretrain_plan = EpochPlan(sampling="balanced_epochs", batch_size=schedule.pretrain_batch_epochs,
+                              class_weighting=schedule.class_weighting, clip_grad_norm=None,
+                              selectable=False)
+    finetune_plan = EpochPlan(window=schedule.finetune_seq_len,
+                              batch_size=schedule.finetune_batch_sequences,
+                              class_weighting=schedule.class_weighting,
+                              clip_grad_norm=schedule.clip_grad_norm)
 
-    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        if epoch == 1:
-            model.pretraining.fill_(True)
-            for group in optimizer.param_groups:
-                group["lr"] = schedule.pretrain_lr
-        elif epoch == pretrain_epochs + 1:
+    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer,
+                       max_epochs: int) -> EpochPlan:
+        pretrain_epochs = schedule.pretraining_epochs(max_epochs)
+        if epoch <= pretrain_epochs:
+            if epoch == 1:
+                model.pretraining.fill_(True)
+                for group in optimizer.param_groups:
+                    group["lr"] = schedule.pretrain_lr
+            return pretrain_plan
+        if epoch == pretrain_epochs + 1:
             model.pretraining.fill_(False)
             cnn = list(model.cnn_parameters())
             cnn_ids = {id(p) for p in cnn}
@@ -230,8 +269,10 @@ def two_step_hook(
                 group["params"] = [p for p in group["params"] if id(p) not in cnn_ids]
                 group["lr"] = schedule.finetune_lr_sequence
             optimizer.add_param_group({"params": cnn, "lr": schedule.finetune_lr_cnn})
+        return finetune_plan
 
     return on_epoch_start
 
 
-register(Architecture("deepsleepnet", DeepSleepNet, input_kind="raw", on_epoch_start=two_step_hook()))
+register(Architecture("deepsleepnet", DeepSleepNet, input_kind="raw", on_epoch_start=two_step_hook(),
+                      default_epochs=TWO_STEP.total_epochs))

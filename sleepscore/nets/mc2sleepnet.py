@@ -282,23 +282,24 @@ class MC2SleepNet(nn.Module):
 
 def freeze_backbones_hook(
     stage_one_epochs: int = LOOP_STAGE_ONE_EPOCHS,
-) -> Callable[[nn.Module, int, torch.optim.Optimizer], None]:
-    """An ``on_epoch_start(model, epoch, optimizer)`` hook that starts stage 2 after stage 1.
+) -> Callable[[nn.Module, int, torch.optim.Optimizer, int], None]:
+    """An ``on_epoch_start(model, epoch, optimizer, max_epochs)`` hook: stage 2 after stage 1.
 
     Frozen parameters get no gradient, which the loop's optimiser then skips, so the optimiser
-    itself needs no change.
+    itself needs no change. Both stages train with the loop's default epoch plan.
 
     Examples
     --------
     >>> net = MC2SleepNet()
     >>> hook = freeze_backbones_hook(stage_one_epochs=2)
-    >>> hook(net, 2, None); net.backbones_frozen
+    >>> hook(net, 2, None, 60); net.backbones_frozen
     False
-    >>> hook(net, 3, None); net.backbones_frozen
+    >>> hook(net, 3, None, 60); net.backbones_frozen
     True
     """
 
-    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer,
+                       max_epochs: int) -> None:
         if epoch == stage_one_epochs + 1:
             model.freeze_backbones()
 

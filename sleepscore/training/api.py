@@ -96,6 +96,32 @@ def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night
     return nights, list(channels)
 
 
+def resolve_epochs(arch: str, epochs: int | None) -> int:
+    """Training epochs of a run: ``epochs`` if given, else the architecture's default length.
+
+    Parameters
+    ----------
+    arch : str
+        Registered architecture.
+    epochs : int or None
+        The user's choice (``--epochs``); None when not given.
+
+    Returns
+    -------
+    int
+        ``epochs``, else ``Architecture.default_epochs``, else ``TrainConfig``'s ``max_epochs``.
+
+    Examples
+    --------
+    >>> [resolve_epochs(arch, epochs) for arch, epochs in
+    ...  [("deepsleepnet", None), ("deepsleepnet", 30), ("tinysleepnet", None)]]
+    [300, 30, 60]
+    """
+    if epochs is not None:
+        return epochs
+    return get_architecture(arch).default_epochs or TrainConfig().max_epochs
+
+
 def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
                     val: list[Night], config: TrainConfig, members: int, quiet: bool,
                     log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
@@ -150,7 +176,7 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
 def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: list[Night] | None = None,
                 arch: str = "spectral-bigru", channels: list[str] | None = None,
                 val_subjects: list[str] | None = None, test_subjects: list[str] | None = None,
-                epochs: int = 60, seed: int = 0, output: str | Path | None = None,
+                epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
                 quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                 options: dict[str, Any] | None = None, command: str | None = None,
                 notes: str | None = None) -> RunResult:
@@ -174,8 +200,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
         trains for exactly ``epochs`` epochs and keeps the last weights.
     test_subjects : list of str, optional
         Held-out subjects the final metrics are computed on (none: no metrics).
-    epochs : int
-        Maximum training epochs.
+    epochs : int or None
+        Maximum training epochs; None: the architecture's default (:func:`resolve_epochs`).
     seed : int
         Seed of everything random (member ``i`` of an ensemble uses ``seed + i``).
     output : str or Path, optional
@@ -204,7 +230,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     """
     started = time.perf_counter()
     all_nights, channels = resolve_nights(dataset, data_dir, nights, channels)
-    config = dataclasses.replace(config or TrainConfig(), max_epochs=epochs, seed=seed)
+    config = dataclasses.replace(config or TrainConfig(), max_epochs=resolve_epochs(arch, epochs),
+                                 seed=seed)
     options = dict(options or {})
     test_subjects = list(test_subjects or [])
     if val_subjects is None:
@@ -236,7 +263,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
 
 def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: list[Night] | None = None,
                    arch: str = "spectral-bigru", channels: list[str] | None = None, k: int = 8,
-                   epochs: int = 60, seed: int = 0, output: str | Path | None = None,
+                   epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
                    quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                    options: dict[str, Any] | None = None, command: str | None = None,
                    notes: str | None = None) -> RunResult:
@@ -263,7 +290,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     """
     started = time.perf_counter()
     all_nights, channels = resolve_nights(dataset, data_dir, nights, channels)
-    config = dataclasses.replace(config or TrainConfig(), max_epochs=epochs, seed=seed)
+    config = dataclasses.replace(config or TrainConfig(), max_epochs=resolve_epochs(arch, epochs),
+                                 seed=seed)
     options = dict(options or {})
     subjects = subjects_of(all_nights)
     rng = np.random.default_rng(seed)

@@ -6,6 +6,11 @@ per-recording standardisation) and ``per_window(x)``, the loop applies ``per_rec
 whole training night once per epoch and trains ``per_window`` on random windows (crops) of it;
 otherwise it trains ``forward`` on crops of the raw input. Validation and prediction always run
 ``forward`` on whole nights, as the exported model will.
+
+How one training epoch samples and steps is an :class:`EpochPlan`: by default the
+:class:`TrainConfig`'s windows, batch size and class weighting with the gradient norm clipped at
+1, but an architecture's ``on_epoch_start`` hook may return another plan for some epochs
+(DeepSleepNet pre-trains on class-balanced single epochs, then fine-tunes on short sequences).
 """
 
 from __future__ import annotations
@@ -27,7 +32,47 @@ from .data import Night
 from .evaluate import predict_nights, score_predictions
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-EpochHook = Callable[[nn.Module, int, torch.optim.Optimizer], None]
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """How one training epoch samples its batches and steps (None fields: the config's).
+
+    Attributes
+    ----------
+    sampling : str
+        ``"windows"``: random crops of ``window`` epochs covering each night about once
+        (:func:`_windows`); ``"balanced_epochs"``: single 30-s epochs, each labelled epoch once
+        plus copies of the minority stages' epochs until every stage is as frequent as the
+        most frequent one (:func:`_balanced_epochs`).
+    batch_size : int or None
+        Windows (or single epochs) per optimisation step; None: ``TrainConfig.batch_size``.
+    window : int or None
+        Crop length in epochs for ``"windows"``; None: ``TrainConfig.window``.
+    class_weighting : str or None
+        Loss weighting scheme (see :class:`TrainConfig`); None: ``TrainConfig.class_weighting``.
+    clip_grad_norm : float or None
+        Global gradient-norm clip of each step; None: no clipping.
+    selectable : bool
+        Whether the epoch's weights may be kept and the epoch counts towards ``patience``.
+        False for a preparatory stage (pre-training) whose weights are not the final network.
+    """
+
+    sampling: str = "windows"
+    batch_size: int | None = None
+    window: int | None = None
+    class_weighting: str | None = None
+    clip_grad_norm: float | None = 1.0
+    selectable: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sampling not in ("windows", "balanced_epochs"):
+            raise ValueError(f"unknown sampling {self.sampling!r}")
+
+
+#: ``on_epoch_start(model, epoch, optimizer, max_epochs)``: called before each 1-based training
+#: epoch; may change the model or optimiser and returns the epoch's plan (None: the default).
+EpochHook = Callable[[nn.Module, int, torch.optim.Optimizer, int], EpochPlan | None]
 
 
 @dataclass(frozen=True)
@@ -89,7 +134,8 @@ class FitResult:
     best_val_kappa : float or None
         Validation kappa (``30min``, pooled) of those weights; None without validation.
     history : list of dict
-        Per epoch: ``epoch``, ``loss`` (mean training loss) and ``val_kappa``.
+        Per epoch: ``epoch``, ``loss`` (mean training loss), ``val_kappa`` and ``selectable``
+        (whether the epoch's plan let its weights be kept; see :class:`EpochPlan`).
     """
 
     best_epoch: int
@@ -154,6 +200,44 @@ def _windows(lengths: list[int], window: int | None, rng: np.random.Generator) -
     return [crops[j] for j in rng.permutation(len(crops))]
 
 
+def _balanced_epochs(labels: list[np.ndarray], rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """Class-balanced ``(night, t, t + 1)`` single-epoch crops, shuffled (DeepSleepNet's oversampling).
+
+    Every labelled epoch (label != UNSCORED) appears at least once; each stage with fewer
+    epochs than the most frequent one is topped up with whole copies of its epochs, then a
+    random remainder of them without repetition, so that every stage present in ``labels``
+    appears exactly as often as the most frequent one.
+
+    Parameters
+    ----------
+    labels : list of numpy.ndarray
+        Per-night stage labels.
+    rng : numpy.random.Generator
+        Draws the remainders and the order.
+
+    Returns
+    -------
+    list of tuple of int
+        ``(night, start, stop)`` crops one epoch long.
+    """
+    night = np.concatenate([np.full(len(y), i) for i, y in enumerate(labels)])
+    epoch = np.concatenate([np.arange(len(y)) for y in labels])
+    stage = np.concatenate(labels)
+    scored = stage != UNSCORED
+    night, epoch, stage = night[scored], epoch[scored], stage[scored]
+    members = [np.flatnonzero(stage == s) for s in range(N_STAGES)]
+    majority = max(len(m) for m in members)
+    chosen = [np.zeros(0, dtype=np.int64)]  # stays empty when nothing is labelled
+    for m in members:
+        if len(m) == 0:
+            continue
+        copies, remainder = divmod(majority, len(m))
+        chosen += [np.tile(m, copies), rng.choice(m, size=remainder, replace=False)]
+    order = np.concatenate(chosen)
+    order = order[rng.permutation(len(order))]
+    return [(int(night[j]), int(epoch[j]), int(epoch[j]) + 1) for j in order]
+
+
 def _validation_kappa(model: nn.Module, nights: list[Night]) -> float:
     scores = score_predictions(nights, predict_nights(model, nights))
     kappa = scores["30min"]["pooled"]["kappa"]
@@ -172,14 +256,17 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
         for the optional ``per_recording``/``per_window`` split).
     train_nights, val_nights : list of Night
         Whole nights; labels -1 carry no loss. ``val_nights`` may be empty (then every epoch
-        runs and the last weights are kept).
+        runs and the last selectable epoch's weights are kept).
     config : TrainConfig
         Hyper-parameters and seed.
     augment : callable, optional
         ``augment(x, rng)`` on a night's numpy input, used when ``config.augment`` is set.
     on_epoch_start : callable, optional
-        ``on_epoch_start(model, epoch, optimizer)`` before each epoch (1-based), for special
-        schedules (freezing parts, changing learning rates).
+        ``on_epoch_start(model, epoch, optimizer, config.max_epochs)`` before each epoch
+        (1-based), for special schedules (freezing parts, changing learning rates); it returns
+        the epoch's :class:`EpochPlan`, or None for the default one. Only epochs whose plan is
+        ``selectable`` may be kept and count towards ``patience``; if none ran, the last
+        weights are kept.
     quiet : bool
         No progress bar.
     log : callable, optional
@@ -203,18 +290,26 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
     # loop's class-weighted cross-entropy.
     training_loss = getattr(model, "training_loss", None)
     with deterministic(config.seed, config.threads) as rng:
-        loss_fn = nn.CrossEntropyLoss(weight=class_weights(train_nights, config.class_weighting),
-                                      ignore_index=UNSCORED)
+        loss_fns: dict[str, nn.CrossEntropyLoss] = {}  # per class-weighting scheme, built once
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         result = FitResult(best_epoch=0, best_val_kappa=None)
-        best_state = copy.deepcopy(model.state_dict())
+        best_state = None
+        stale = 0  # selectable epochs since the best one
         progress = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=quiet)
         with progress:
             task = progress.add_task("train", total=config.max_epochs, status="")
             for epoch in range(1, config.max_epochs + 1):
+                plan = None
                 if on_epoch_start is not None:
-                    on_epoch_start(model, epoch, optimizer)
+                    plan = on_epoch_start(model, epoch, optimizer, config.max_epochs)
+                if plan is None:
+                    plan = EpochPlan()
+                scheme = plan.class_weighting or config.class_weighting
+                if scheme not in loss_fns:
+                    loss_fns[scheme] = nn.CrossEntropyLoss(weight=class_weights(train_nights, scheme),
+                                                           ignore_index=UNSCORED)
+                loss_fn = loss_fns[scheme]
                 inputs, labels = [], []
                 for night in train_nights:
                     x = augment(night.x, rng) if (augment is not None and config.augment) else night.x
@@ -225,8 +320,14 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                             x = per_recording(x)
                     inputs.append(x[0])
                     labels.append(torch.from_numpy(night.y[start:stop]))
-                crops = _windows([len(y) for y in labels], config.window, rng)
-                batch_size = config.batch_size if config.window is not None else 1
+                batch_size = plan.batch_size or config.batch_size
+                if plan.sampling == "balanced_epochs":
+                    crops = _balanced_epochs([y.numpy() for y in labels], rng)
+                else:
+                    window = plan.window or config.window
+                    crops = _windows([len(y) for y in labels], window, rng)
+                    if window is None:
+                        batch_size = 1  # whole nights differ in length: one per step
                 model.train()
                 losses = []
                 for first in range(0, len(crops), batch_size):
@@ -241,27 +342,37 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                         loss = loss_fn(per_window(x).reshape(-1, N_STAGES), y.reshape(-1))
                     optimizer.zero_grad()
                     loss.backward()
-                    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    if plan.clip_grad_norm is not None:
+                        nn.utils.clip_grad_norm_(model.parameters(), plan.clip_grad_norm)
                     optimizer.step()
                     losses.append(loss.item())
-                row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)), "val_kappa": None}
+                row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)), "val_kappa": None,
+                                       "selectable": plan.selectable}
                 if val_nights:
                     row["val_kappa"] = _validation_kappa(model, val_nights)
-                    improved = result.best_val_kappa is None or row["val_kappa"] > result.best_val_kappa
-                else:
-                    improved = True
-                if improved:
-                    result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]
-                    best_state = copy.deepcopy(model.state_dict())
+                if plan.selectable:
+                    if not val_nights or result.best_epoch == 0 or row["val_kappa"] > result.best_val_kappa:
+                        result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]
+                        best_state = copy.deepcopy(model.state_dict())
+                        stale = 0
+                    else:
+                        stale += 1
                 result.history.append(row)
-                status = f"loss {row['loss']:.3f}" + (
-                    f" val kappa {row['val_kappa']:.3f} (best {result.best_val_kappa:.3f} @ {result.best_epoch})"
-                    if val_nights else "")
+                status = f"loss {row['loss']:.3f}"
+                if val_nights:
+                    status += f" val kappa {row['val_kappa']:.3f}"
+                    if result.best_epoch:
+                        status += f" (best {result.best_val_kappa:.3f} @ {result.best_epoch})"
+                if not plan.selectable:
+                    status += " (not selectable)"
                 progress.update(task, advance=1, status=status)
                 if log is not None:
                     log(f"epoch {epoch:3d} {status}")
-                if val_nights and epoch - result.best_epoch >= config.patience:
+                if val_nights and stale >= config.patience:
                     break
-        model.load_state_dict(best_state)
+        if best_state is None:
+            result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]
+        else:
+            model.load_state_dict(best_state)
         model.eval()
     return result
