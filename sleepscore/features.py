@@ -130,19 +130,26 @@ def spectral_features(epochs: np.ndarray, fs: float = 100.0) -> np.ndarray:
     n_epochs, n_channels, n_samples = x.shape
     features = np.empty((n_epochs, n_channels, len(FEATURES_PER_CHANNEL)))
     workspace = _Workspace((min(_BLOCK_EPOCHS, n_epochs), n_channels, n_samples), WELCH_NPERSEG)
+    freqs = np.fft.rfftfreq(WELCH_NPERSEG, 1 / fs)
+    # Each band is a run of neighbouring bins: a slice reads them in place, where a boolean mask
+    # would copy them first.
+    bands = []
+    for lo, hi in BANDS_HZ:
+        bins = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+        bands.append(slice(bins[0], bins[-1] + 1))
     for first in range(0, n_epochs, _BLOCK_EPOCHS):
         block = slice(first, first + _BLOCK_EPOCHS)
-        _block_features(x[block], fs, workspace, features[block])
+        _block_features(x[block], fs, bands, workspace, features[block])
     return features.reshape(n_epochs, -1)
 
 
-def _block_features(x: np.ndarray, fs: float, workspace: _Workspace, out: np.ndarray) -> None:
-    """Write the features of the epochs ``x`` into ``out`` ``[n_epochs, n_channels, 9]``."""
+def _block_features(x: np.ndarray, fs: float, bands: list[slice], workspace: _Workspace, out: np.ndarray) -> None:
+    """Write the features of the epochs ``x`` into ``out`` ``[n_epochs, n_channels, 9]``;
+    ``bands`` are the PSD bins of :data:`BANDS_HZ`."""
     segments, spectrum, scratch = workspace.first(len(x))
     psd = _welch_into(x, fs, WELCH_NPERSEG, segments, spectrum)
-    freqs = np.fft.rfftfreq(WELCH_NPERSEG, 1 / fs)
-    for column, (lo, hi) in enumerate(BANDS_HZ):
-        out[..., column] = np.log(psd[..., (freqs >= lo) & (freqs <= hi)].mean(axis=-1) + LOG_OFFSET)
+    for column, band in enumerate(bands):
+        out[..., column] = np.log(psd[..., band].mean(axis=-1) + LOG_OFFSET)
     delta, theta, alpha = out[..., 0], out[..., 1], out[..., 2]
     out[..., 5] = theta / (alpha + LOG_OFFSET)
     out[..., 6] = alpha / (delta + LOG_OFFSET)
