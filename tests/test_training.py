@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import mne
@@ -252,3 +253,19 @@ def test_balanced_epochs_oversample_every_stage_to_the_majority_count(nights, se
     for (i, t), n in times.items():
         stage = labels[i][t]
         assert n in (present.max() // present[stage], -(-present.max() // present[stage]))
+
+
+def test_stop_after_runs_the_first_epochs_of_the_full_schedule():
+    # The model shipped after cross-validation stops at the folds' kept epoch but must follow the
+    # folds' schedule up to there (DeepSleepNet's pre-training length depends on max_epochs).
+    rng = np.random.default_rng(0)
+    train = [Night(f"n{i}", f"0{i}", rng.normal(size=(40, 18)), rng.integers(0, 5, 40)) for i in range(2)]
+    seen = []
+
+    def spy(model, epoch, optimizer, max_epochs):
+        seen.append((epoch, max_epochs))
+
+    result = fit(build_network("spectral-bigru", 2), train, [],
+                 dataclasses.replace(FAST, max_epochs=6, stop_after=2), on_epoch_start=spy, quiet=True)
+    assert seen == [(1, 6), (2, 6)]
+    assert [row["epoch"] for row in result.history] == [1, 2]

@@ -272,7 +272,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
     and trains on the rest. Metrics are reported per fold and pooled over all test nights
     (summed confusion matrix), under both protocols. The exported model is then trained on
-    every subject, without validation, for the median of the folds' kept epoch counts; its
+    every subject, without validation, for the median of the folds' kept epoch counts (the first
+    epochs of the folds' schedule, see ``TrainConfig.stop_after``); its
     metadata carries the cross-validated metrics, which is what they estimate.
 
     Parameters
@@ -329,7 +330,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     if output is not None:
         log.append(f"final model: all subjects, {final_epochs} epochs")
         final_started = time.perf_counter()
-        final_config = dataclasses.replace(config, max_epochs=final_epochs)
+        final_config = dataclasses.replace(config, stop_after=final_epochs)
         network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
                                         members, quiet, log)
         result.final_seconds = time.perf_counter() - final_started

@@ -83,6 +83,11 @@ class TrainConfig:
     ----------
     max_epochs : int
         Training epochs (passes over every training night); the best one on validation is kept.
+        Epoch schedules (``on_epoch_start``) are laid out over this many epochs.
+    stop_after : int or None
+        Run only the first ``stop_after`` epochs of that schedule (None: all of them). The model
+        shipped after cross-validation trains for the folds' kept epoch count under the folds'
+        schedule: DeepSleepNet's pre-training then lasts as long as it did in the folds.
     patience : int
         Stop after this many epochs without a better validation kappa (ignored without
         validation nights, where all ``max_epochs`` run and the last weights are kept).
@@ -111,6 +116,7 @@ class TrainConfig:
     """
 
     max_epochs: int = 60
+    stop_after: int | None = None
     patience: int = 12
     lr: float = 3e-3
     weight_decay: float = 1e-3
@@ -298,8 +304,9 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
         progress = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=quiet)
         with progress:
-            task = progress.add_task("train", total=config.max_epochs, status="")
-            for epoch in range(1, config.max_epochs + 1):
+            n_epochs = min(config.max_epochs, config.stop_after or config.max_epochs)
+            task = progress.add_task("train", total=n_epochs, status="")
+            for epoch in range(1, n_epochs + 1):
                 plan = None
                 if on_epoch_start is not None:
                     plan = on_epoch_start(model, epoch, optimizer, config.max_epochs)
