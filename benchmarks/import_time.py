@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks._common import REPO, load, machine, measure, median, now, python, scoring_model, \
+from benchmarks._common import BYTECODE_NOTE, compile_bytecode, REPO, load, machine, measure, median, now, python, scoring_model, \
     simulated_night, write_result
 
 FORBIDDEN = ("torch", "mne", "matplotlib", "pandas", "sklearn")
@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
+    compile_bytecode()
     load_before = load()
     help_runs = [measure([python(), "-m", "sleepscore", "--help"]) for _ in range(args.runs)]
     help_log = subprocess.run([python(), "-X", "importtime", "-m", "sleepscore", "--help"], cwd=REPO,
@@ -111,6 +112,7 @@ def report(args: argparse.Namespace, help_runs: list, help_imports: list[Import]
 - Command: `python -m benchmarks.import_time --runs {args.runs}`
 - Machine: {machine()}
 - Load average (1/5/15 min) before: {load_before}; after: {load_after} (shared machine).
+- Bytecode: {BYTECODE_NOTE}.
 - Protocol: `python -m sleepscore --help` in {args.runs} fresh processes (wall time of each, from
   process start to exit); then one `python -X importtime -m sleepscore predict night.edf -o night.csv -q`
   on a generated 1-h Sleep-EDF-shaped night with {model_text}.

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks._common import Run, load, machine, measure, median, now, python, scoring_model, \
+from benchmarks._common import BYTECODE_NOTE, compile_bytecode, Run, load, machine, measure, median, now, python, scoring_model, \
     simulated_night, write_result
 
 HOURS = 22.0
@@ -78,6 +78,7 @@ def main() -> None:
     if args.batch:
         run_batch(Path(args.batch[0]), Path(args.batch[1]), int(args.batch[2]), args.model, Path(args.batch[3]))
         return
+    compile_bytecode()
 
     with tempfile.TemporaryDirectory() as temporary:
         workdir = Path(temporary)
@@ -137,6 +138,7 @@ def report(args: argparse.Namespace, source: str, model_text: str, runs: dict[in
   (7 signals), simulated by `sleepscore.simulate` (stage sequence of real night {source}, a
   different simulated subject per generated night).
 - Model: {model_text}.
+- Bytecode: {BYTECODE_NOTE}.
 - Protocol: each run is a fresh process calling `sleepscore.batch.score_many(expand_inputs([folder]),
   outdir, jobs=N)`, i.e. what `sleepscore predict FOLDER -o OUTDIR --jobs N -q` runs, timed from process
   start to the last CSV written (start of the workers included); jobs=1 scores in-process.

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import REPO, Run, load, machine, measure, median, now, peak_rss_mib, python, \
+from benchmarks._common import BYTECODE_NOTE, compile_bytecode, REPO, Run, load, machine, measure, median, now, peak_rss_mib, python, \
     scoring_model, simulated_night, write_result
 
 HOURS = 22.0
@@ -45,9 +45,9 @@ def step_profile(psg: str, model: str | None) -> list[tuple[str, float, float]]:
     from sleepscore.epochs import cut_epochs, epoch_quality
     from sleepscore.features import spectral_features
     from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night
-    mark("import sleepscore.scoring (+ numpy, scipy.signal, onnxruntime)")
+    mark("import sleepscore's scoring modules (numpy already imported)")
     sleep_model = choose_model(psg, model, None)
-    mark("load the ONNX model")
+    mark("import onnxruntime, load the ONNX model")
     recording = read_psg(psg, sleep_model.info.channels, unit=sleep_model.info.unit, fs=sleep_model.info.fs)
     mark("read_psg (2 EEG channels)")
     epochs, _ = cut_epochs(recording.signals, fs=sleep_model.info.fs, epoch_s=sleep_model.info.epoch_s)
@@ -77,6 +77,7 @@ def main() -> None:
     if args.steps:
         print(json.dumps(step_profile(args.steps, args.model)))
         return
+    compile_bytecode()
 
     with tempfile.TemporaryDirectory() as temporary:
         workdir = args.workdir or Path(temporary)
@@ -134,6 +135,7 @@ def report(args: argparse.Namespace, source: str, model_text: str, epochs: int, 
 - YASA {yasa_version(args.yasa_path)}: `benchmarks/_yasa_score.py` (MNE `read_raw_edf` of the two
   signals it uses, `SleepStaging(raw, eeg_name="EEG Fpz-Cz", eog_name="EOG horizontal").predict()`,
   stages and probabilities to CSV; {yasa_epochs} epochs), from its own `--target` folder on `PYTHONPATH`.
+- Bytecode: {BYTECODE_NOTE}.
 - Protocol: {args.runs} alternating runs of each, fresh process each time, wall time from process
   start to exit (CSV written); peak memory = max resident set size (GNU time `%M`). Median reported.
 

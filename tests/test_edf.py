@@ -210,13 +210,13 @@ def test_channels_come_back_in_the_requested_order(tmp_path: Path) -> None:
 def test_only_requested_channels_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = sleep_edf_like(tmp_path / "night.edf", seconds=120)
     read_labels = []
-    original = edf._read_digital
+    original = edf._read_physical
 
-    def spy(header: edf.EdfHeader, signal: edf.SignalHeader, out: np.ndarray) -> None:
+    def spy(header: edf.EdfHeader, signal: edf.SignalHeader, scale: object, out: np.ndarray) -> None:
         read_labels.append(signal.label)
-        original(header, signal, out)
+        original(header, signal, scale, out)
 
-    monkeypatch.setattr(edf, "_read_digital", spy)
+    monkeypatch.setattr(edf, "_read_physical", spy)
     edf.read_psg(path, ["Fpz-Cz", "Pz-Oz"])
     assert read_labels == ["EEG Fpz-Cz", "EEG Pz-Oz"]
 
