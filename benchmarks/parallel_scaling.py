@@ -9,7 +9,7 @@ process (the driver or one worker) shows whether memory stays flat as the batch 
 
 Usage::
 
-    python -m benchmarks.parallel_scaling --nights 24 --distinct 4 --repeats 3
+    python -m benchmarks.parallel_scaling --nights 96 --distinct 4 --repeats 3
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def run_batch(folder: Path, outdir: Path, jobs: int, model: str | None, peak_fil
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nights", type=int, default=24, help="nights per batch")
+    parser.add_argument("--nights", type=int, default=96, help="nights per batch")
     parser.add_argument("--distinct", type=int, default=4, help="different simulated nights among them")
     parser.add_argument("--repeats", type=int, default=3, help="alternating jobs=1/jobs=2 pairs")
     parser.add_argument("--batch", nargs=4, help=argparse.SUPPRESS)  # internal: FOLDER OUTDIR JOBS PEAK_FILE
