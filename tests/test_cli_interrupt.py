@@ -144,10 +144,26 @@ def finished_outputs(out: Path) -> list[Path]:
     return sorted(p for p in out.glob("*.csv") if not p.name.startswith(".")) if out.is_dir() else []
 
 
+#: Nights in the folder interrupted below, and how many different ones they link to.
+MANY_NIGHTS, DISTINCT_NIGHTS = 1000, 20
+
+
+def link_many_nights(folder: Path) -> None:
+    """:data:`MANY_NIGHTS` nights ``night000.edf``, ..., night ``i`` a link to the ``i %
+    DISTINCT_NIGHTS``-th night of :func:`write_nights` (10-20 min): scoring all of them takes
+    seconds, far longer than noticing the first output, at the cost of writing 20 files."""
+    distinct = write_nights(folder / "distinct", DISTINCT_NIGHTS, seconds=600)
+    for index in range(MANY_NIGHTS):
+        (folder / f"night{index:03d}.edf").symlink_to(distinct[index % DISTINCT_NIGHTS])
+
+
+def epochs_of_linked(output: Path) -> int:
+    return epochs_of(Path(f"night{int(output.stem.removeprefix('night')) % DISTINCT_NIGHTS}"), seconds=600)
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_to_predict_on_a_folder(tmp_path: Path, model: Path, jobs: str) -> None:
-    # 40 nights of 10-30 min: scoring them all takes far longer than noticing the first output.
-    write_nights(tmp_path / "in", 40, seconds=600)
+    link_many_nights(tmp_path / "in")
     out = tmp_path / "out"
     # A session of its own, so that SIGINT can go to the whole process group as a terminal's
     # Ctrl-C does: the pool's workers get it too.
@@ -168,7 +184,7 @@ def test_ctrl_c_to_predict_on_a_folder(tmp_path: Path, model: Path, jobs: str) -
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("sleepscore: error: ") and "interrupt" in lines[0], stderr
     written = finished_outputs(out)
-    assert 1 <= len(written) < 40
+    assert 1 <= len(written) < MANY_NIGHTS
     for output in written:
-        assert_complete(output, epochs_of(output, seconds=600))
+        assert_complete(output, epochs_of_linked(output))
     assert temporary_files(out) == []
