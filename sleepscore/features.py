@@ -30,10 +30,7 @@ class _Workspace:
     """
 
     def __init__(self, shape: tuple[int, ...], nperseg: int) -> None:
-        n_samples = shape[-1]
-        n_segments = (n_samples - nperseg) // _welch_step(nperseg) + 1
-        self.segments = np.empty((*shape[:-1], n_segments, nperseg))
-        self.spectrum = np.empty((*shape[:-1], n_segments, nperseg // 2 + 1), dtype=np.complex128)
+        self.segments, self.spectrum = _welch_buffers(shape, nperseg)
         self.signal = np.empty(shape)
 
     def first(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,6 +40,13 @@ class _Workspace:
 
 def _welch_step(nperseg: int) -> int:
     return nperseg - nperseg // 2
+
+
+def _welch_buffers(shape: tuple[int, ...], nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty segment and spectrum arrays for the Welch PSD of an array of ``shape``."""
+    n_segments = (shape[-1] - nperseg) // _welch_step(nperseg) + 1
+    return (np.empty((*shape[:-1], n_segments, nperseg)),
+            np.empty((*shape[:-1], n_segments, nperseg // 2 + 1), dtype=np.complex128))
 
 
 def _hann(nperseg: int) -> np.ndarray:
@@ -65,8 +69,7 @@ def welch_psd(x: np.ndarray, fs: float = 100.0, nperseg: int = WELCH_NPERSEG) ->
     (0.390625, (4, 129))
     """
     x = np.asarray(x, dtype=np.float64)
-    workspace = _Workspace(x.shape, nperseg)
-    return np.fft.rfftfreq(nperseg, 1 / fs), _welch_into(x, fs, nperseg, workspace.segments, workspace.spectrum)
+    return np.fft.rfftfreq(nperseg, 1 / fs), _welch_into(x, fs, nperseg, *_welch_buffers(x.shape, nperseg))
 
 
 def _welch_into(x: np.ndarray, fs: float, nperseg: int, segments: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
