@@ -400,6 +400,8 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("--test-subjects", help="Held-out subjects for the final report, e.g. '15-19'.")
 @click.option("--cv", type=click.IntRange(2), help="Subject-wise K-fold cross-validation, then "
               "train the exported model on every subject.")
+# The architectures' default lengths are spelled out rather than read from the registry, which
+# imports torch and would make `--help` take seconds; tests/test_train_cli.py pins both.
 @click.option("--epochs", type=click.IntRange(1),
               help="Maximum training epochs  [default: the architecture's own: 300 for "
                    "deepsleepnet (the paper's 100 pre-training + 200 fine-tuning; other values "

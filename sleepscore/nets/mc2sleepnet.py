@@ -56,6 +56,7 @@ from sleepscore.nets.layers import (
     unfold_epochs,
 )
 from sleepscore.stages import N_STAGES, TARGET_FS, UNSCORED
+from sleepscore.training.loop import EpochHook
 
 DROPOUT = 0.1
 CNN_DROPOUT = 0.5
@@ -282,7 +283,7 @@ class MC2SleepNet(nn.Module):
 
 def freeze_backbones_hook(
     stage_one_epochs: int = LOOP_STAGE_ONE_EPOCHS,
-) -> Callable[[nn.Module, int, torch.optim.Optimizer, int], None]:
+) -> EpochHook:
     """An ``on_epoch_start(model, epoch, optimizer, max_epochs)`` hook: stage 2 after stage 1.
 
     Frozen parameters get no gradient, which the loop's optimiser then skips, so the optimiser
