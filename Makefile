@@ -37,8 +37,8 @@ demo: $(STAMP)
 # command (each run: 4-fold subject-wise cross-validation for the card, then the exported model).
 SLEEP_EDF ?= ../shared/data/sleep-edf
 TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-dir $(SLEEP_EDF) --cv 4 \
-	--epochs 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 --recording-crops 0.5 \
-	--card-notes models/levers.md --force
+	--arch spectral-robust --epochs 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 \
+	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --force
 models: $(STAMP)
-	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 -o models/spectral-bigru-fpzcz-pzoz.onnx
-	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz" --members 1 -o models/spectral-bigru-fpzcz.onnx
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" -o models/spectral-robust-fpzcz-pzoz.onnx
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg -o models/spectral-robust-eeg.onnx

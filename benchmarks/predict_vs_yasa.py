@@ -46,9 +46,10 @@ def step_profile(psg: str, model: str | None) -> list[tuple[str, float, float]]:
     from sleepscore.features import spectral_features
     from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night
     mark("import sleepscore's scoring modules (numpy already imported)")
-    sleep_model = choose_model(psg, model, None)
+    choice = choose_model(psg, model, None)
+    sleep_model = choice.model
     mark("import onnxruntime, load the ONNX model")
-    recording = read_psg(psg, sleep_model.info.channels, unit=sleep_model.info.unit, fs=sleep_model.info.fs)
+    recording = read_psg(psg, choice.channels, unit=sleep_model.info.unit, fs=sleep_model.info.fs)
     mark("read_psg (2 EEG channels)")
     epochs, _ = cut_epochs(recording.signals, fs=sleep_model.info.fs, epoch_s=sleep_model.info.epoch_s)
     quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)

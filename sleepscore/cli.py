@@ -60,8 +60,13 @@ def label_map_option(value: str | None) -> dict[str, str] | None:
     return parse_label_map(value) if value is not None else None
 
 
-CHANNELS_HELP = ("Comma-separated file channels to feed the model, in its input order "
-                 "(default: the model's own; matching ignores case, spaces and EEG/EOG prefixes).")
+CHANNELS_HELP = ("Comma-separated file channels to feed the model, in its input order. Default: "
+                 "Fpz-Cz,Pz-Oz with the two-channel model when the file has both, else one EEG "
+                 "channel for the single-EEG model, the first present of C4-M1, C3-M2, F4-M1, "
+                 "F3-M2, O2-M1, O1-M2, Fpz-Cz, Pz-Oz (any spelling: C4-A1, EEG C4-M1, C4:M1); "
+                 "EOG/EMG/ECG are never chosen. Matching ignores case, spaces and EEG/EOG prefixes.")
+MODEL_HELP = ("ONNX model (default: the shipped two-channel model for Fpz-Cz + Pz-Oz files, "
+              "the shipped single-EEG model for any other EEG).")
 LABEL_MAP_HELP = ("Stage names for numeric hypnogram labels: '0=W,1=N1,2=N2,3=N3,4=REM', "
                   "or a file of CODE=STAGE lines or a JSON object.")
 
@@ -79,8 +84,7 @@ def cli() -> None:
                    "edf). Several nights (a folder, a glob or several files): the output folder.")
 @click.option("--hypnogram", type=click.Path(dir_okay=False, path_type=Path),
               help="Expert hypnogram of the same night: adds an expert column and agreement metrics.")
-@click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
-              help="ONNX model (default: the shipped spectral model).")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help=MODEL_HELP)
 @click.option("--channels", help=CHANNELS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "edf"]), default=None,
               help="Output format (default: from the output's extension, else csv).")
@@ -136,6 +140,9 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
                         label_map=label_map_option(label_map))
     for message in night.warnings:
         warn(message)
+    if not quiet:
+        for message in night.notes:
+            click.echo(f"sleepscore: {message}", err=True)
     stats = save_night(night, output, fmt, force=force)
     result = agreement(night.expert, night.stages) if night.expert is not None else None
     if plot is not None:
@@ -195,8 +202,8 @@ def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channe
 @click.option("--subjects", help="Subjects of --dataset, e.g. '15-19' or '0,3,5-7'.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where --dataset's files are, or are downloaded to.")
-@click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
-              help="ONNX model (default: the shipped spectral model).")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help=MODEL_HELP)
+@click.option("--channels", help=CHANNELS_HELP)
 @click.option("--trim", type=click.Choice(["none", "30min", "lights"]), default="none",
               show_default=True, help="Epochs that count: whole recording, ±30 min around sleep, "
               "or lights-off to lights-on (needs --lights).")
@@ -210,7 +217,8 @@ def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channe
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
-             data_dir: Path | None, model: Path | None, trim: str, lights: Path | None,
+             data_dir: Path | None, model: Path | None, channels: str | None, trim: str,
+             lights: Path | None,
              report: Path | None, csv_path: Path | None, label_map: str | None, force: bool,
              quiet: bool) -> None:
     """Measure agreement with expert hypnograms over many nights.
@@ -240,6 +248,7 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
         task = progress.add_task("scoring nights", total=len(pairs))
         outcome = run_evaluation(pairs, model, protocol=trim, lights=lights_table,
                                  label_map=label_map_option(label_map),
+                                 channels=split_channels(channels),
                                  on_night=lambda night: progress.advance(task))
     for night in outcome.failed:
         warn(f"{night.name}: {night.error}")
@@ -392,8 +401,8 @@ def subject_ids(text: str | None) -> list[str] | None:
               "precomputed per-night spectral-v1 feature files (features/*.npz in --data-dir).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--arch", default="spectral-bigru", show_default=True,
-              help="Architecture: spectral-bigru (features), deepsleepnet, tinysleepnet, "
-                   "attnsleep, eegmobile, mc2sleepnet (raw signal).")
+              help="Architecture: spectral-robust, spectral-bigru (features), deepsleepnet, "
+                   "tinysleepnet, attnsleep, eegmobile, mc2sleepnet (raw signal).")
 @click.option("--channels", help="Comma-separated input channels (default: the dataset's).")
 @click.option("--subjects", help="Sleep-EDF-20 subjects to use, e.g. '0-9' (default: all 20).")
 @click.option("--val-subjects", help="Early-stopping subjects, e.g. '6' or '06,07'.")
@@ -416,6 +425,12 @@ def subject_ids(text: str | None) -> list[str] | None:
 @click.option("--recording-crops", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Probability per night and epoch of training on a clinical-length cut of the "
                    "recording (0-2 h of wake around the sleep period), normalised on the cut alone.")
+@click.option("--random-crops", type=click.IntRange(0), default=0, show_default=True,
+              help="Extra recordings of random length (10 min to 8 h) and position cut from each "
+                   "night every training epoch, each normalised on itself alone.")
+@click.option("--any-eeg", is_flag=True,
+              help="Train a single-EEG model on every --channels derivation as a recording of its "
+                   "own; predict then feeds it whichever EEG channel a file has.")
 @click.option("--card-notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Markdown added to the model card (e.g. what each training choice gave).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -425,8 +440,8 @@ def subject_ids(text: str | None) -> list[str] | None:
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
           cv: int | None, epochs: int | None, members: int, seed: int, transition_prior: Path | None,
-          recording_crops: float, card_notes: Path | None, output: Path, force: bool,
-          quiet: bool) -> None:
+          recording_crops: float, random_crops: int, any_eeg: bool, card_notes: Path | None,
+          output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
     \b
@@ -451,8 +466,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     channel_list = split_channels(channels)
     options = {}
     if transition_prior is not None:
-        if arch != "spectral-bigru":
-            raise UsageError("--transition-prior applies to --arch spectral-bigru")
+        if arch not in ("spectral-bigru", "spectral-robust"):
+            raise UsageError("--transition-prior applies to --arch spectral-bigru and spectral-robust")
         options["transition_prior"] = transition_probabilities(
             transition_prior, exclude_subjects=range(20)).tolist()
     if subjects is not None and dataset != "sleep-edf20":
@@ -464,7 +479,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
                   output=output, quiet=quiet, members=members, options=options,
-                  config=TrainConfig(recording_crops=recording_crops),
+                  config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
+                  any_eeg=any_eeg,
                   notes=card_notes.read_text() if card_notes is not None else None,
                   command="sleepscore " + shlex.join(sys.argv[1:]))
     if cv is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .datasets import RecordingPair
 from .errors import SleepscoreError
@@ -78,14 +78,16 @@ class Evaluation:
 
 def evaluate_night(pair: RecordingPair, model: SleepModel | str | Path | None = None, *,
                    protocol: str = "none", lights: LightsTable | None = None,
-                   label_map: Mapping[str, str] | None = None) -> NightAgreement:
+                   label_map: Mapping[str, str] | None = None,
+                   channels: Sequence[str] | None = None) -> NightAgreement:
     """Score one PSG/hypnogram pair and measure agreement on the epochs ``protocol`` keeps.
 
     Errors in the night's data are returned in ``error`` rather than raised, so that a cohort
     run goes on past a bad night.
     """
     try:
-        night = score_night(pair.psg, model, hypnogram=pair.hypnogram, label_map=label_map)
+        night = score_night(pair.psg, model, channels=channels, hypnogram=pair.hypnogram,
+                            label_map=label_map)
         window = lights.lookup(pair.name) if lights is not None else None
         kept = trim_mask(night.expert, protocol, lights=window, epoch_s=night.epoch_s,
                          source=pair.psg)
@@ -98,7 +100,7 @@ def evaluate_night(pair: RecordingPair, model: SleepModel | str | Path | None = 
 
 def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | None = None, *,
              protocol: str = "none", lights: LightsTable | None = None,
-             label_map: Mapping[str, str] | None = None,
+             label_map: Mapping[str, str] | None = None, channels: Sequence[str] | None = None,
              on_night: Callable[[NightAgreement], None] | None = None) -> Evaluation:
     """Evaluate a model on several nights.
 
@@ -115,6 +117,9 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
         Lights-off/on times, needed by ``lights``.
     label_map : mapping, optional
         Integer-code → stage map for numeric hypnograms.
+    channels : sequence of str, optional
+        File channels to score in every night, as ``predict --channels`` (None: chosen per
+        night, see :func:`~sleepscore.scoring.choose_model`).
     on_night : callable, optional
         Called after each night (progress bars).
 
@@ -132,7 +137,8 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
         model = load_model(model)
     nights = []
     for pair in pairs:
-        outcome = evaluate_night(pair, model, protocol=protocol, lights=lights, label_map=label_map)
+        outcome = evaluate_night(pair, model, protocol=protocol, lights=lights, label_map=label_map,
+                                 channels=channels)
         nights.append(outcome)
         if on_night is not None:
             on_night(outcome)

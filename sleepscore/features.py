@@ -1,6 +1,6 @@
 """Per-epoch spectral features (``spectral-v1``), the input of the shipped feature models.
 
-The definition is fixed by the model contract (``shared/docs/model-contract.md``) and reproduces
+The definition is fixed by the model contract (``docs/model-contract.md``) and reproduces
 the reference features of the real Sleep-EDF nights to 1e-12, so it must not drift: any change is
 a new feature set with a new name.
 """

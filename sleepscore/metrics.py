@@ -281,3 +281,40 @@ def summarise(per_night: list[Agreement]) -> Summary:
         mean[key] = float(values.mean()) if values.size else math.nan
         sd[key] = float(values.std(ddof=1)) if values.size > 1 else math.nan
     return Summary(pooled=pooled, n_nights=len(per_night), mean=mean, sd=sd)
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error: the epoch-weighted gap between confidence and accuracy.
+
+    Epochs are put in ``bins`` equal-width confidence bins over [0, 1]; the ECE is the sum over
+    bins of (share of epochs in the bin) x |mean confidence - accuracy| (Guo et al. 2017).
+
+    Parameters
+    ----------
+    confidence : np.ndarray
+        Per epoch, the probability of the predicted stage.
+    correct : np.ndarray
+        bool per epoch: the predicted stage is the expert's.
+    bins : int
+        Number of bins.
+
+    Returns
+    -------
+    float
+        0 for perfect calibration; NaN without epochs.
+
+    Examples
+    --------
+    >>> round(expected_calibration_error(np.array([0.9, 0.9, 0.6, 0.6]),
+    ...                                  np.array([True, True, True, False])), 3)
+    0.1
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    if confidence.size == 0:
+        return math.nan
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, weights=confidence, minlength=bins)
+                 - np.bincount(which, weights=correct.astype(np.float64), minlength=bins))
+    return float(gap.sum() / counts.sum())

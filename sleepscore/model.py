@@ -1,4 +1,4 @@
-"""Loading and running models that follow the ONNX model contract (``shared/docs/model-contract.md``).
+"""Loading and running models that follow the ONNX model contract (``docs/model-contract.md``).
 
 A model is one self-describing ``.onnx`` file: its metadata says which channels, unit, sampling rate
 and input kind it needs, so the pipeline never hard-codes them. Only onnxruntime is needed here.
@@ -17,8 +17,13 @@ import numpy as np
 from .errors import DataError
 from .stages import STAGES
 
-DEFAULT_MODEL = "spectral-bigru-fpzcz-pzoz.onnx"
-SINGLE_CHANNEL_MODEL = "spectral-bigru-fpzcz.onnx"
+#: The shipped two-channel model, used when a file has both of its channels (Fpz-Cz, Pz-Oz).
+DEFAULT_MODEL = "spectral-robust-fpzcz-pzoz.onnx"
+#: The shipped single-EEG model, for any one EEG derivation.
+ANY_EEG_MODEL = "spectral-robust-eeg.onnx"
+#: The ``sleepscore.channels`` entry of a model that takes any one EEG derivation; the
+#: pipeline picks the derivation (:func:`sleepscore.montage.choose_eeg`).
+ANY_EEG = "EEG"
 METADATA_PREFIX = "sleepscore."
 REQUIRED_KEYS = ("input", "channels", "unit", "fs", "epoch_s", "stages", "architecture",
                  "trained_on", "metrics", "version")
@@ -139,6 +144,10 @@ class SleepModel:
             # pool only slows (a 22-h night: 0.025 s on one thread, 0.05 s on two, on 2 cores).
             self._session = _open_session(ort, self.path, None)
         self._check_signature()
+        outputs = [o.name for o in self._session.get_outputs()]
+        self._outputs = ["probs", "distance"] if "distance" in outputs else ["probs"]
+        threshold = self.info.extra.get("distance_threshold")
+        self.distance_threshold = float(threshold) if threshold is not None else None
 
     def _check_signature(self) -> None:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
@@ -153,7 +162,20 @@ class SleepModel:
                             f"{expected} for {self.info.input} models")
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Per-epoch stage probabilities of one whole night.
+        """Per-epoch stage probabilities of one whole night (see :meth:`predict`)."""
+        return self.predict(x)[0]
+
+    def unfamiliar_share(self, distance: np.ndarray | None) -> float | None:
+        """Share of epochs farther from the training data than 99 % of the training epochs.
+
+        None when the model reports no distance (an optional output of the contract).
+        """
+        if distance is None or self.distance_threshold is None or len(distance) == 0:
+            return None
+        return float(np.mean(distance > self.distance_threshold))
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-epoch stage probabilities of one whole night, and the input's distance to training.
 
         Parameters
         ----------
@@ -163,12 +185,15 @@ class SleepModel:
 
         Returns
         -------
-        np.ndarray
+        probs : np.ndarray
             float32 ``[n_epochs, 5]`` in the order W, N1, N2, N3, REM.
+        distance : np.ndarray or None
+            float32 ``[n_epochs]`` from the model's optional ``distance`` output (how far each
+            epoch's input lies from the training data), None if it has none.
         """
         batch = np.ascontiguousarray(x, dtype=np.float32)[np.newaxis]
         try:
-            (probs,) = self._session.run(["probs"], {"x": batch})
+            probs, *rest = self._session.run(self._outputs, {"x": batch})
         except Exception as err:  # shape or type mismatch inside onnxruntime
             reason = str(err).splitlines()[0][:160]
             raise DataError(f"{self.path}: model failed on input of shape {batch.shape} ({reason})") from None
@@ -180,7 +205,11 @@ class SleepModel:
         if not np.all(np.isfinite(probs)) or np.abs(probs.sum(axis=1) - 1).max(initial=0) > _SUM_TOLERANCE:
             raise DataError(f"{self.path}: model breaks the contract, output rows are not "
                             "probabilities that sum to 1")
-        return probs
+        distance = rest[0][0] if rest else None
+        if distance is not None and distance.shape != (n_epochs,):
+            raise DataError(f"{self.path}: model breaks the contract, output 'distance' has shape "
+                            f"{rest[0].shape}, expected (1, {n_epochs})")
+        return probs, distance
 
 
 def load_model(path: str | Path | None = None, threads: int | None = None) -> SleepModel:

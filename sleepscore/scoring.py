@@ -12,14 +12,19 @@ from typing import Sequence
 
 import numpy as np
 
-from .edf import list_channels, match_channels, read_psg
+from .edf import match_channels, read_header, read_psg
 from .epochs import EpochQuality, cut_epochs, epoch_quality
 from .errors import DataError
 from .features import spectral_features
 from .hypnogram import epoch_labels, read_hypnogram
-from .model import DEFAULT_MODEL, SINGLE_CHANNEL_MODEL, SleepModel, load_model, shipped_models_dir
+from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, load_model, shipped_models_dir
+from .montage import choose_eeg
 from .output import ScoredNight, write_hypnogram_edf, write_scored_table
 from .sleepstats import sleep_statistics
+
+#: Share of epochs beyond the model's training range above which a recording gets a warning. On
+#: held-out real Sleep-EDF nights the share is ~1-3 %; see benchmarks/results/robustness.md.
+UNFAMILIAR_WARNING_SHARE = 0.25
 
 
 @dataclass(kw_only=True)
@@ -37,7 +42,12 @@ class NightScore(ScoredNight):
     dropped_s : float
         Length of the trailing partial epoch that was not scored.
     warnings : list[str]
-        Things the user should know (low sampling rate, dropped seconds, model fallback).
+        Things the user should know (low sampling rate, dropped seconds, inputs unlike the
+        training data).
+    notes : list[str]
+        How the channel was chosen, when it was chosen automatically.
+    distance : np.ndarray or None
+        Per-epoch distance of the input to the model's training data, for models that report it.
     """
 
     psg: Path
@@ -45,6 +55,8 @@ class NightScore(ScoredNight):
     model: Path
     dropped_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    distance: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -61,29 +73,64 @@ def quality_flags(quality: EpochQuality, channels: Sequence[str]) -> np.ndarray:
     return flags
 
 
-def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
-                 channels: Sequence[str] | None, threads: int | None = None) -> SleepModel:
-    """The model to score ``psg`` with.
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a recording is scored with, the channels fed to it, and why.
 
-    An explicit model is used as given. With none, the shipped two-channel model is used, or the
-    shipped single-channel (Fpz-Cz) model when the file has Fpz-Cz but no Pz-Oz and no
-    ``channels`` override was asked for. ``threads`` sets onnxruntime's threads of a model
-    loaded here (1 in the workers of a process pool).
+    Attributes
+    ----------
+    model : SleepModel
+    channels : list[str]
+        Channel names to read, in the model's input order (matched as
+        :func:`~sleepscore.edf.match_channels` does).
+    notes : list[str]
+        One line each for the user: which model and channel were picked, by which rule.
     """
-    if isinstance(model, SleepModel):
-        return model
-    if model is not None:
-        return load_model(model, threads=threads)
-    default = shipped_model(DEFAULT_MODEL, threads)
-    if channels is None:
-        available = list_channels(psg)
+
+    model: SleepModel
+    channels: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
+                 channels: Sequence[str] | None, threads: int | None = None) -> ModelChoice:
+    """The model and channels to score ``psg`` with.
+
+    - ``channels`` given: they are used as given, with ``model`` or, without one, the shipped
+      two-channel model for two channels and the shipped single-EEG model for one.
+    - No ``channels``, no ``model``: the shipped two-channel model when the file has its two
+      channels (Fpz-Cz and Pz-Oz), else the single-EEG model on the channel
+      :func:`sleepscore.montage.choose_eeg` picks (central, then frontal, then occipital
+      derivations; never EOG, EMG or ECG).
+    - No ``channels``, a ``model``: its declared channels, or for a model that takes any EEG
+      derivation, the one :func:`~sleepscore.montage.choose_eeg` picks.
+
+    ``threads`` sets onnxruntime's threads of a model loaded here (1 in the workers of a process pool).
+    """
+    if channels is not None:
+        if model is not None:
+            chosen = model if isinstance(model, SleepModel) else load_model(model, threads=threads)
+        elif len(channels) in (1, 2):
+            chosen = shipped_model(ANY_EEG_MODEL if len(channels) == 1 else DEFAULT_MODEL, threads)
+        else:
+            raise DataError(f"{psg}: the shipped models take one or two EEG channels, "
+                            f"but --channels names {len(channels)}: {list(channels)}")
+        return ModelChoice(chosen, list(channels))
+    header = read_header(psg)
+    signals = [signal for signal in header.signals if not header.is_annotation(signal)]
+    labels = [signal.label for signal in signals]
+    if model is None:
+        default = shipped_model(DEFAULT_MODEL, threads)
         try:
-            match_channels(default.info.channels, available, psg)
+            return ModelChoice(default, match_channels(default.info.channels, labels, psg))
         except DataError:
-            single = shipped_model(SINGLE_CHANNEL_MODEL, threads)
-            match_channels(single.info.channels, available, psg)  # still an error if Fpz-Cz is missing too
-            return single
-    return default
+            chosen = shipped_model(ANY_EEG_MODEL, threads)
+    else:
+        chosen = model if isinstance(model, SleepModel) else load_model(model, threads=threads)
+    if chosen.info.channels != [ANY_EEG]:
+        return ModelChoice(chosen, chosen.info.channels)
+    pick = choose_eeg(psg, labels, [float(header.sampling_rate(signal)) for signal in signals])
+    return ModelChoice(chosen, [pick.label], [pick.reason])
 
 
 @lru_cache(maxsize=None)
@@ -123,9 +170,9 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     >>> night.stages[:5]  # doctest: +SKIP
     array([0, 0, 0, 0, 0])
     """
-    chosen = choose_model(psg, model, channels, threads)
+    choice = choose_model(psg, model, channels, threads)
+    chosen, wanted = choice.model, choice.channels
     info = chosen.info
-    wanted = list(channels) if channels is not None else info.channels
     if len(wanted) != len(info.channels):
         raise DataError(f"{chosen.path}: model takes {len(info.channels)} channel(s) "
                         f"{info.channels}, but {len(wanted)} were given: {wanted}")
@@ -135,21 +182,24 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     epochs, dropped_s = cut_epochs(recording.signals, fs=info.fs, epoch_s=info.epoch_s)
     quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
     x = spectral_features(epochs, fs=info.fs) if info.input == "features" else epochs
-    probs = chosen.predict_proba(x)
+    probs, distance = chosen.predict(x)
     warnings = list(recording.warnings)
     if dropped_s > 0:
         warnings.append(f"{Path(psg).name}: the last {dropped_s:g} s do not fill a "
                         f"{info.epoch_s:g}-s epoch and were not scored")
-    if chosen.path.name == SINGLE_CHANNEL_MODEL and model is None:
-        warnings.append(f"{Path(psg).name}: no Pz-Oz channel, scored with the single-channel "
-                        f"Fpz-Cz model {chosen.path.name}")
+    unfamiliar = chosen.unfamiliar_share(distance)
+    if unfamiliar is not None and unfamiliar > UNFAMILIAR_WARNING_SHARE:
+        warnings.append(f"{Path(psg).name}: {unfamiliar:.0%} of the epochs have relative band powers "
+                        "unlike any the model was trained on (beyond 99 % of its training epochs); "
+                        "treat the stages with caution")
     expert = None
     if hyp is not None:
         expert = epoch_labels(hyp, len(probs), psg_start=recording.start, epoch_s=info.epoch_s)
     return NightScore(probs=probs, start=recording.start, epoch_s=info.epoch_s,
                       quality=quality_flags(quality, recording.channels), expert=expert,
                       psg=Path(psg), channels=recording.channels, model=chosen.path,
-                      dropped_s=dropped_s, warnings=warnings)
+                      dropped_s=dropped_s, warnings=warnings, notes=choice.notes,
+                      distance=distance)
 
 
 

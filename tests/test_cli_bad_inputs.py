@@ -40,7 +40,7 @@ from edf_factory import (
 )
 from onnx_factory import contract_metadata, write_linear_model
 from sleepscore.cli import cli
-from sleepscore.model import DEFAULT_MODEL, SINGLE_CHANNEL_MODEL, shipped_models_dir
+from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 STAGES = ["W", "N1", "N2", "N3", "REM"]
@@ -445,12 +445,25 @@ def test_default_model_path_fails_cleanly(tmp_path: Path, damage, message: str) 
     assert not output.exists()
 
 
-@needs_shipped(DEFAULT_MODEL, SINGLE_CHANNEL_MODEL)
-def test_default_model_without_fpz_cz_names_the_channel(tmp_path: Path) -> None:
-    psg = write_psg(tmp_path / "night.edf", [Channel("C4-A1", sine(100, SECONDS, 10.0, 30.0), 100)])
+@needs_shipped(DEFAULT_MODEL, ANY_EEG_MODEL)
+def test_default_invocation_without_any_eeg_names_the_channels_and_the_option(tmp_path: Path) -> None:
+    psg = write_psg(tmp_path / "night.edf", [Channel("E1-M2", sine(100, SECONDS, 1.0, 30.0), 100),
+                                              Channel("EMG Chin", sine(100, SECONDS, 40.0, 5.0), 100),
+                                              Channel("ECG", sine(100, SECONDS, 1.2, 500.0), 100)])
     output = tmp_path / "night.csv"
     message = error_line(invoke(["predict", str(psg), "-o", str(output)]), 1)
-    assert re.search(FULL_NAME + r": no channel '(EEG )?Fpz-Cz'; the file has 'C4-A1'", message), message
+    assert re.search(FULL_NAME + r": no EEG channel found \(none of 'E1-M2', 'EMG Chin', 'ECG'.*--channels",
+                     message), message
+    assert not output.exists()
+
+
+@needs_shipped(DEFAULT_MODEL, ANY_EEG_MODEL)
+def test_three_channels_for_the_shipped_models_is_one_line(tmp_path: Path) -> None:
+    psg = write_psg(tmp_path / "night.edf", [Channel(name, sine(100, SECONDS, 10.0, 30.0), 100)
+                                              for name in ("C4-M1", "C3-M2", "O2-M1")])
+    output = tmp_path / "night.csv"
+    message = error_line(invoke(["predict", str(psg), "-o", str(output), "--channels", "C4-M1,C3-M2,O2-M1"]), 1)
+    assert "take one or two EEG channels" in message and "3" in message
     assert not output.exists()
 
 

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from sleepscore.model import DEFAULT_MODEL, SINGLE_CHANNEL_MODEL, REQUIRED_KEYS, shipped_models_dir
+from sleepscore.model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, REQUIRED_KEYS, SleepModel, shipped_models_dir
 from sleepscore.nets import ProbabilityAverage, build_network
 from sleepscore.training.api import load_checkpoint
 from sleepscore.training.export import contract_metadata, export_onnx
@@ -31,7 +31,7 @@ def _torch_probs(network: torch.nn.Module, x: np.ndarray) -> np.ndarray:
         return network(torch.from_numpy(np.asarray(x, dtype=np.float32))).softmax(dim=-1).numpy()
 
 
-@pytest.mark.parametrize("name", [DEFAULT_MODEL, SINGLE_CHANNEL_MODEL])
+@pytest.mark.parametrize("name", [DEFAULT_MODEL, ANY_EEG_MODEL])
 def test_shipped_onnx_matches_its_torch_checkpoint_on_a_whole_real_night(name, sleep_edf_dir):
     # The checkpoint saved beside the model at export holds the exact weights, so the comparison
     # needs no retraining; a whole night (2650 epochs) exercises the long recurrences.
@@ -39,7 +39,7 @@ def test_shipped_onnx_matches_its_torch_checkpoint_on_a_whole_real_night(name, s
     network = load_checkpoint(path.with_suffix(".pt"))
     channels = json.loads(ort.InferenceSession(str(path)).get_modelmeta()
                           .custom_metadata_map["sleepscore.channels"])
-    night = load_feature_nights(sleep_edf_dir, channels)[0]
+    night = load_feature_nights(sleep_edf_dir, ["EEG Pz-Oz"] if channels == [ANY_EEG] else channels)[0]
     assert len(night.y) == 2650
     onnx_probs = _onnx_probs(path, night.x[None])
     assert np.abs(onnx_probs - _torch_probs(network, night.x[None])).max() < 1e-5
@@ -79,3 +79,25 @@ def test_standardisation_is_inside_the_graph(first_night, tmp_path):
     x = first_night.x[None, :800]
     # float32 rounding of the shifted input moves the standardised features by ~1e-4 at most.
     np.testing.assert_allclose(_onnx_probs(path, x + 3.0), _onnx_probs(path, x), atol=2e-3)
+
+
+def test_a_network_that_measures_distance_exports_it_as_a_second_output(first_night, tmp_path):
+    torch.manual_seed(0)
+    x = first_night.x[:, :9]
+    members = [build_network("spectral-robust", 1) for _ in range(2)]
+    for member in members:
+        member.fit_population([x], [first_night.y])
+    network = ProbabilityAverage(members).eval()
+    network.set_temperature(1.7)
+    metadata = contract_metadata(input_kind="features", channels=[ANY_EEG], architecture="spectral-robust",
+                                 trained_on={}, metrics={}, feature_set="spectral-v1")
+    metadata["sleepscore.distance_threshold"] = str(network.distance_threshold)
+    path = export_onnx(network, tmp_path / "robust.onnx", metadata, x)
+    model = SleepModel(path)
+    probs, distance = model.predict(x)
+    with torch.no_grad():
+        expected = network.input_distance(torch.from_numpy(x.astype(np.float32))[None])[0].numpy()
+    np.testing.assert_allclose(distance, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(probs, _torch_probs(network, x[None])[0], atol=1e-5)  # temperature in the graph
+    assert model.distance_threshold == pytest.approx(network.distance_threshold, rel=1e-6)
+    assert model.unfamiliar_share(distance) == pytest.approx(np.mean(expected > network.distance_threshold))

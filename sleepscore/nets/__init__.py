@@ -72,17 +72,37 @@ _REGISTRY: dict[str, Architecture] = {}
 class ProbabilityAverage(nn.Module):
     """Ensemble of networks whose softmax probabilities are averaged inside one graph.
 
-    ``forward`` returns the log of the mean probability, so a softmax on top (as export adds)
-    gives exactly the averaged probabilities.
+    ``forward`` returns the log of the mean probability divided by a temperature (1 until
+    :meth:`set_temperature`), so a softmax on top (as export adds) gives the averaged
+    probabilities, sharpened or softened to be calibrated.
     """
 
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.register_buffer("temperature", torch.ones(()))
+
+    def set_temperature(self, temperature: float) -> None:
+        """Calibrate: divide the log mean probabilities by ``temperature`` from now on."""
+        self.temperature.fill_(float(temperature))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([m(x).softmax(dim=-1) for m in self.members]).mean(dim=0)
-        return probs.log()
+        return probs.log() / self.temperature
+
+    @property
+    def measures_distance(self) -> bool:
+        """Whether the members report a per-epoch distance of the input to their training data."""
+        return hasattr(self.members[0], "input_distance")
+
+    def input_distance(self, x: torch.Tensor) -> torch.Tensor:
+        """The first member's ``input_distance`` (every member is fitted on the same nights)."""
+        return self.members[0].input_distance(x)
+
+    @property
+    def distance_threshold(self) -> float:
+        """The distance that 99 % of the training epochs stay within (first member's)."""
+        return self.members[0].distance_threshold
 
 
 def register(architecture: Architecture) -> None:
@@ -108,4 +128,4 @@ def build_network(name: str, n_channels: int, **options: Any) -> torch.nn.Module
 
 
 # Imported last so that the built-in networks register themselves with the functions above.
-from . import attnsleep, deepsleepnet, eegmobile, mc2sleepnet, spectral, tinysleepnet  # noqa: E402,F401
+from . import attnsleep, deepsleepnet, eegmobile, mc2sleepnet, spectral, spectral_robust, tinysleepnet  # noqa: E402,F401

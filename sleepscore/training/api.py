@@ -25,10 +25,12 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
+from ..model import ANY_EEG
 from ..nets import ProbabilityAverage, build_network, get_architecture
 from .card import model_card
-from .data import Night
-from .evaluate import RECORDING_CUT, headline, predict_held_out, score_held_out
+from .data import Night, per_channel_nights
+from .evaluate import (RECORDING_CUT, SLEEP_PIECES, fit_temperature, headline, predict_held_out,
+                       score_held_out)
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
 from .loop import FitResult, TrainConfig, deterministic, fit
@@ -73,16 +75,34 @@ class RunResult:
 
 
 def _headlines(scores: dict[str, Any]) -> str:
-    return "; ".join(headline(scores, protocol) for protocol in ("30min", "whole", RECORDING_CUT))
+    return "; ".join(headline(scores, protocol) for protocol in ("30min", "whole", RECORDING_CUT, SLEEP_PIECES)
+                     if protocol in scores)
+
+
+_PROTOCOLS_TEXT = ("30min = 30 min before first to 30 min after last sleep epoch per night; "
+                   "whole = every scored epoch; "
+                   f"{RECORDING_CUT} = each night cut to its 30min window before scoring, like a "
+                   f"clinical recording; {SLEEP_PIECES} = consecutive 30-min recordings cut from "
+                   "each night's sleep period, each scored alone; ece = expected calibration error "
+                   "of the top probability (15 bins)")
+
+
+def _calibrate(network: ProbabilityAverage, val: list[Night], log: list[str]) -> float:
+    """Fit the ensemble's temperature on the validation nights (never the test ones); 1 without."""
+    temperature = fit_temperature(val, predict_held_out(network, val)) if val else 1.0
+    network.set_temperature(temperature)
+    log.append(f"temperature {temperature:.3f} (fitted on validation {subjects_of(val)})")
+    return temperature
 
 
 def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night] | None,
-                   channels: list[str] | None) -> tuple[list[Night], list[str]]:
+                   channels: list[str] | None, any_eeg: bool = False) -> tuple[list[Night], list[str]]:
     """The nights and channel list a run trains on.
 
     ``sleep-edf20-features`` loads ``data_dir`` with :func:`load_feature_nights` (channels
     default to Fpz-Cz and Pz-Oz); any other dataset needs ``nights`` and ``channels`` from
-    the caller.
+    the caller. With ``any_eeg`` every channel becomes a one-channel recording of its own
+    (:func:`per_channel_nights`) and the model's channel list is ``[ANY_EEG]``.
     """
     if dataset == FEATURES_DATASET:
         if nights is not None:
@@ -90,9 +110,11 @@ def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night
         if data_dir is None:
             raise UsageError(f"dataset {dataset} needs --data-dir (the folder holding features/)")
         channels = list(channels or FEATURE_FILE_CHANNELS)
-        return load_feature_nights(data_dir, channels), channels
-    if nights is None or not channels:
+        nights = load_feature_nights(data_dir, channels)
+    elif nights is None or not channels:
         raise UsageError(f"dataset {dataset}: the caller must pass its nights and channel labels")
+    if any_eeg:
+        return per_channel_nights(nights, list(channels)), [ANY_EEG]
     return nights, list(channels)
 
 
@@ -145,7 +167,8 @@ def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     network = ProbabilityAverage([build_network(saved["architecture"], saved["n_channels"],
                                                 **saved["options"])
                                   for _ in range(saved["members"])])
-    network.load_state_dict(saved["state_dict"])
+    # Checkpoints written before calibration existed have no temperature: theirs is 1.
+    network.load_state_dict({"temperature": torch.ones(()), **saved["state_dict"]})
     return network.eval()
 
 
@@ -157,6 +180,8 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
     metadata = contract_metadata(input_kind=architecture.input_kind, channels=channels,
                                  architecture=arch, trained_on=result.trained_on,
                                  metrics=result.metrics, feature_set=architecture.feature_set)
+    if network.measures_distance:
+        metadata["sleepscore.distance_threshold"] = f"{network.distance_threshold:.6g}"
     result.model_path = export_onnx(network, output, metadata, example)
     torch.save({"architecture": arch, "n_channels": len(channels), "options": options,
                 "members": len(network.members), "state_dict": network.state_dict()},
@@ -179,7 +204,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                 epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
                 quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                 options: dict[str, Any] | None = None, command: str | None = None,
-                notes: str | None = None) -> RunResult:
+                notes: str | None = None, any_eeg: bool = False) -> RunResult:
     """Train on one subject-wise split, report on its test subjects, optionally export.
 
     Parameters
@@ -216,6 +241,9 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
         Keyword arguments of the architecture's constructor (e.g. ``hidden``).
     command, notes : str, optional
         The command line that reproduces the run and extra text, both for the model card.
+    any_eeg : bool
+        Train a single-EEG model on every channel as a recording of its own; the model declares
+        the channel ``ANY_EEG`` and the CLI picks a derivation for it.
 
     Returns
     -------
@@ -229,7 +257,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     0.74
     """
     started = time.perf_counter()
-    all_nights, channels = resolve_nights(dataset, data_dir, nights, channels)
+    derivations = list(channels or FEATURE_FILE_CHANNELS)
+    all_nights, channels = resolve_nights(dataset, data_dir, nights, channels, any_eeg)
     config = dataclasses.replace(config or TrainConfig(), max_epochs=resolve_epochs(arch, epochs),
                                  seed=seed)
     options = dict(options or {})
@@ -241,17 +270,15 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {subjects_of(val)}, "
            f"test {subjects_of(test)}"]
     network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet, log)
+    temperature = _calibrate(network, val, log)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else {}
     if metrics:
         log.append(f"test {subjects_of(test)} " + _headlines(metrics))
-    trained_on = {"dataset": dataset, "channels": channels,
+    trained_on = {"dataset": dataset, "channels": channels, "derivations": derivations,
                   "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
                   "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
-                  "kept_epochs": [f.best_epoch for f in fits],
-                  "metrics_protocol": "test subjects; 30min = 30 min before first to 30 min "
-                                      "after last sleep epoch per night; whole = every scored epoch; "
-                                      f"{RECORDING_CUT} = each night cut to its 30min window "
-                                      "before scoring, like a clinical recording"}
+                  "kept_epochs": [f.best_epoch for f in fits], "temperature": temperature,
+                  "metrics_protocol": "test subjects; " + _PROTOCOLS_TEXT}
     elapsed = time.perf_counter() - started
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics,
                        seconds=elapsed, final_seconds=elapsed, histories=[f.history for f in fits])
@@ -266,7 +293,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                    epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
                    quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                    options: dict[str, Any] | None = None, command: str | None = None,
-                   notes: str | None = None) -> RunResult:
+                   notes: str | None = None, any_eeg: bool = False,
+                   score_channels: list[str] | None = None) -> RunResult:
     """Subject-wise K-fold cross-validation, then (with ``output``) the model to ship.
 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
@@ -276,11 +304,19 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     epochs of the folds' schedule, see ``TrainConfig.stop_after``); its
     metadata carries the cross-validated metrics, which is what they estimate.
 
+    Each fold's ensemble is calibrated on its validation subject (:func:`fit_temperature`)
+    before its test nights are scored; the exported model takes the median of the folds'
+    temperatures.
+
     Parameters
     ----------
     k : int
         Number of folds (2 to the number of subjects; 8 is leave-one-subject-out on the 8
         subjects of the feature files).
+    score_channels : list of str, optional
+        With ``any_eeg`` on ``sleep-edf20-features``: score the test subjects' recordings of these
+        derivations instead of the trained ones (leave-one-derivation-out: train on Fpz-Cz,
+        score Pz-Oz). No model is exported then.
     Others
         As for :func:`train_model`.
 
@@ -290,25 +326,34 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         ``metrics`` pooled over folds, ``folds`` per fold.
     """
     started = time.perf_counter()
-    all_nights, channels = resolve_nights(dataset, data_dir, nights, channels)
+    derivations = list(channels or FEATURE_FILE_CHANNELS)
+    all_nights, channels = resolve_nights(dataset, data_dir, nights, channels, any_eeg)
+    scored_nights = all_nights
+    if score_channels is not None:
+        if not any_eeg or dataset != FEATURES_DATASET or output is not None:
+            raise UsageError("scoring other derivations needs any_eeg on sleep-edf20-features "
+                             "and no exported model")
+        scored_nights = resolve_nights(dataset, data_dir, None, score_channels, True)[0]
     config = dataclasses.replace(config or TrainConfig(), max_epochs=resolve_epochs(arch, epochs),
                                  seed=seed)
     options = dict(options or {})
     subjects = subjects_of(all_nights)
     rng = np.random.default_rng(seed)
     log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
-    folds, held_out, predictions, kept_epochs = [], [], [], []
+    folds, held_out, predictions, kept_epochs, temperatures = [], [], [], [], []
     for number, test_subjects in enumerate(subject_folds(subjects, k, seed), start=1):
         val_subjects = [str(rng.choice([s for s in subjects if s not in test_subjects]))]
-        train, val, test = split_by_subject(all_nights, val_subjects, test_subjects)
+        train, val, _ = split_by_subject(all_nights, val_subjects, test_subjects)
+        test = split_by_subject(scored_nights, [], test_subjects)[2]
         log.append(f"fold {number}/{k}: test {test_subjects}, val {val_subjects}")
         network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members,
                                         quiet, log)
+        temperatures.append(_calibrate(network, val, log))
         fold_predictions = predict_held_out(network, test)
         scores = score_held_out(test, fold_predictions)
         log.append(f"fold {number}/{k} " + _headlines(scores))
         folds.append({"test_subjects": test_subjects, "val_subjects": val_subjects,
-                      "kept_epochs": [f.best_epoch for f in fits],
+                      "kept_epochs": [f.best_epoch for f in fits], "temperature": temperatures[-1],
                       **{p: scores[p]["pooled"] for p in scores}})
         held_out += test
         predictions += fold_predictions
@@ -316,16 +361,19 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     metrics = score_held_out(held_out, predictions)
     log.append("pooled " + _headlines(metrics))
     final_epochs = int(np.median(kept_epochs))
-    trained_on = {"dataset": dataset, "channels": channels, "subjects": subjects,
-                  "nights": [n.name for n in all_nights], "final_epochs": final_epochs,
+    final_temperature = float(np.median(temperatures))
+    trained_on = {"dataset": dataset, "channels": channels, "derivations": derivations,
+                  "subjects": subjects, "nights": [n.name for n in all_nights],
+                  "final_epochs": final_epochs, "temperature": final_temperature,
                   "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "
-                                      "the test folds; 30min = 30 min before first to 30 min "
-                                      "after last sleep epoch per night; whole = every scored epoch; "
-                                      f"{RECORDING_CUT} = each night cut to its 30min window "
-                                      "before scoring, like a clinical recording",
+                                      "the test folds, each fold's ensemble calibrated on its "
+                                      "validation subject; " + _PROTOCOLS_TEXT,
                   "final_model": f"trained on all {len(subjects)} subjects for {final_epochs} epochs "
-                                 "(median kept epoch of the folds); the metrics are the "
-                                 "cross-validation estimate, not of this exact model"}
+                                 "(median kept epoch of the folds), temperature "
+                                 f"{final_temperature:.3f} (median of the folds'); the metrics are "
+                                 "the cross-validation estimate, not of this exact model"}
+    if score_channels is not None:
+        trained_on["scored_derivations"] = list(score_channels)
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics, folds=folds)
     if output is not None:
         log.append(f"final model: all subjects, {final_epochs} epochs")
@@ -333,6 +381,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         final_config = dataclasses.replace(config, stop_after=final_epochs)
         network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
                                         members, quiet, log)
+        network.set_temperature(final_temperature)
         result.final_seconds = time.perf_counter() - final_started
         result.histories = [f.history for f in fits]
         result.seconds = time.perf_counter() - started

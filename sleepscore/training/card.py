@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model import ANY_EEG
 from ..simulate import SIMULATION_MARK
 from ..stages import STAGES
 
@@ -12,6 +13,8 @@ _PROTOCOL_TITLES = {
     "whole": "whole recording (every scored epoch, wake included)",
     "30min_recording": "each night cut to its ±30-min window before scoring (a clinical-length "
                        "recording, as the literature's models see it)",
+    "30min_pieces": "30-min recordings cut one after another from each night's sleep period, "
+                    "each scored alone (naps, MSLT trials, excerpts)",
 }
 
 _INPUTS = {"features": "the unnormalised spectral-v1 features", "raw": "the 30-s raw signal epochs"}
@@ -37,14 +40,24 @@ def _data_description(trained_on: dict[str, Any]) -> str:
         what = f"the PSG signals of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
     else:
         what = f"{len(nights)} nights"
+    derivations = trained_on.get("derivations", trained_on["channels"])
+    channels = (f"any one EEG derivation, trained on each of {', '.join(derivations)} as a recording "
+                "of its own" if trained_on["channels"] == [ANY_EEG] else ", ".join(trained_on["channels"]))
     return (f"Dataset `{dataset}`: {what}, subjects {subjects}, channels "
-            f"{', '.join(trained_on['channels'])}. Unscored epochs (`?`, movement time) stay in the "
+            f"{channels}. Unscored epochs (`?`, movement time) stay in the "
             "sequence the network sees but carry no loss and count in no metric.")
 
 
 def _limits(trained_on: dict[str, Any]) -> str:
-    montage = (f"- Montage: trained on {', '.join(trained_on['channels'])} only; other derivations "
-               "give different signals and are untested.\n")
+    derivations = ", ".join(trained_on.get("derivations", trained_on["channels"]))
+    if trained_on["channels"] == [ANY_EEG]:
+        montage = (f"- Montage: trained on {derivations} only. Other derivations (central, frontal, "
+                   "occipital) are scored through relative band powers and shrunk per-recording "
+                   "centring; leave-one-derivation-out numbers are in the README, and no real "
+                   "recording of another montage was used for training or tuning.\n")
+    else:
+        montage = (f"- Montage: trained on {derivations} only; other derivations give different "
+                   "signals and are untested.\n")
     if trained_on["dataset"] == "sleep-edf20-features":
         return montage + _SLEEP_EDF_LIMITS + _FEATURES_LIMITS
     if trained_on["dataset"] == "sleep-edf20":
@@ -52,12 +65,13 @@ def _limits(trained_on: dict[str, Any]) -> str:
     return montage
 
 
-def _agreement_table(pooled: dict[str, Any]) -> list[str]:
+def _agreement_table(pooled: dict[str, Any], ece: float | None = None) -> list[str]:
     f1 = " | ".join(f"{pooled['per_class'][s]['f1']:.3f}" for s in STAGES)
-    lines = [f"| accuracy | macro-F1 | kappa | {' | '.join('F1 ' + s for s in STAGES)} | epochs |",
-             "|" + " --- |" * (4 + len(STAGES)),
+    calibration = f"{ece:.3f}" if ece is not None else "-"
+    lines = [f"| accuracy | macro-F1 | kappa | {' | '.join('F1 ' + s for s in STAGES)} | ECE | epochs |",
+             "|" + " --- |" * (5 + len(STAGES)),
              f"| {pooled['accuracy']:.3f} | {pooled['macro_f1']:.3f} | {pooled['kappa']:.3f} | {f1} "
-             f"| {pooled['n_epochs']} |", "",
+             f"| {calibration} | {pooled['n_epochs']} |", "",
              "Confusion matrix (rows expert, columns model):", "",
              "| expert \\ model | " + " | ".join(STAGES) + " |",
              "|" + " --- |" * (1 + len(STAGES))]
@@ -99,7 +113,8 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
         lines += ["The exported model is " + trained_on["final_model"] + ".", ""]
     for protocol, title in _PROTOCOL_TITLES.items():
         if protocol in summary["metrics"]:
-            lines += [f"## Metrics, {title}", "", *_agreement_table(summary["metrics"][protocol]["pooled"]), ""]
+            scores = summary["metrics"][protocol]
+            lines += [f"## Metrics, {title}", "", *_agreement_table(scores["pooled"], scores.get("ece")), ""]
     if summary.get("folds"):
         lines += ["Per fold (test subjects: kappa ±30 min / whole recording): " + "; ".join(
             f"{','.join(f['test_subjects'])}: {f['30min']['kappa']:.3f} / {f['whole']['kappa']:.3f}"

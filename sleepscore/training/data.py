@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model import ANY_EEG
+
 
 @dataclass
 class Night:
@@ -29,3 +31,26 @@ class Night:
     subject: str
     x: np.ndarray
     y: np.ndarray
+
+
+def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
+    """Every channel of every night as a one-channel recording of its own (same subject).
+
+    Features (``[n_epochs, width * n_channels]``, channel-major) are split into channel blocks,
+    raw epochs (``[n_epochs, n_channels, samples]``) along the channel axis. A single-EEG model
+    trained on these sees each derivation as just another EEG.
+
+    Examples
+    --------
+    >>> night = Night("n", "00", np.arange(12.0).reshape(2, 6), np.array([0, 2]))
+    >>> [(n.name, n.x.tolist()) for n in per_channel_nights([night], ["A", "B"])]
+    [('n:A', [[0.0, 1.0, 2.0], [6.0, 7.0, 8.0]]), ('n:B', [[3.0, 4.0, 5.0], [9.0, 10.0, 11.0]])]
+    """
+    out = []
+    for night in nights:
+        raw = night.x.ndim == 3
+        width = 1 if raw else night.x.shape[1] // len(channels)
+        for i, channel in enumerate(channels):
+            x = night.x[:, i:i + 1] if raw else night.x[:, i * width:(i + 1) * width]
+            out.append(Night(f"{night.name}:{channel}", night.subject, x, night.y))
+    return out

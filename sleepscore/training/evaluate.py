@@ -8,12 +8,13 @@ included, which is what the tool meets at predict time. Numbers of the two diffe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..metrics import agreement, summarise
+from ..metrics import agreement, expected_calibration_error, summarise
 from ..hypnogram import trim_mask
 from ..stages import UNSCORED
 from .data import Night
@@ -23,6 +24,10 @@ PROTOCOLS: dict[str, str] = {"30min": "30min", "whole": "none"}
 #: A third protocol: each night cut to its ±30-min window *before* scoring, so that the model
 #: sees a clinical-length recording (as the literature's models do), not a 22-h one.
 RECORDING_CUT = "30min_recording"
+#: A fourth: 30-min recordings cut one after another from each night's sleep period, each scored
+#: alone (a nap, an MSLT trial, an excerpt): what per-recording normalisation finds hardest.
+SLEEP_PIECES = "30min_pieces"
+PIECE_EPOCHS = 60
 
 
 def protocol_labels(y: np.ndarray, protocol: str) -> np.ndarray:
@@ -61,7 +66,8 @@ def predict_nights(model: torch.nn.Module, nights: list[Night]) -> list[np.ndarr
             for n in nights]
 
 
-def score_predictions(nights: list[Night], predictions: list[np.ndarray]) -> dict[str, Any]:
+def score_predictions(nights: list[Night], predictions: list[np.ndarray],
+                      protocols: tuple[str, ...] = tuple(PROTOCOLS)) -> dict[str, Any]:
     """Agreement of predicted stages with the expert under both protocols.
 
     Parameters
@@ -70,6 +76,8 @@ def score_predictions(nights: list[Night], predictions: list[np.ndarray]) -> dic
         The held-out nights (their ``y`` is the expert's scoring).
     predictions : list of np.ndarray
         Per night, int stage codes ``[n_epochs]`` or scores ``[n_epochs, 5]`` (argmax taken).
+    protocols : tuple of str
+        Which of :data:`PROTOCOLS` to score.
 
     Returns
     -------
@@ -80,7 +88,7 @@ def score_predictions(nights: list[Night], predictions: list[np.ndarray]) -> dic
     stages = [p.argmax(axis=1) if p.ndim == 2 else p for p in predictions]
     return {protocol: summarise([agreement(protocol_labels(n.y, protocol), s)
                                  for n, s in zip(nights, stages)]).to_dict()
-            for protocol in PROTOCOLS}
+            for protocol in protocols}
 
 
 def headline(scores: dict[str, Any], protocol: str = "30min") -> str:
@@ -96,16 +104,103 @@ def recording_cut(night: Night) -> Night:
     return Night(night.name, night.subject, night.x[keep], night.y[keep])
 
 
-def predict_held_out(model: torch.nn.Module, nights: list[Night]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per night, the logits on the whole recording and on its :func:`recording_cut`."""
+def sleep_pieces(night: Night, epochs: int = PIECE_EPOCHS) -> list[Night]:
+    """Consecutive ``epochs``-long recordings cut from the night's sleep period.
+
+    The sleep period runs from the first to the last sleep epoch; a shorter remainder at its end
+    is left out. Each piece is a recording of its own: naps, MSLT trials, excerpts.
+
+    Examples
+    --------
+    >>> y = np.array([0] * 10 + [2] * 130 + [0] * 10)
+    >>> [len(p.y) for p in sleep_pieces(Night("n", "00", np.zeros((150, 9)), y))]
+    [60, 60]
+    """
+    sleep = np.flatnonzero((night.y > 0) & (night.y != UNSCORED))
+    if len(sleep) == 0:
+        return []
+    starts = range(int(sleep[0]), int(sleep[-1]) + 2 - epochs, epochs)
+    return [Night(f"{night.name}@{start}", night.subject, night.x[start:start + epochs],
+                  night.y[start:start + epochs]) for start in starts]
+
+
+@dataclass
+class HeldOutPrediction:
+    """Logits of one held-out night as each protocol scores it (see :func:`predict_held_out`)."""
+
+    whole: np.ndarray
+    cut: np.ndarray
+    pieces: list[np.ndarray]
+
+
+def predict_held_out(model: torch.nn.Module, nights: list[Night]) -> list[HeldOutPrediction]:
+    """Per night, the logits on the whole recording, on its :func:`recording_cut` and on each of
+    its :func:`sleep_pieces` scored alone."""
+    whole = predict_nights(model, nights)
     cut = predict_nights(model, [recording_cut(n) for n in nights])
-    return list(zip(predict_nights(model, nights), cut))
+    pieces = [predict_nights(model, sleep_pieces(n)) for n in nights]
+    return [HeldOutPrediction(*items) for items in zip(whole, cut, pieces)]
 
 
-def score_held_out(nights: list[Night], predictions: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _scored(nights: list[Night], logits: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked logits and labels of the scored epochs of ``nights``."""
+    y = np.concatenate([n.y for n in nights])
+    keep = y != UNSCORED
+    return np.concatenate(logits)[keep], y[keep]
+
+
+def _calibration(nights: list[Night], logits: list[np.ndarray]) -> float | None:
+    if not nights:
+        return None
+    scores, labels = _scored(nights, logits)
+    probs = _softmax(scores)
+    return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == labels)
+
+
+def score_held_out(nights: list[Night], predictions: list[HeldOutPrediction]) -> dict[str, Any]:
     """:func:`score_predictions` of the whole-recording logits (``30min`` and ``whole``), plus
-    :data:`RECORDING_CUT`: every scored epoch of the cut nights, scored as recordings."""
-    scores = score_predictions(nights, [whole for whole, _ in predictions])
-    scores[RECORDING_CUT] = score_predictions([recording_cut(n) for n in nights],
-                                              [cut for _, cut in predictions])["whole"]
+    :data:`RECORDING_CUT` (every scored epoch of the cut nights, scored as recordings) and
+    :data:`SLEEP_PIECES` (every scored epoch of the 30-min pieces, each scored alone).
+
+    Every protocol also gets ``ece``: the expected calibration error of the top probability
+    (:func:`sleepscore.metrics.expected_calibration_error`) over its scored epochs.
+    """
+    scores = score_predictions(nights, [p.whole for p in predictions])
+    for protocol in PROTOCOLS:
+        kept = [Night(n.name, n.subject, n.x, protocol_labels(n.y, protocol)) for n in nights]
+        scores[protocol]["ece"] = _calibration(kept, [p.whole for p in predictions])
+    cut = [recording_cut(n) for n in nights]
+    scores[RECORDING_CUT] = score_predictions(cut, [p.cut for p in predictions], ("whole",))["whole"]
+    scores[RECORDING_CUT]["ece"] = _calibration(cut, [p.cut for p in predictions])
+    pieces = [piece for n in nights for piece in sleep_pieces(n)]
+    piece_logits = [logits for p in predictions for logits in p.pieces]
+    if pieces:
+        scores[SLEEP_PIECES] = score_predictions(pieces, piece_logits, ("whole",))["whole"]
+        scores[SLEEP_PIECES]["ece"] = _calibration(pieces, piece_logits)
     return scores
+
+
+def fit_temperature(nights: list[Night], predictions: list[HeldOutPrediction]) -> float:
+    """The temperature that minimises the negative log-likelihood of held-out logits.
+
+    All three views of each night (whole recording, clinical cut, 30-min pieces) count, so the
+    calibration holds for any recording length. A grid over 0.25-4 in log steps of ~2 %: one
+    scalar, and a grid cannot land in a local optimum.
+    """
+    views = [(n, p.whole) for n, p in zip(nights, predictions)]
+    views += [(recording_cut(n), p.cut) for n, p in zip(nights, predictions)]
+    views += [(piece, logits) for n, p in zip(nights, predictions)
+              for piece, logits in zip(sleep_pieces(n), p.pieces)]
+    scores, labels = _scored([v for v, _ in views], [logits for _, logits in views])
+    best, best_nll = 1.0, np.inf
+    for temperature in np.exp(np.linspace(np.log(0.25), np.log(4.0), 141)):
+        log_probs = np.log(_softmax(scores / temperature) + 1e-12)
+        nll = -log_probs[np.arange(len(labels)), labels].mean()
+        if nll < best_nll:
+            best, best_nll = float(temperature), nll
+    return best

@@ -1,4 +1,4 @@
-"""Export trained networks as self-describing ONNX files (``shared/docs/model-contract.md``).
+"""Export trained networks as self-describing ONNX files (``docs/model-contract.md``).
 
 The graph takes the unnormalised input ``x`` and returns softmax ``probs``; everything in between
 (per-recording standardisation, ensembling) is part of the exported network, so any onnxruntime
@@ -32,6 +32,14 @@ class _Probabilities(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x).softmax(dim=-1)
+
+
+class _ProbabilitiesAndDistance(_Probabilities):
+    """The contract's ``probs`` and the optional ``distance`` output (per-epoch distance of the
+    input to the training data, see ``docs/model-contract.md``)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.network(x).softmax(dim=-1), self.network.input_distance(x)
 
 
 def sleepscore_version() -> str:
@@ -121,13 +129,15 @@ def export_onnx(network: nn.Module, path: str | Path, metadata: dict[str, str],
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wrapped = _Probabilities(network).eval()
+    with_distance = getattr(network, "measures_distance", False)
+    wrapped = (_ProbabilitiesAndDistance if with_distance else _Probabilities)(network).eval()
+    outputs = ["probs", "distance"] if with_distance else ["probs"]
     example = torch.from_numpy(np.asarray(example_input, dtype=np.float32))[None]
     buffer = io.BytesIO()
     # The TorchScript exporter (dynamo=False) works offline and keeps the GRU as one ONNX op.
-    torch.onnx.export(wrapped, (example,), buffer, input_names=["x"], output_names=["probs"],
-                      dynamic_axes={"x": {0: "batch", 1: "seq"}, "probs": {0: "batch", 1: "seq"}},
-                      opset_version=OPSET, dynamo=False)
+    axes = {name: {0: "batch", 1: "seq"} for name in ["x", *outputs]}
+    torch.onnx.export(wrapped, (example,), buffer, input_names=["x"], output_names=outputs,
+                      dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     model = onnx.load_from_string(buffer.getvalue())
     for key, value in metadata.items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))

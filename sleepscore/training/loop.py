@@ -29,7 +29,7 @@ from torch import nn
 
 from ..stages import N_STAGES, UNSCORED
 from .data import Night
-from .evaluate import predict_nights, score_predictions
+from .evaluate import predict_nights, score_predictions, sleep_pieces
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -109,6 +109,13 @@ class TrainConfig:
         to a random 0-2 h after the last one, with ``per_recording`` (e.g. standardisation)
         computed on the cut only. Sleep-EDF recordings last ~22 h and are mostly wake; a model
         that only ever normalised over such recordings mis-scores an 8-h clinical one.
+    random_crops : int
+        Extra recordings cut from each training night every epoch, besides the whole night (or
+        its clinical cut): naps, excerpts and stopped recordings. Each has a length drawn from
+        10 min to 8 h in octaves (:data:`_RANDOM_CROP_EPOCHS`, so that crops of one length can
+        share a batch), lies anywhere in the night or, half the time, within its sleep period,
+        and gets ``per_recording`` computed on itself alone. With random crops the kept epoch is
+        chosen on the mean of the validation nights' ±30-min kappa and of their 30-min pieces'.
     seed : int
         Seeds torch and numpy: the same seed, data and config give the same weights.
     threads : int
@@ -125,6 +132,7 @@ class TrainConfig:
     class_weighting: str = "inverse_sqrt"
     augment: bool = True
     recording_crops: float = 0.0
+    random_crops: int = 0
     seed: int = 0
     threads: int = 1
 
@@ -183,6 +191,10 @@ def class_weights(nights: list[Night], scheme: str) -> torch.Tensor:
 _MAX_CROP_MARGIN = 240
 
 
+#: Lengths of the random recordings (``TrainConfig.random_crops``), in epochs: 10 min to 8 h.
+_RANDOM_CROP_EPOCHS = (20, 40, 60, 120, 240, 480, 960)
+
+
 def _recording_crop(y: np.ndarray, probability: float, rng: np.random.Generator) -> tuple[int, int]:
     """``(start, stop)`` of the part of a night trained on this epoch (the whole night, or with
     ``probability`` a clinical-length cut around its sleep; see ``TrainConfig.recording_crops``)."""
@@ -194,16 +206,40 @@ def _recording_crop(y: np.ndarray, probability: float, rng: np.random.Generator)
     return start, stop
 
 
+def _random_crop(y: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """``(start, stop)`` of a random-length recording cut from a night (``TrainConfig.random_crops``)."""
+    length = min(int(rng.choice(_RANDOM_CROP_EPOCHS)), len(y))
+    first, last = 0, len(y) - length
+    sleep = np.flatnonzero((y > 0) & (y != UNSCORED))
+    if len(sleep) and rng.random() < 0.5:  # within the sleep period: a nap or a stopped night
+        first = min(int(sleep[0]), last)
+        last = max(min(int(sleep[-1]) + 1 - length, last), first)
+    start = int(rng.integers(first, last + 1))
+    return start, start + length
+
+
 def _windows(lengths: list[int], window: int | None, rng: np.random.Generator) -> list[tuple[int, int, int]]:
-    """Random ``(night, start, stop)`` crops covering each night about once, shuffled."""
+    """Random ``(night, start, stop)`` crops covering each night about once, shuffled.
+
+    A night shorter than ``window`` is one crop of its own length."""
     if window is None:
         crops = [(i, 0, n) for i, n in enumerate(lengths)]
     else:
-        window = min(window, *lengths)
-        crops = [(i, int(start), int(start) + window)
+        crops = [(i, int(start), int(start) + min(window, n))
                  for i, n in enumerate(lengths)
-                 for start in rng.integers(0, n - window + 1, size=math.ceil(n / window))]
+                 for start in rng.integers(0, n - min(window, n) + 1, size=math.ceil(n / window))]
     return [crops[j] for j in rng.permutation(len(crops))]
+
+
+def _batches(crops: list[tuple[int, int, int]], batch_size: int) -> list[list[tuple[int, int, int]]]:
+    """Consecutive groups of at most ``batch_size`` crops of equal length (they are stacked)."""
+    by_length: dict[int, list[int]] = {}
+    for position, (_, start, stop) in enumerate(crops):
+        by_length.setdefault(stop - start, []).append(position)
+    # Kept in the order of each group's first crop, so the shuffle still decides the order.
+    groups = sorted((group[first:first + batch_size] for group in by_length.values()
+                     for first in range(0, len(group), batch_size)), key=lambda group: group[0])
+    return [[crops[position] for position in group] for group in groups]
 
 
 def _balanced_epochs(labels: list[np.ndarray], rng: np.random.Generator) -> list[tuple[int, int, int]]:
@@ -244,10 +280,14 @@ def _balanced_epochs(labels: list[np.ndarray], rng: np.random.Generator) -> list
     return [(int(night[j]), int(epoch[j]), int(epoch[j]) + 1) for j in order]
 
 
-def _validation_kappa(model: nn.Module, nights: list[Night]) -> float:
-    scores = score_predictions(nights, predict_nights(model, nights))
-    kappa = scores["30min"]["pooled"]["kappa"]
-    return -1.0 if kappa is None else kappa
+def _validation_kappa(model: nn.Module, nights: list[Night], short_recordings: bool = False) -> float:
+    """Pooled ±30-min kappa of the whole validation nights; with ``short_recordings``, its mean
+    with the kappa of their 30-min pieces scored alone."""
+    kappas = [score_predictions(nights, predict_nights(model, nights))["30min"]["pooled"]["kappa"]]
+    if short_recordings:
+        pieces = [piece for night in nights for piece in sleep_pieces(night)]
+        kappas.append(score_predictions(pieces, predict_nights(model, pieces), ("whole",))["whole"]["pooled"]["kappa"])
+    return -1.0 if None in kappas else float(np.mean(kappas))
 
 
 def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], config: TrainConfig,
@@ -295,6 +335,9 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
     # A network with auxiliary objectives (MC2SleepNet's InfoNCE) computes its own loss from the
     # loop's class-weighted cross-entropy.
     training_loss = getattr(model, "training_loss", None)
+    fit_population = getattr(model, "fit_population", None)
+    if fit_population is not None:
+        fit_population([n.x for n in train_nights], [n.y for n in train_nights])
     with deterministic(config.seed, config.threads) as rng:
         loss_fns: dict[str, nn.CrossEntropyLoss] = {}  # per class-weighting scheme, built once
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -320,13 +363,15 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                 inputs, labels = [], []
                 for night in train_nights:
                     x = augment(night.x, rng) if (augment is not None and config.augment) else night.x
-                    start, stop = _recording_crop(night.y, config.recording_crops, rng)
-                    x = torch.from_numpy(np.asarray(x[start:stop], dtype=np.float32))[None]
-                    if per_recording is not None:
-                        with torch.no_grad():
-                            x = per_recording(x)
-                    inputs.append(x[0])
-                    labels.append(torch.from_numpy(night.y[start:stop]))
+                    views = [_recording_crop(night.y, config.recording_crops, rng)]
+                    views += [_random_crop(night.y, rng) for _ in range(config.random_crops)]
+                    for start, stop in views:
+                        view = torch.from_numpy(np.asarray(x[start:stop], dtype=np.float32))[None]
+                        if per_recording is not None:
+                            with torch.no_grad():
+                                view = per_recording(view)
+                        inputs.append(view[0])
+                        labels.append(torch.from_numpy(night.y[start:stop]))
                 batch_size = plan.batch_size or config.batch_size
                 if plan.sampling == "balanced_epochs":
                     crops = _balanced_epochs([y.numpy() for y in labels], rng)
@@ -337,8 +382,7 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                         batch_size = 1  # whole nights differ in length: one per step
                 model.train()
                 losses = []
-                for first in range(0, len(crops), batch_size):
-                    batch = crops[first:first + batch_size]
+                for batch in _batches(crops, batch_size):
                     x = torch.stack([inputs[i][a:b] for i, a, b in batch])
                     y = torch.stack([labels[i][a:b] for i, a, b in batch])
                     if (y == UNSCORED).all():
@@ -356,7 +400,7 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                 row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)), "val_kappa": None,
                                        "selectable": plan.selectable}
                 if val_nights:
-                    row["val_kappa"] = _validation_kappa(model, val_nights)
+                    row["val_kappa"] = _validation_kappa(model, val_nights, config.random_crops > 0)
                 if plan.selectable:
                     if not val_nights or result.best_epoch == 0 or row["val_kappa"] > result.best_val_kappa:
                         result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]

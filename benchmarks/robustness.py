@@ -1,0 +1,233 @@
+"""Issue 10's measurements: any derivation, any length, damaged spectra, calibrated confidence.
+
+Part 1, real data (the 16 Sleep-EDF-20 feature nights in ``../shared``, subjects 0-7): subject-wise
+4-fold cross-validation, each fold early-stopped and calibrated on one other subject, metrics
+pooled over the test folds.
+
+- The shipped models' own cross-validation (read from ``models/NAME.json``, written by the
+  ``make models`` run that trained them): whole recordings ±30 min, each night cut to its ±30-min
+  window before scoring, 30-min recordings cut from the sleep period and scored alone, and the
+  expected calibration error (ECE) of ``confidence``.
+- Leave-one-derivation-out, run here with the single-EEG recipe of the shipped model: train on
+  Fpz-Cz only and score the test subjects' Pz-Oz, and the reverse.
+
+Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage sequences, EEG matched
+to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
+files are: EEG sampled at 50 Hz (nothing above 25 Hz), strong 30-45 Hz muscle in every N2 epoch,
+and relabelled as a clinical montage (``C4-M1`` only, no Pz-Oz) so that the default invocation
+takes the single-EEG path. Each is scored with the default ``score_night`` (what ``sleepscore
+predict night.edf`` does). These numbers show how damage moves the output; they are not accuracy
+on real recordings.
+
+    python -m benchmarks.robustness --epochs 40 --nights 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyedflib
+from scipy.signal import butter, resample_poly, sosfiltfilt
+
+from benchmarks._common import REPO, load, machine, now, write_result
+from sleepscore.datasets import pair_folder
+from sleepscore.metrics import agreement, expected_calibration_error
+from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
+from sleepscore.scoring import score_night
+from sleepscore.simulate import simulate_dataset
+
+SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
+TARGETS = {"30min": 0.77, "30min_pieces": 0.72, "lodo": 0.68, "ece": 0.05}
+PROTOCOLS = ("30min", "whole", "30min_recording", "30min_pieces")
+_CONFIDENT = 0.8
+
+
+def _row(name: str, metrics: dict) -> str:
+    cells = []
+    for protocol in PROTOCOLS:
+        scores = metrics.get(protocol)
+        cells.append("-" if scores is None else
+                     f"{scores['pooled']['kappa']:.3f} / {scores['pooled']['accuracy']:.3f} / "
+                     f"{scores['ece']:.3f}")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def shipped_rows() -> list[str]:
+    rows = []
+    for name in (DEFAULT_MODEL, ANY_EEG_MODEL):
+        summary = json.loads((shipped_models_dir() / name).with_suffix(".json").read_text())
+        rows.append(_row(f"`{name}` ({summary['trained_on']['metrics_protocol'].split(',')[0]})",
+                         summary["metrics"]))
+    return rows
+
+
+def leave_one_derivation_out(epochs: int) -> list[str]:
+    from sleepscore.training.api import cross_validate
+    from sleepscore.training.loop import TrainConfig
+    from sleepscore.training.transitions import transition_probabilities
+
+    summary = json.loads((shipped_models_dir() / ANY_EEG_MODEL).with_suffix(".json").read_text())
+    config = TrainConfig(**{key: summary["config"][key] for key in ("recording_crops", "random_crops")})
+    prior = transition_probabilities(SLEEP_EDF / "hypnograms-sc78", exclude_subjects=range(20)).tolist()
+    rows = []
+    for trained, scored in (("EEG Fpz-Cz", "EEG Pz-Oz"), ("EEG Pz-Oz", "EEG Fpz-Cz")):
+        started = time.perf_counter()
+        result = cross_validate("sleep-edf20-features", SLEEP_EDF, arch="spectral-robust",
+                                channels=[trained], any_eeg=True, score_channels=[scored], k=4,
+                                epochs=epochs, seed=0, quiet=True, config=config,
+                                options={**summary["options"], "transition_prior": prior})
+        rows.append(_row(f"train {trained}, score {scored} ({time.perf_counter() - started:.0f} s)",
+                         result.metrics))
+    return rows
+
+
+def _rewrite(src: Path, dst: Path, transform) -> None:  # noqa: ANN001 - (label, signal, fs, stages) -> (label, signal, fs) | None
+    """Copy an EDF, passing each signal through ``transform`` (None drops the signal)."""
+    with pyedflib.EdfReader(str(src)) as reader:
+        headers = reader.getSignalHeaders()
+        signals = [reader.readSignal(i) for i in range(reader.signals_in_file)]
+        start = reader.getStartdatetime()
+        duration = reader.datarecord_duration
+    kept_headers, kept_signals = [], []
+    for header, signal in zip(headers, signals):
+        out = transform(header["label"], signal, header["sample_frequency"])
+        if out is None:
+            continue
+        label, signal, fs = out
+        kept_headers.append({**header, "label": label, "sample_frequency": fs,
+                             "physical_min": min(header["physical_min"], float(signal.min())),
+                             "physical_max": max(header["physical_max"], float(signal.max()))})
+        kept_signals.append(signal)
+    writer = pyedflib.EdfWriter(str(dst), len(kept_signals), file_type=pyedflib.FILETYPE_EDF)
+    try:
+        writer.setDatarecordDuration(duration)
+        writer.setStartdatetime(start)
+        writer.setSignalHeaders(kept_headers)
+        writer.writeSamples(kept_signals)
+    finally:
+        writer.close()
+
+
+def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random.Generator) -> dict[str, Path]:
+    """The simulated night as clinics' damaged files (see the module docstring)."""
+    variants = {"as simulated (Fpz-Cz + Pz-Oz, 100 Hz)": psg}
+
+    def clinical(label, signal, fs):  # noqa: ANN001, ANN202
+        if label == "EEG Pz-Oz":
+            return None
+        return ("C4-M1" if label == "EEG Fpz-Cz" else label), signal, fs
+
+    def fifty_hz(label, signal, fs):  # noqa: ANN001, ANN202
+        if label.startswith("EEG"):
+            return label, resample_poly(signal, 1, 2), fs / 2
+        return label, signal, fs
+
+    muscle_band = butter(4, [30, 45], btype="bandpass", fs=100, output="sos")
+
+    def muscle(label, signal, fs):  # noqa: ANN001, ANN202
+        if not label.startswith("EEG"):
+            return label, signal, fs
+        # 10 uV RMS of 30-45 Hz noise (the signal is in uV): ~50x the usual gamma power of N2.
+        noise = sosfiltfilt(muscle_band, rng.normal(0, 1, len(signal)))
+        noise *= 10.0 / noise.std()
+        epoch_of_sample = np.minimum(np.arange(len(signal)) // 3000, len(labels) - 1)
+        return label, signal + noise * (labels[epoch_of_sample] == 2), fs
+
+    for name, transform in (("clinical montage (C4-M1 only)", clinical), ("EEG sampled at 50 Hz", fifty_hz),
+                            ("30-45 Hz muscle in every N2 epoch", muscle)):
+        path = folder / f"{psg.stem}-{len(variants)}.edf"
+        _rewrite(psg, path, transform)
+        variants[name] = path
+    return variants
+
+
+def simulated_rows(nights: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    pooled: dict[str, dict[str, list]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        simulate_dataset(folder, nights, seed, hours=9)
+        for pair in pair_folder(folder):
+            expert = score_night(pair.psg, hypnogram=pair.hypnogram).expert
+            for name, path in damaged_variants(pair.psg, expert, Path(folder), rng).items():
+                night = score_night(path, hypnogram=pair.hypnogram)
+                entry = pooled.setdefault(name, {"expert": [], "stages": [], "confidence": [],
+                                                 "model": night.model.name, "warned": 0,
+                                                 "channels": night.channels})
+                entry["expert"].append(night.expert)
+                entry["stages"].append(night.stages)
+                entry["confidence"].append(night.probs.max(axis=1))
+                entry["warned"] += any("unlike any" in w for w in night.warnings)
+    rows = []
+    for name, entry in pooled.items():
+        expert, stages = np.concatenate(entry["expert"]), np.concatenate(entry["stages"])
+        confidence = np.concatenate(entry["confidence"])
+        scored, sleep = expert >= 0, expert > 0
+        result = agreement(expert, stages)
+        ece = expected_calibration_error(confidence[scored], (stages == expert)[scored])
+        wake = stages == 0
+        n2 = expert == 2
+        rows.append(f"| {name} | `{entry['model']}` on {', '.join(entry['channels'])} | "
+                    f"{result.kappa:.3f} | {result.accuracy:.3f} | {ece:.3f} | "
+                    f"{wake[sleep].mean():.3f} | {(wake & (confidence >= _CONFIDENT))[sleep].mean():.3f} | "
+                    f"{wake[n2].mean():.3f} | {entry['warned']}/{nights} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=40, help="training epochs of the LODO runs")
+    parser.add_argument("--nights", type=int, default=6, help="simulated nights of part 2")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    header = ("| | kappa / acc / ECE, ±30 min of the whole recording | whole recording | each night "
+              "cut to ±30 min before scoring | 30-min pieces of the sleep period, each scored alone |\n"
+              "| --- | --- | --- | --- | --- |")
+    shipped = "\n".join(shipped_rows())
+    lodo = "\n".join(leave_one_derivation_out(args.epochs))
+    simulated = "\n".join(simulated_rows(args.nights, args.seed))
+    text = f"""# Robustness of the shipped models (issue 10)
+
+`python -m benchmarks.robustness --epochs {args.epochs} --nights {args.nights} --seed {args.seed}`,
+{now()}, {machine()}, load {load()}.
+
+## Real Sleep-EDF-20 features: subject-wise 4-fold cross-validation (subjects 0-7, 16 nights)
+
+Each fold trains on 5 subjects, early-stops and fits the temperature on 1 other subject, and is
+scored on its 2 test subjects; metrics are pooled over the 4 test folds (summed confusion matrix).
+ECE: expected calibration error of the top probability, 15 bins, over the same epochs. Targets:
+kappa >= {TARGETS['30min']} (±30 min), >= {TARGETS['30min_pieces']} (30-min pieces), >=
+{TARGETS['lodo']} (leave-one-derivation-out), ECE <= {TARGETS['ece']}.
+
+Shipped models (the cross-validation of the `make models` run that trained them):
+
+{header}
+{shipped}
+
+Leave-one-derivation-out, the single-EEG recipe trained on one derivation only, scored on the
+other derivation of the test subjects:
+
+{header}
+{lodo}
+
+## Simulated 9-h recordings, damaged as clinics' files are (not accuracy on real recordings)
+
+{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
+invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
+"sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
+confidence >= {_CONFIDENT}; "warned" counts nights given the "unlike the training data" warning.
+
+| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | warned |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+{simulated}
+"""
+    print(text)
+    write_result("robustness", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Which EEG channel of a recording to score: standard derivations in a documented order.
+
+Clinical PSG files name the same derivation many ways (``C4-M1``, ``C4-A1``, ``EEG C4-M1``,
+``C4:M1``, ``EEG C4-A1``, ``C4/M1``). :func:`derivation_key` reduces a label to one spelling,
+and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
+other channel that looks like EEG. EOG, EMG, ECG and the respiratory and oximetry channels are
+never taken for EEG.
+
+Why this order: the AASM scores sleep on central derivations first (C4-M1, backup C3-M2), with
+frontal ones for slow waves and occipital ones for alpha; the Sleep-EDF derivations the models
+were trained on (Fpz-Cz, Pz-Oz) are rare in clinics and come last only because a file that has
+both is scored by the two-channel model before this list is consulted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .errors import DataError
+
+#: Standard EEG derivations in the order they are chosen (:func:`derivation_key` spellings).
+EEG_PRIORITY: tuple[str, ...] = (
+    "c4-m1", "c3-m2", "c4-m2", "c3-m1", "cz-m1", "cz-m2",
+    "f4-m1", "f3-m2", "f4-m2", "f3-m1", "fz-m1", "fz-m2",
+    "o2-m1", "o1-m2", "o2-m2", "o1-m1",
+    "fpz-cz", "pz-oz", "c4", "c3", "cz", "f4", "f3", "o2", "o1",
+)
+# Words and electrode names of channels that are never EEG. E1/E2 (LOC/ROC) are the AASM's EOG
+# electrodes, so `E1-M2` is an eye channel even though it is referred to a mastoid like EEG.
+_NOT_EEG = re.compile(
+    r"eog|emg|ecg|ekg|chin|leg|tib|resp|spo2|sao2|flow|thor|abd|snor|pos|light|marker|event|"
+    r"temp|pleth|pulse|\bhr\b|cpap|pres|sum|nasal|oral|belt|effort|\be[12]\b|\bloc\b|\broc\b|"
+    r"\blat\b|\brat\b|\bdc\d|\bmic\b|audio|oxy")
+# 10-20 (and 10-10) electrode names: a label made of them, alone or as a pair, is EEG.
+_ELECTRODE = r"(?:fp[z12]|af[z3478]|f[z1-8]|fc[z1-6]|c[z1-6]|cp[z1-6]|t[3-8]|tp[78]|p[z1-8]|po[z3478]|o[z12]|m[12]|a[12])"
+_EEG_LABEL = re.compile(rf"^{_ELECTRODE}(?:-{_ELECTRODE})?$")
+
+
+def derivation_key(label: str) -> str:
+    """One spelling per derivation: lower case, no ``EEG`` word, ``-`` between electrodes, A1/A2 as M1/M2.
+
+    Earlobe (A1, A2) and mastoid (M1, M2) references are treated as the same derivation, as
+    clinical scorers do.
+
+    Examples
+    --------
+    >>> [derivation_key(s) for s in ["EEG C4-A1", "C4:M1", "c4/m1", "EEG C4-M1 ", "EEG Fpz-Cz"]]
+    ['c4-m1', 'c4-m1', 'c4-m1', 'c4-m1', 'fpz-cz']
+    """
+    key = re.sub(r"^\s*eeg[\s_-]*", "", label.strip().lower())
+    key = re.sub(r"\s*[:/]\s*|\s+-\s*|\s*-\s+|\s+", "-", key.strip())
+    return re.sub(r"\ba([12])\b", r"m\1", key)
+
+
+def is_eeg(label: str) -> bool:
+    """Whether a channel label names an EEG derivation (never EOG, EMG, ECG or respiration).
+
+    Examples
+    --------
+    >>> [is_eeg(s) for s in ["EEG C4-M1", "C3:A2", "E1-M2", "EOG horizontal", "EMG Chin", "ECG", "O2"]]
+    [True, True, False, False, False, False, True]
+    """
+    lowered = label.strip().lower()
+    if _NOT_EEG.search(re.sub(r"^\s*eeg\b", "", lowered)):
+        return False
+    return lowered.startswith("eeg") or bool(_EEG_LABEL.match(derivation_key(label)))
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """The EEG channel chosen for a recording, and why.
+
+    Attributes
+    ----------
+    label : str
+        The file's label of the chosen channel.
+    reason : str
+        One line for the user: which rule picked it.
+    """
+
+    label: str
+    reason: str
+
+
+def eeg_candidates(labels: Sequence[str], rates: Sequence[float] | None = None,
+                   min_rate: float = 50.0) -> list[str]:
+    """The EEG-looking labels of a file, in :data:`EEG_PRIORITY` order, then in file order.
+
+    Channels sampled below ``min_rate`` Hz (when ``rates`` are given) are left out: they cannot
+    be resampled to the models' 100 Hz without losing the bands the models read.
+
+    Examples
+    --------
+    >>> eeg_candidates(["E1-M2", "EEG O2-M1", "Chin", "EEG C3-M2", "EEG F4-M1"])
+    ['EEG C3-M2', 'EEG F4-M1', 'EEG O2-M1']
+    """
+    usable = [label for i, label in enumerate(labels)
+              if is_eeg(label) and (rates is None or rates[i] >= min_rate)]
+    rank = {key: i for i, key in enumerate(EEG_PRIORITY)}
+    return sorted(usable, key=lambda label: (rank.get(derivation_key(label), len(rank)),
+                                             labels.index(label)))
+
+
+def choose_eeg(path: str | Path, labels: Sequence[str], rates: Sequence[float] | None = None) -> ChannelChoice:
+    """The EEG channel a single-EEG model scores in this file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The recording, named in messages.
+    labels : sequence of str
+        Its channel labels.
+    rates : sequence of float, optional
+        Their sampling rates in Hz.
+
+    Returns
+    -------
+    ChannelChoice
+
+    Raises
+    ------
+    DataError
+        The file has no usable EEG channel; the message lists its channels and names ``--channels``.
+
+    Examples
+    --------
+    >>> choose_eeg("night.edf", ["EEG F4-M1", "EEG C4-A1", "EOG E1-M2"]).label
+    'EEG C4-A1'
+    """
+    candidates = eeg_candidates(labels, rates)
+    if not candidates:
+        listing = ", ".join(repr(label) for label in labels)
+        raise DataError(f"{path}: no EEG channel found (none of {listing} is a sampled-at-50-Hz-or-"
+                        "more EEG derivation); name one with --channels")
+    chosen = candidates[0]
+    standard = derivation_key(chosen) in EEG_PRIORITY
+    rule = "the first standard derivation (C4-M1, C3-M2, ... order) in the file" if standard \
+        else "no standard derivation in the file, first EEG-looking channel"
+    others = f"; other EEG: {', '.join(candidates[1:4])}" if len(candidates) > 1 else ""
+    return ChannelChoice(chosen, f"{Path(path).name}: scoring EEG channel '{chosen}' ({rule}{others}; "
+                                 "override with --channels)")

@@ -1,0 +1,287 @@
+"""A spectral sequence network for any EEG derivation, any recording length and damaged spectra.
+
+The shipped ``spectral-bigru`` standardises every spectral-v1 feature over the whole recording. That
+assumes a ~22-h Sleep-EDF night of one montage: a 30-min recording of sleep loses its stage mix to
+the standardisation, another derivation is another feature distribution, and a 50-Hz file (no
+power above 25 Hz) or chin-muscle artefact (30-50 Hz) moves the gamma power and Hjorth mobility
+far outside anything seen in training, which the network reads as wake.
+
+``spectral-robust`` changes what the network is given:
+
+- **Trusted features only.** Per channel, the delta, theta, alpha and beta log powers relative to
+  the channel's low-frequency level (the mean of the delta, theta and alpha log powers), plus that
+  level itself. Relative powers do not change with amplifier gain or electrode distance. Gamma
+  power, Hjorth mobility and the variance are dropped: they are the features a 50-Hz sampling rate,
+  line noise and muscle artefacts destroy. Beta is kept (it separates wake from sleep) and made
+  robust by augmentation (:func:`montage_augment`).
+- **Shrunk per-recording centring.** Every trusted feature is given twice: standardised with the
+  training population's statistics, and centred on the recording's own mean shrunk toward the
+  population mean, ``c = (sum_t v_t + k * mu) / (n + k)`` with ``k`` epochs of prior weight. A
+  22-h night is centred on itself as before; a 10-min nap is centred almost on the population, so
+  it keeps its stage mix. The weight ``n / (n + k)`` is an input too, so the network knows which
+  regime it is in.
+- **Calibration inside the graph.** Logits are divided by a temperature fitted on held-out nights
+  (:meth:`set_temperature`), so ``confidence`` means what it says.
+- **Distance to training.** :meth:`input_distance` is the per-epoch distance of the relative powers
+  to the nearest stage's training distribution, exported as a second ONNX output; the CLI warns
+  when a recording has many epochs beyond what 99 % of training epochs reach.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..features import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET
+from ..stages import N_STAGES, UNSCORED
+from . import Architecture, register
+from .spectral import LogPowerUnsquash, TransitionSmoothing
+
+_N_BASE = len(FEATURES_PER_CHANNEL)
+# spectral-v1 columns of one channel: delta, theta, alpha, beta, gamma log powers, two ratios, log
+# variance, Hjorth mobility.
+_BANDS = (0, 1, 2, 3)
+_LEVEL_BANDS = (0, 1, 2)
+_GAMMA, _LOG_VAR, _MOBILITY = 4, 7, 8
+# Standardised values beyond this are artefacts (a flat channel gives log powers of ln 1e-16).
+_CLIP = 8.0
+
+
+class TrustedSpectralInputs(nn.Module):
+    """spectral-v1 features → population-standardised and shrunk-recording-centred trusted features.
+
+    Parameters
+    ----------
+    n_channels : int
+        EEG channels in the input (9 spectral-v1 columns each).
+    shrinkage_epochs : float
+        Prior weight ``k`` of the population mean, in epochs (120 = 1 h).
+    high_frequency : bool
+        Also give the relative gamma power and the log Hjorth mobility (both read the 30-50 Hz
+        content that 50-Hz files lack and muscle inflates; training augments both damages).
+    """
+
+    def __init__(self, n_channels: int, shrinkage_epochs: float = 120.0,
+                 high_frequency: bool = False) -> None:
+        super().__init__()
+        self.n_channels = n_channels
+        self.unsquash = LogPowerUnsquash(_N_BASE * n_channels)
+        self.bands = (*_BANDS, _GAMMA) if high_frequency else _BANDS
+        self.high_frequency = high_frequency
+        self.per_channel = len(self.bands) + 1 + int(high_frequency)
+        width = self.per_channel * n_channels
+        self.shrinkage_epochs = shrinkage_epochs
+        # Persistent: fitted on the training nights and part of the exported graph.
+        self.register_buffer("population_mean", torch.zeros(width, dtype=torch.float64))
+        self.register_buffer("population_sd", torch.ones(width, dtype=torch.float64))
+        self.register_buffer("stage_mean", torch.zeros(N_STAGES, len(self.bands) * n_channels, dtype=torch.float64))
+        self.register_buffer("stage_sd", torch.ones(N_STAGES, len(self.bands) * n_channels, dtype=torch.float64))
+        self.register_buffer("distance_threshold", torch.tensor(np.inf, dtype=torch.float64))
+
+    @property
+    def out_features(self) -> int:
+        return 2 * self.per_channel * self.n_channels + 1
+
+    def trusted(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq, per_channel * n_channels]`` float64: relative band powers, levels
+        (and log mobilities)."""
+        log_power = self.unsquash(x.double())
+        blocks = log_power.unflatten(-1, (self.n_channels, _N_BASE))
+        level = blocks[..., list(_LEVEL_BANDS)].mean(dim=-1, keepdim=True)
+        parts = [(blocks[..., list(self.bands)] - level).flatten(-2), level.flatten(-2)]
+        if self.high_frequency:
+            parts.append(blocks[..., _MOBILITY].clamp_min(1e-6).log())
+        return torch.cat(parts, dim=-1)
+
+    @torch.no_grad()
+    def fit_population(self, nights_x: list[np.ndarray], nights_y: list[np.ndarray]) -> None:
+        """Population and per-stage statistics of the trusted features of the training nights.
+
+        The population is the scored epochs of the nights' sleep periods (30 min around the first
+        and last sleep epoch), what a clinical recording holds, so that a short recording is
+        shrunk toward a typical night rather than toward the long wake of a 22-h Sleep-EDF day.
+        """
+        from ..hypnogram import trim_mask  # noqa: PLC0415 (kept out of the graph's imports)
+
+        values, labels = [], []
+        for x, y in zip(nights_x, nights_y):
+            keep = trim_mask(y, "30min") & (y != UNSCORED)
+            values.append(self.trusted(torch.from_numpy(np.asarray(x, dtype=np.float32))[None])[0][keep])
+            labels.append(torch.from_numpy(y[keep]))
+        v, y = torch.cat(values), torch.cat(labels)
+        self.population_mean.copy_(v.mean(dim=0))
+        self.population_sd.copy_(v.std(dim=0).clamp_min(1e-3))
+        relative = self._relative_z(v)
+        for stage in range(N_STAGES):
+            members = relative[y == stage]
+            if len(members) > 1:
+                self.stage_mean[stage] = members.mean(dim=0)
+                self.stage_sd[stage] = members.std(dim=0).clamp_min(1e-3)
+        self.distance_threshold.fill_(torch.quantile(self._distance(v), 0.99).item())
+
+    def _relative_z(self, trusted: torch.Tensor) -> torch.Tensor:
+        width = len(self.bands) * self.n_channels
+        return ((trusted - self.population_mean) / self.population_sd)[..., :width]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = self.trusted(x)
+        n = v.shape[1]
+        k = self.shrinkage_epochs
+        centre = (v.sum(dim=1, keepdim=True) + k * self.population_mean) / (n + k)
+        population_z = (v - self.population_mean) / self.population_sd
+        recording_z = (v - centre) / self.population_sd
+        weight = torch.full_like(v[..., :1], n / (n + k))
+        out = torch.cat([population_z, recording_z], dim=-1).clamp(-_CLIP, _CLIP)
+        return torch.cat([out, weight], dim=-1).float()
+
+    def _distance(self, trusted: torch.Tensor) -> torch.Tensor:
+        z = (self._relative_z(trusted).unsqueeze(-2) - self.stage_mean) / self.stage_sd
+        return z.pow(2).mean(dim=-1).sqrt().amin(dim=-1)
+
+    def distance(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-epoch RMS z-distance of the relative powers to the nearest stage's training mean."""
+        return self._distance(self.trusted(x)).float()
+
+
+class SpectralRobustGRU(nn.Module):
+    """Bidirectional GRU over :class:`TrustedSpectralInputs`, with transition smoothing and a temperature.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width: 9 spectral-v1 columns per EEG channel.
+    hidden, layers, dropout
+        GRU size and regularisation.
+    shrinkage_epochs : float
+        See :class:`TrustedSpectralInputs`.
+    transition_prior : array-like, optional
+        ``[5, 5]`` stage-transition probabilities for a :class:`TransitionSmoothing` layer.
+
+    Examples
+    --------
+    >>> net = SpectralRobustGRU(9)
+    >>> net(torch.randn(1, 40, 9) - 25).shape
+    torch.Size([1, 40, 5])
+    """
+
+    def __init__(self, n_features: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
+                 shrinkage_epochs: float = 120.0, high_frequency: bool = True,
+                 transition_prior: list[list[float]] | None = None) -> None:
+        super().__init__()
+        if n_features % _N_BASE:
+            raise ValueError(f"{n_features} input columns are not whole spectral-v1 channels")
+        self.inputs = TrustedSpectralInputs(n_features // _N_BASE, shrinkage_epochs, high_frequency)
+        self.project = nn.Sequential(nn.Linear(self.inputs.out_features, hidden), nn.GELU(),
+                                     nn.Dropout(dropout))
+        self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
+                          dropout=dropout if layers > 1 else 0.0)
+        self.classify = nn.Linear(2 * hidden, N_STAGES)
+        self.smooth = TransitionSmoothing(transition_prior) if transition_prior is not None else nn.Identity()
+        self.register_buffer("temperature", torch.ones(()))
+
+    def fit_population(self, nights_x: list[np.ndarray], nights_y: list[np.ndarray]) -> None:
+        """Fit the input statistics on the training nights (the loop calls this before training)."""
+        self.inputs.fit_population(nights_x, nights_y)
+
+    def set_temperature(self, temperature: float) -> None:
+        """Divide the logits by ``temperature`` (fitted on held-out nights) from now on."""
+        self.temperature.fill_(float(temperature))
+
+    def per_recording(self, x: torch.Tensor) -> torch.Tensor:
+        """The part that needs the whole recording: trusted features and their centring."""
+        return self.inputs(x)
+
+    def per_window(self, x: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self.gru(self.project(x))
+        return self.smooth(self.classify(hidden)) / self.temperature
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.per_window(self.per_recording(x))
+
+    def input_distance(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]`` distance of each epoch to the training data (see :class:`TrustedSpectralInputs`)."""
+        return self.inputs.distance(x)
+
+    @property
+    def distance_threshold(self) -> float:
+        """The :meth:`input_distance` that 99 % of the training epochs stay within."""
+        return float(self.inputs.distance_threshold)
+
+
+# Band edges of spectral-v1 (delta .. gamma) in Hz, for the band totals the augmentation rescales.
+_EDGES_HZ = np.array([[0.5, 4], [4, 8], [8, 13], [13, 30], [30, 50]])
+_WIDTH_HZ = _EDGES_HZ[:, 1] - _EDGES_HZ[:, 0]
+_DIFF_GAIN = 4 * np.sin(np.pi * _EDGES_HZ.mean(axis=1) / 100.0) ** 2
+
+
+def _band_total(power: np.ndarray, weight: np.ndarray | float = 1.0) -> np.ndarray:
+    """Approximate (weighted) total power from the five band mean densities."""
+    return (power * _WIDTH_HZ * weight).sum(axis=1)
+
+
+def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exact spectral-v1 features of the same night recorded another way.
+
+    Per channel: an amplifier/electrode-distance gain (x1/2.5 to x2.5 in amplitude); band-wise
+    gains and a spectral tilt, as another derivation or another lab's filters give (log-power SD
+    0.25 per band, tilt SD 0.1 per band step); with probability 0.15 a 50-Hz recording's loss of
+    beta above 25 Hz and of all gamma; with probability 0.25 muscle bursts in a random share (up to
+    30 %) of the epochs, adding up to 20x the epoch's beta power and more in gamma. Powers are
+    changed in ``P`` (``exp(f) - 1e-10``) and the features recomputed as the extractor would; the
+    variance and Hjorth mobility move with the band powers' change, approximated from the five
+    band densities.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``[n_epochs, 9 * n_channels]`` unnormalised spectral-v1 features.
+    rng : np.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    np.ndarray
+        Augmented copy, same shape and dtype.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    n_epochs = len(out)
+    band_step = np.arange(5) - 2.0
+    for start in range(0, out.shape[1], _N_BASE):
+        block = out[:, start:start + _N_BASE]
+        power = np.maximum(np.exp(block[:, :5]) - LOG_OFFSET, 0.0)
+        log_gain = (2 * np.log(2.5) * rng.uniform(-1, 1) + rng.normal(0, 0.25, 5)
+                    + rng.normal(0, 0.1) * band_step)
+        gain = np.exp(log_gain)[None, :].repeat(n_epochs, axis=0)
+        if rng.random() < 0.15:  # sampled at 50 Hz: nothing above 25 Hz
+            gain[:, 3] *= rng.uniform(0.6, 0.9)
+            gain[:, 4] *= 1e-6
+        if rng.random() < 0.25:  # chin-muscle bursts
+            burst = rng.random(n_epochs) < rng.uniform(0, 0.3)
+            gain[burst, 3] *= 1 + rng.uniform(0, 20, burst.sum())
+            gain[burst, 4] *= 1 + rng.uniform(0, 200, burst.sum())
+        new_power = gain * power
+        variance = np.maximum(np.exp(block[:, _LOG_VAR]) - LOG_OFFSET, 0.0)
+        variance *= _band_total(new_power) / np.maximum(_band_total(power), 1e-300)
+        # Mobility^2 is the diff's variance over the signal's: each band's power weighted by
+        # the first difference's gain 4 sin^2(pi f / fs) at the band's centre.
+        block[:, _MOBILITY] *= np.sqrt(_band_total(new_power, _DIFF_GAIN) / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300)
+                                       * _band_total(power) / np.maximum(_band_total(new_power), 1e-300))
+        block[:, :5] = np.log(new_power + LOG_OFFSET)
+        block[:, 5] = block[:, 1] / (block[:, 2] + LOG_OFFSET)
+        block[:, 6] = block[:, 2] / (block[:, 0] + LOG_OFFSET)
+        block[:, _LOG_VAR] = np.log(variance + LOG_OFFSET)
+    return out.astype(x.dtype)
+
+
+def build_spectral_robust(n_channels: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
+                          shrinkage_epochs: float = 120.0, high_frequency: bool = True,
+                          transition_prior: list[list[float]] | None = None) -> SpectralRobustGRU:
+    """:class:`SpectralRobustGRU` for ``n_channels`` EEG channels of ``spectral-v1`` features."""
+    return SpectralRobustGRU(_N_BASE * n_channels, hidden=hidden, layers=layers, dropout=dropout,
+                             shrinkage_epochs=shrinkage_epochs, high_frequency=high_frequency,
+                             transition_prior=transition_prior)
+
+
+register(Architecture("spectral-robust", build_spectral_robust, input_kind="features",
+                      feature_set=FEATURE_SET, augment=montage_augment))

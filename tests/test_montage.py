@@ -1,0 +1,70 @@
+"""Channel choice for single-EEG models: standard derivations first, never EOG/EMG/ECG."""
+
+from __future__ import annotations
+
+import pytest
+
+from sleepscore.errors import DataError
+from sleepscore.montage import EEG_PRIORITY, choose_eeg, derivation_key, eeg_candidates, is_eeg
+
+#: What a clinical PSG export holds besides EEG (AASM labels and a few vendors' spellings).
+NOT_EEG = ["E1-M2", "E2-M1", "EOG LOC-A2", "ROC-A1", "EMG Chin1-Chin2", "Chin", "LLeg", "RLeg",
+           "Leg/L", "ECG", "EKG", "ECG II", "Airflow", "Nasal Pressure", "Thor", "Abdo", "SpO2",
+           "SaO2", "Pleth", "Pulse", "Snore", "Position", "Light", "Event marker",
+           "Resp oro-nasal", "Temp rectal", "EMG submental", "EOG horizontal", "HR", "Sum"]
+
+
+@pytest.mark.parametrize("label", NOT_EEG)
+def test_non_eeg_channels_are_never_eeg(label: str) -> None:
+    assert not is_eeg(label)
+
+
+@pytest.mark.parametrize("label", ["EEG C4-M1", "C4-A1", "C4:M1", "c4/m1", "EEG C3-A2", "F4-M1",
+                                   "O2-M1", "EEG Fpz-Cz", "EEG Pz-Oz", "Fp1-F7", "Cz", "EEG O1"])
+def test_eeg_derivations_are_eeg(label: str) -> None:
+    assert is_eeg(label)
+
+
+@pytest.mark.parametrize("spelling", ["C4-M1", "C4-A1", "EEG C4-M1", "EEG C4-A1", "C4:M1",
+                                      "C4/A1", "eeg c4 - m1", " C4-M1 "])
+def test_spellings_of_c4_m1_are_one_derivation(spelling: str) -> None:
+    assert derivation_key(spelling) == "c4-m1"
+
+
+def test_central_is_chosen_before_frontal_and_occipital_whatever_the_file_order() -> None:
+    labels = ["E1-M2", "EEG O2-M1", "EEG F4-M1", "Chin1-Chin2", "EEG C3-M2", "EEG C4-M1", "ECG"]
+    choice = choose_eeg("night.edf", labels)
+    assert choice.label == "EEG C4-M1"
+    assert "--channels" in choice.reason and "night.edf" in choice.reason
+    assert eeg_candidates(labels) == ["EEG C4-M1", "EEG C3-M2", "EEG F4-M1", "EEG O2-M1"]
+
+
+def test_backup_central_then_frontal_then_occipital() -> None:
+    assert choose_eeg("n.edf", ["O1-M2", "F3-M2", "C3-A2"]).label == "C3-A2"
+    assert choose_eeg("n.edf", ["O1-M2", "F3-M2"]).label == "F3-M2"
+    assert choose_eeg("n.edf", ["O1-M2", "EEG Pz-Oz"]).label == "O1-M2"
+    assert choose_eeg("n.edf", ["EEG Pz-Oz", "EEG Fpz-Cz"]).label == "EEG Fpz-Cz"
+
+
+def test_priority_puts_central_first_and_sleep_edf_derivations_after_the_aasm_ones() -> None:
+    assert EEG_PRIORITY[:2] == ("c4-m1", "c3-m2")
+    assert EEG_PRIORITY.index("o1-m2") < EEG_PRIORITY.index("fpz-cz")
+
+
+def test_a_non_standard_eeg_label_is_taken_when_nothing_standard_exists() -> None:
+    choice = choose_eeg("n.edf", ["ECG", "EEG T3-T5"])
+    assert choice.label == "EEG T3-T5"
+    assert "no standard derivation" in choice.reason
+
+
+def test_channels_below_50_hz_are_not_candidates() -> None:
+    assert choose_eeg("n.edf", ["C4-M1", "C3-M2"], rates=[32.0, 128.0]).label == "C3-M2"
+
+
+def test_no_eeg_is_one_line_naming_the_file_the_channels_and_the_option() -> None:
+    with pytest.raises(DataError) as caught:
+        choose_eeg("psg.edf", ["E1-M2", "Chin", "ECG"])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("psg.edf: no EEG channel")
+    assert "'E1-M2'" in message and "'ECG'" in message and "--channels" in message

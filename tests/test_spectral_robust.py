@@ -1,0 +1,165 @@
+"""The any-derivation, any-length network (spectral-robust) and the training pieces it needs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sleepscore.features import spectral_features  # noqa: E402
+from sleepscore.hypnogram import trim_mask  # noqa: E402
+from sleepscore.metrics import expected_calibration_error  # noqa: E402
+from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
+from sleepscore.nets.spectral_robust import TrustedSpectralInputs, montage_augment  # noqa: E402
+from sleepscore.training.data import Night, per_channel_nights  # noqa: E402
+from sleepscore.training.evaluate import (HeldOutPrediction, fit_temperature,  # noqa: E402
+                                          sleep_pieces)
+from sleepscore.training.loop import _RANDOM_CROP_EPOCHS, _batches, _random_crop  # noqa: E402
+
+
+def eeg_epochs(n_epochs: int, seed: int = 0) -> np.ndarray:
+    """``[n, 1, 3000]`` pink-ish EEG in volts (tens of uV), different per epoch."""
+    rng = np.random.default_rng(seed)
+    white = rng.normal(0, 1, (n_epochs, 1, 3000))
+    spectrum = np.fft.rfft(white, axis=-1) / np.maximum(np.fft.rfftfreq(3000, 0.01), 0.5)
+    signal = np.fft.irfft(spectrum, n=3000, axis=-1)
+    return 20e-6 * signal / signal.std() * rng.uniform(0.5, 2.0, (n_epochs, 1, 1))
+
+
+def night_labels(n_epochs: int) -> np.ndarray:
+    y = np.zeros(n_epochs, dtype=np.int64)
+    y[n_epochs // 4: 3 * n_epochs // 4] = np.resize([1, 2, 2, 3, 2, 4], n_epochs // 2)
+    return y
+
+
+def test_relative_powers_do_not_change_with_gain_and_the_level_moves_by_its_log() -> None:
+    epochs = eeg_epochs(20)
+    inputs = TrustedSpectralInputs(1, high_frequency=True)
+    plain = inputs.trusted(torch.from_numpy(spectral_features(epochs).astype(np.float32))[None])[0]
+    louder = inputs.trusted(torch.from_numpy(spectral_features(3 * epochs).astype(np.float32))[None])[0]
+    relative = [0, 1, 2, 3, 4, 6]  # four bands and gamma relative to the level, log mobility
+    # float32 inputs near ln(1e-10) resolve log powers to a few 1e-3.
+    np.testing.assert_allclose(louder[:, relative], plain[:, relative], atol=5e-3)
+    np.testing.assert_allclose(louder[:, 5] - plain[:, 5], 2 * np.log(3), atol=5e-3)
+
+
+def test_short_recordings_are_centred_on_the_population_and_long_ones_on_themselves() -> None:
+    inputs = TrustedSpectralInputs(1, shrinkage_epochs=120)
+    long_night = spectral_features(eeg_epochs(2400)).astype(np.float32)
+    inputs.fit_population([long_night], [night_labels(2400)])
+    width = 5
+    for n_epochs, recording_weight in ((20, 20 / 140), (2400, 2400 / 2520)):
+        # A recording louder than the population: its own mean is 2 ln 4 above in the level.
+        x = torch.from_numpy(spectral_features(4 * eeg_epochs(n_epochs, seed=1)).astype(np.float32))[None]
+        out = inputs(x)[0].double()
+        population_z, recording_z, weight = out[:, :width], out[:, width:2 * width], out[:, -1]
+        np.testing.assert_allclose(weight, recording_weight, rtol=1e-6)
+        # recording_z = population_z - w * (recording mean in population units)
+        np.testing.assert_allclose((population_z - recording_z).mean(dim=0),
+                                   recording_weight * population_z.mean(dim=0), atol=1e-4)
+
+
+def test_training_epochs_stay_within_the_distance_threshold_99_percent_of_the_time() -> None:
+    net = build_network("spectral-robust", 1)
+    x = spectral_features(eeg_epochs(600)).astype(np.float32)
+    y = night_labels(600)
+    net.fit_population([x], [y])
+    distance = net.input_distance(torch.from_numpy(x)[None])[0].numpy()
+    population = trim_mask(y, "30min") & (y >= 0)  # the epochs the statistics are fitted on
+    assert np.mean(distance[population] <= net.distance_threshold) == pytest.approx(0.99, abs=0.005)
+    flat = np.full_like(x, np.log(1e-10))  # a disconnected electrode: every power at the epsilon
+    assert (net.input_distance(torch.from_numpy(flat)[None]) > net.distance_threshold).all()
+
+
+def test_montage_augment_keeps_the_features_consistent_and_damages_the_high_bands() -> None:
+    x = spectral_features(eeg_epochs(300)).astype(np.float64)
+    rng = np.random.default_rng(3)
+    changed_gamma = 0
+    for _ in range(40):
+        out = montage_augment(x, rng)
+        assert out.shape == x.shape and out.dtype == x.dtype
+        # The ratio columns follow from the augmented log powers, as the extractor computes them.
+        np.testing.assert_allclose(out[:, 5], out[:, 1] / (out[:, 2] + 1e-10))
+        np.testing.assert_allclose(out[:, 6], out[:, 2] / (out[:, 0] + 1e-10))
+        log_power = np.log(np.maximum(np.exp(out[:, :5]) - 1e-10, 1e-30))
+        original = np.log(np.exp(x[:, :5]) - 1e-10)
+        relative_gamma_shift = np.ptp((log_power[:, 4] - log_power[:, 0]) - (original[:, 4] - original[:, 0]))
+        changed_gamma += relative_gamma_shift > 0.1  # per-epoch (muscle) or 50-Hz change
+    # Only the 50-Hz loss or muscle bursts change gamma relative to delta differently from the
+    # night's constant band gains: P(neither) = 0.85 * 0.75, so ~14 of 40 nights.
+    assert 5 <= changed_gamma <= 25
+
+
+def test_random_crops_are_inside_the_night_of_every_length_and_half_in_the_sleep_period() -> None:
+    y = night_labels(2600)
+    sleep = np.flatnonzero(y > 0)
+    rng = np.random.default_rng(0)
+    crops = [_random_crop(y, rng) for _ in range(2000)]
+    assert all(0 <= start < stop <= len(y) for start, stop in crops)
+    assert {stop - start for start, stop in crops} == set(_RANDOM_CROP_EPOCHS)
+    inside = np.mean([sleep[0] <= start and stop <= sleep[-1] + 1 for start, stop in crops])
+    assert 0.5 <= inside <= 0.8  # half drawn inside, plus the anywhere-crops that land inside
+    assert _random_crop(y[:15], rng) == (0, 15)  # a night shorter than any crop is kept whole
+
+
+def test_batches_stack_only_crops_of_equal_length_and_keep_every_crop_once() -> None:
+    crops = [(0, 0, 10), (1, 5, 25), (2, 0, 10), (3, 0, 10), (4, 2, 22), (5, 0, 7)]
+    batches = _batches(crops, batch_size=2)
+    assert sorted(c for b in batches for c in b) == sorted(crops)
+    for batch in batches:
+        assert len(batch) <= 2 and len({stop - start for _, start, stop in batch}) == 1
+    assert batches[0][0] == crops[0]
+
+
+def test_sleep_pieces_are_consecutive_half_hours_of_the_sleep_period() -> None:
+    y = np.array([0] * 30 + [2] * 125 + [0] * 40)
+    night = Night("n", "00", np.arange(len(y), dtype=np.float32)[:, None], y)
+    pieces = sleep_pieces(night)
+    assert [len(p.y) for p in pieces] == [60, 60]
+    assert pieces[0].x[0, 0] == 30 and pieces[1].x[0, 0] == 90
+
+
+def test_expected_calibration_error() -> None:
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.2, 1.0, 200_000)
+    calibrated = rng.random(confidence.size) < confidence
+    assert expected_calibration_error(confidence, calibrated) < 0.01
+    overconfident = rng.random(confidence.size) < confidence - 0.15
+    assert expected_calibration_error(confidence, overconfident) == pytest.approx(0.15, abs=0.01)
+
+
+def test_fit_temperature_undoes_sharpened_logits() -> None:
+    rng = np.random.default_rng(1)
+    n = 4000
+    y = rng.integers(0, 5, n)
+    true_logits = rng.normal(0, 1, (n, 5))
+    true_logits[np.arange(n), y] += 1.5
+    # Labels drawn from the softmax of true_logits: those logits are calibrated; x3 is overconfident.
+    probs = np.exp(true_logits) / np.exp(true_logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(5, p=p) for p in probs])
+    y[:100] = 0  # wake before the sleep period, so the clinical cut and pieces are real views
+    night = Night("n", "00", np.zeros((n, 9)), y)
+    logits = 3 * true_logits
+    keep = trim_mask(y, "30min")
+    pieces = [logits[int(p.name.split("@")[1]):][:len(p.y)] for p in sleep_pieces(night)]
+    prediction = HeldOutPrediction(whole=logits, cut=logits[keep], pieces=pieces)
+    assert fit_temperature([night], [prediction]) == pytest.approx(3.0, rel=0.1)
+
+
+def test_ensemble_temperature_divides_the_log_probabilities() -> None:
+    members = [build_network("spectral-robust", 1) for _ in range(2)]
+    ensemble = ProbabilityAverage(members).eval()
+    x = torch.from_numpy(spectral_features(eeg_epochs(30)).astype(np.float32))[None]
+    with torch.no_grad():
+        plain = ensemble(x)
+        ensemble.set_temperature(2.0)
+        np.testing.assert_allclose(ensemble(x), plain / 2.0, rtol=1e-6)
+
+
+def test_per_channel_nights_keep_the_subject_and_labels() -> None:
+    night = Night("SC4001E0", "00", np.arange(36.0).reshape(2, 18), np.array([0, 2]))
+    split = per_channel_nights([night], ["EEG Fpz-Cz", "EEG Pz-Oz"])
+    assert [n.name for n in split] == ["SC4001E0:EEG Fpz-Cz", "SC4001E0:EEG Pz-Oz"]
+    assert all(n.subject == "00" and (n.y == night.y).all() for n in split)
+    np.testing.assert_array_equal(np.hstack([n.x for n in split]), night.x)
