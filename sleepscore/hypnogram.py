@@ -1,6 +1,8 @@
 """Expert hypnograms: reading, stage-label mapping, alignment to PSG epochs, and trimming.
 
-Three kinds of file are read, told apart by extension and content:
+Two kinds of scoring are read, told apart by extension and content:
+
+**Timed annotations** (:class:`Hypnogram`), each with its onset and duration:
 
 - **EDF+ annotation files** (``*.edf``, e.g. Sleep-EDF's ``SC4001EC-Hypnogram.edf``), read with
   pyedflib. Their header carries a clock start time (in Sleep-EDF, the PSG's own start) and the
@@ -9,20 +11,51 @@ Three kinds of file are read, told apart by extension and content:
   duration and a label column (case-insensitive; synonyms such as ``description``,
   ``annotation``, ``stage``). Onsets are either seconds from the PSG start (BIDS
   ``events.tsv`` style) or ISO date-times (Sleep-EDF text style, ``1989-04-24T16:13:00``).
-- **One label per epoch**, one line per 30-s epoch from the PSG start, optionally under a single
-  header word such as ``stage``.
+- **NSRR XML** ``<PSGAnnotation>`` files: ``<ScoredEvent>`` elements of type ``Stages|Stages``
+  with ``<EventConcept>`` (``Stage 2 sleep|2``), ``<Start>`` and ``<Duration>`` in seconds from
+  the recording start (see :mod:`sleepscore.nsrr_xml`).
 
-Labels are R&K (``W 1 2 3 4 R M ?``, ``MT``), AASM (``W N1 N2 N3 R REM``, ``N4``) or Sleep-EDF
-(``Sleep stage W``, ``Movement time``), case-insensitive. R&K 3 and 4 both become N3.
+**Epoch lists** (:class:`EpochList`), one label per scoring epoch from the recording start:
+
+- **One label per line**, optionally under one header word such as ``stage`` and/or section
+  lines in brackets such as ``[Hypnogram]``. Epochs of 5, 20 or 30 s: given by the caller
+  (``--hypnogram-epoch``), else detected as the one length at which the labels fit the
+  recording (see *Length rules*).
+- **Compumedics/Profusion XML** ``<CMPStudyConfig>`` files: ``<SleepStages>`` with one
+  ``<SleepStage>`` code per epoch and the epoch length in ``<EpochLength>``.
+
+Labels are R&K (``W 1 2 3 4 R M ?``, ``MT``), AASM (``W N1 N2 N3 R REM``, ``N4``), Sleep-EDF
+(``Sleep stage W``, ``Movement time``) and vendor EDF+ spellings (``Sleep stage N2``,
+``Stage 2``, ``Stage 2 sleep``, ``SLEEP-S2``, ``SLEEP-S0`` for wake, ``SLEEP-REM``,
+``REM sleep``, ``Wake``, ``Sleep_stage_N2``), case-insensitive. R&K 3 and 4 both become N3.
 Movement time, ``?``, ``Unscored`` and lights markers are not stages: their epochs are unscored
-(-1) and excluded from every metric. Integer-coded files (``0`` = W ...) need a label map
+(-1) and excluded from every metric. Integer-coded text files (``0`` = W ...) need a label map
 (:func:`parse_label_map`): without one ``0`` is an unknown label and ``1``-``4`` are read as R&K
-stage numbers (so ``4`` is N3).
+stage numbers (so ``4`` is N3). The NSRR XML codes (0 W, 1-4, 5 REM, 6 movement, 9 unscored)
+are fixed by the format.
 
-Alignment rules (:func:`epoch_labels`): each annotation must start and end on the PSG's epoch
-grid, so a 90-s annotation labels exactly three epochs; an annotation that would split an epoch
-is an error naming its row, since any rounding would invent labels the expert never gave.
-Rows with zero duration are point events (e.g. ``Lights off``) and label no epoch.
+Alignment rules (:func:`epoch_labels`): each timed annotation must start and end on the PSG's
+epoch grid, so a 90-s annotation labels exactly three epochs; an annotation that would split an
+epoch is an error naming its row, since any rounding would invent labels the expert never gave.
+Rows with zero duration are point events (e.g. ``Lights off``) and label no epoch. An epoch list
+scored in shorter epochs than the PSG's (5 or 20 s into 30 s) is combined by majority: each
+stage, and unscored, counts the seconds it covers in the 30-s epoch; the largest count wins and
+a tie goes to the tied label that comes first in the epoch.
+
+Length rules (:func:`epoch_labels`), with a tolerance of :func:`length_tolerance_s` (the larger
+of one PSG epoch and 2 % of the recording):
+
+- An epoch list carries no clock, so its length is all that says its epochs are the PSG's: when
+  its span differs from the recording's by more than the tolerance, that is an error naming both
+  lengths (a wrong epoch length, or another night's file). Within the tolerance, labels past the
+  end are cut with a warning giving their count.
+- Timed annotations are placed by their own times, and cut at the end of the signal: Sleep-EDF
+  hypnograms run hours past the end of the PSG (an unscored ``Sleep stage ?`` tail to midnight
+  of the second day), and an excerpt of a night is scored by its night's hypnogram. The cut is
+  silent for unscored tails and a warning giving the count of cut epochs when it drops stages.
+
+Warnings are issued as :class:`HypnogramWarning` with :func:`warnings.warn`; the CLI prints them
+as its own warnings.
 """
 
 from __future__ import annotations
@@ -42,6 +75,7 @@ import pyedflib
 
 from .edf import read_header
 from .errors import DataError, UsageError
+from .nsrr_xml import XmlEpochs, looks_like_xml, read_nsrr_xml
 from .stages import EPOCH_S, UNSCORED
 
 #: Trimming protocols accepted by :func:`trim_mask`.
@@ -53,20 +87,28 @@ _TOLERANCE_S = 1e-3
 _SECONDS_PER_DAY = 86400.0
 _WAKE_MARGIN_S = 30 * 60.0
 
+#: Epoch lengths, in seconds, of the one-label-per-line files that are detected or accepted.
+HYPNOGRAM_EPOCHS_S: tuple[float, ...] = (5.0, 20.0, 30.0)
+# Share of the recording by which an epoch list's span may differ from it (at least one epoch):
+# an export may add a label for a last partial epoch or stop a few minutes early, while a wrong
+# epoch length is off by 33 % or more (20 vs 30 s).
+_LENGTH_TOLERANCE_SHARE = 0.02
+
 _STAGE_TOKENS: dict[str, int] = {
-    "w": 0, "wake": 0,
-    "1": 1, "n1": 1,
-    "2": 2, "n2": 2,
-    "3": 3, "4": 3, "n3": 3, "n4": 3,
+    "w": 0, "wake": 0, "awake": 0, "s0": 0,
+    "1": 1, "n1": 1, "s1": 1,
+    "2": 2, "n2": 2, "s2": 2,
+    "3": 3, "4": 3, "n3": 3, "n4": 3, "s3": 3, "s4": 3,
     "r": 4, "rem": 4,
-    "?": UNSCORED, "m": UNSCORED, "mt": UNSCORED,
+    "?": UNSCORED, "m": UNSCORED, "mt": UNSCORED, "unscored": UNSCORED,
 }
-# Every stage token also appears after a "Sleep stage " (Sleep-EDF) or "Stage " prefix.
+# Every stage token also appears in the vendor phrasings around it: "Sleep stage 2" (Sleep-EDF),
+# "Sleep stage N2", "Stage 2", "SLEEP-S2" (Compumedics EDF+), "Stage 2 sleep" and "REM sleep"
+# (NSRR).
+_PHRASINGS = ("{}", "sleep stage {}", "stage {}", "sleep {}", "stage {} sleep", "{} sleep")
 _LABELS: dict[str, int] = {
-    **_STAGE_TOKENS,
-    **{f"sleep stage {token}": code for token, code in _STAGE_TOKENS.items()},
-    **{f"stage {token}": code for token, code in _STAGE_TOKENS.items()},
-    **dict.fromkeys(["movement time", "movement", "unscored", "not scored", "l", "lights",
+    **{form.format(token): code for form in _PHRASINGS for token, code in _STAGE_TOKENS.items()},
+    **dict.fromkeys(["movement time", "movement", "not scored", "l", "lights",
                      "lights off", "lights on"], UNSCORED),
 }
 
@@ -80,9 +122,18 @@ _LIGHTS_OFF_COLUMNS = ("lights off", "lightsoff", "lights out")
 _LIGHTS_ON_COLUMNS = ("lights on", "lightson")
 
 
+class HypnogramWarning(UserWarning):
+    """Something about a hypnogram's fit to its recording that the user should know."""
+
+
+# How each format names the place a label came from, for messages.
+_ROW_KINDS = {"edf+": "annotation", "events": "line", "epochs": "line",
+              "nsrr-xml": "<ScoredEvent>", "profusion-xml": "<SleepStage>"}
+
+
 @dataclass(frozen=True, eq=False)
 class Hypnogram:
-    """An expert scoring as intervals, in time order, none overlapping.
+    """An expert scoring as timed intervals, in time order, none overlapping.
 
     Attributes
     ----------
@@ -98,9 +149,10 @@ class Hypnogram:
         The file it was read from.
     rows : np.ndarray
         int64, where each interval came from in the file, for error messages: the 1-based line
-        of a text file or the 1-based annotation number of an EDF+ file.
+        of a text file, the 1-based annotation number of an EDF+ file or the 1-based
+        ``<ScoredEvent>`` of an NSRR XML file.
     format : str
-        ``"edf+"``, ``"events"`` (onset/duration/label table) or ``"epochs"`` (one label a line).
+        ``"edf+"``, ``"events"`` (onset/duration/label table) or ``"nsrr-xml"``.
     """
 
     onsets: np.ndarray
@@ -113,8 +165,42 @@ class Hypnogram:
 
     def where(self, index: int) -> str:
         """Describe interval ``index``'s place in the file, e.g. ``"line 12"``."""
-        kind = "annotation" if self.format == "edf+" else "line"
-        return f"{kind} {int(self.rows[index])}"
+        return f"{_ROW_KINDS[self.format]} {int(self.rows[index])}"
+
+
+@dataclass(frozen=True, eq=False)
+class EpochList:
+    """An expert scoring as one label per epoch from the recording start, without a clock.
+
+    Attributes
+    ----------
+    stages : np.ndarray
+        int64 stage codes, 0-4 (W, N1, N2, N3, REM) or -1 for unscored, one per epoch.
+    epoch_s : float or None
+        The scoring epoch length in seconds; None when the file does not say and the caller did
+        not either, so that :func:`epoch_labels` detects it from the recording's length.
+    path : Path
+        The file it was read from.
+    rows : np.ndarray
+        int64 1-based line (text) or ``<SleepStage>`` (XML) of each label, for messages.
+    format : str
+        ``"epochs"`` (one label a line) or ``"profusion-xml"``.
+    """
+
+    stages: np.ndarray
+    epoch_s: float | None
+    path: Path
+    rows: np.ndarray
+    format: str
+
+    def where(self, index: int) -> str:
+        """Describe label ``index``'s place in the file, e.g. ``"line 12"``."""
+        return f"{_ROW_KINDS[self.format]} {int(self.rows[index])}"
+
+    @property
+    def start(self) -> None:
+        """Clock time of the first epoch: never known, epoch lists count from the PSG start."""
+        return None
 
 
 class Lights(NamedTuple):
@@ -170,64 +256,116 @@ class LightsTable:
         return self.nights[max(matches, key=len)]
 
 
-def read_hypnogram(path: str | Path, label_map: Mapping[str, str] | None = None,
-                   epoch_s: float = EPOCH_S) -> Hypnogram:
-    """Read an expert hypnogram (EDF+ annotations, event table, or one label per epoch).
+def read_hypnogram(path: str | Path | Hypnogram | EpochList,
+                   label_map: Mapping[str, str] | None = None,
+                   epoch_s: float | None = None) -> Hypnogram | EpochList:
+    """Read an expert hypnogram (EDF+ annotations, event table, NSRR XML, or one label per epoch).
 
     Parameters
     ----------
-    path : str or Path
-        The hypnogram file; see the module docstring for the formats.
+    path : str, Path, Hypnogram or EpochList
+        The hypnogram file; see the module docstring for the formats. A hypnogram already read
+        is returned as it is, so that a caller can read it with its own options and hand it to
+        code that takes a path or a hypnogram (:func:`sleepscore.scoring.score_night`).
     label_map : mapping of str to str, optional
         File label → stage name (``W``, ``N1``, ``N2``, ``N3``, ``REM``, or an unscored label
         such as ``?``), consulted before the built-in labels, e.g.
         ``{"0": "W", "1": "N1", "2": "N2", "3": "N3", "4": "REM"}``. Keys are matched
-        case-insensitively, ignoring surrounding whitespace.
-    epoch_s : float
-        Epoch length of one-label-per-epoch files (other formats carry their own times).
+        case-insensitively, ignoring surrounding whitespace. Not for NSRR XML, whose codes are
+        fixed.
+    epoch_s : float, optional
+        Epoch length in seconds of a one-label-per-line file, one of
+        :data:`HYPNOGRAM_EPOCHS_S` (default: detected by :func:`epoch_labels`). The other formats
+        carry their own times.
 
     Returns
     -------
-    Hypnogram
+    Hypnogram or EpochList
+        Timed annotations, or one label per epoch.
 
     Raises
     ------
     DataError
-        If the file cannot be read, is empty, lacks a column, holds an unknown label, a bad
-        number or time, a negative onset or overlapping intervals (naming the file and row).
+        If the file cannot be read, is empty, lacks a column or element, holds an unknown label,
+        a bad number or time, a negative onset or overlapping intervals (naming the file and
+        row), or is XML with a DOCTYPE or entity.
     UsageError
-        If ``label_map`` maps to something that is not a stage.
+        If ``label_map`` maps to something that is not a stage, ``epoch_s`` is not one of
+        :data:`HYPNOGRAM_EPOCHS_S`, or ``epoch_s`` or a ``label_map`` is given for a file
+        whose format fixes them, or with a hypnogram already read.
 
     Examples
     --------
     >>> hyp = read_hypnogram("SC4001EC-Hypnogram.edf")  # doctest: +SKIP
     >>> hyp.start, hyp.stages[:3]  # doctest: +SKIP
     (datetime.datetime(1989, 4, 24, 16, 13), array([0, 1, 2]))
+    >>> read_hypnogram("dreams-5s.txt", epoch_s=5).epoch_s  # doctest: +SKIP
+    5.0
     """
+    if isinstance(path, (Hypnogram, EpochList)):
+        if label_map is not None or epoch_s is not None:
+            raise UsageError(f"{path.path}: hypnogram already read; give the label map and "
+                             "epoch length when reading it")
+        return path
     path = Path(path)
     labels = _compile_label_map(label_map)
+    if epoch_s is not None and epoch_s not in HYPNOGRAM_EPOCHS_S:
+        raise UsageError(f"hypnogram epoch length {epoch_s:g} s is not one of "
+                         f"{', '.join(f'{length:g}' for length in HYPNOGRAM_EPOCHS_S)} s")
     try:
         with path.open("rb") as file:
-            magic = file.read(8)
+            magic = file.read(64)
     except OSError as err:
         raise DataError(f"{path}: cannot read hypnogram ({err.strerror})") from None
-    if path.suffix.lower() in (".edf", ".bdf") or magic in (b"0       ", b"\xffBIOSEMI"):
-        return _read_edf_hypnogram(path, labels)
-    return _read_text_hypnogram(path, labels, epoch_s)
+    if path.suffix.lower() in (".edf", ".bdf") or magic[:8] in (b"0       ", b"\xffBIOSEMI"):
+        hyp: Hypnogram | EpochList = _read_edf_hypnogram(path, labels)
+    elif path.suffix.lower() == ".xml" or looks_like_xml(magic):
+        if label_map is not None:
+            raise UsageError(f"{path}: NSRR XML stage codes are fixed by the format; "
+                             "drop --label-map")
+        hyp = _read_xml_hypnogram(path)
+    else:
+        hyp = _read_text_hypnogram(path, labels, epoch_s)
+    if epoch_s is not None and hyp.format != "epochs":
+        raise UsageError(f"{path}: --hypnogram-epoch applies to one-label-per-line files; "
+                         "this file carries its own times")
+    return hyp
 
 
-def epoch_labels(hyp: Hypnogram, n_epochs: int, psg_start: datetime | None = None,
+def length_tolerance_s(recording_s: float, epoch_s: float = EPOCH_S) -> float:
+    """How far, in seconds, an epoch list's span may differ from its recording's.
+
+    The larger of one epoch and 2 % of the recording (9.6 min of an 8-h night): an export may
+    add a label for a last partial epoch or stop a few minutes early, while a wrong epoch length
+    is off by a third or more (20 s read as 30 s) and a 5-s list read as 30-s labels by six
+    times.
+
+    Examples
+    --------
+    >>> length_tolerance_s(8 * 3600)
+    576.0
+    >>> length_tolerance_s(300)
+    30.0
+    """
+    return max(float(epoch_s), _LENGTH_TOLERANCE_SHARE * float(recording_s))
+
+
+def epoch_labels(hyp: Hypnogram | EpochList, n_epochs: int, psg_start: datetime | None = None,
                  epoch_s: float = EPOCH_S) -> np.ndarray:
     """Expand a hypnogram into one stage code per PSG epoch.
 
-    The hypnogram is placed on the PSG's time axis by clock time when both have one (wall-clock
-    times are compared if only one carries a time zone), otherwise its onsets are taken as
-    seconds from the PSG start. Labels past the end of the signal are cut; epochs no interval
-    covers are -1.
+    Timed annotations (:class:`Hypnogram`) are placed on the PSG's time axis by clock time when
+    both have one (wall-clock times are compared if only one carries a time zone), otherwise
+    their onsets are taken as seconds from the PSG start; they are cut at the end of the signal,
+    with a :class:`HypnogramWarning` giving the count of cut epochs when stages (not just
+    unscored time) are cut. An :class:`EpochList` starts with the PSG and must span its length
+    within :func:`length_tolerance_s`; its epoch length, when not known, is the one of
+    :data:`HYPNOGRAM_EPOCHS_S` at which it fits, and shorter epochs than the PSG's are combined
+    by majority (ties to the label first in the epoch). Epochs no label covers are -1.
 
     Parameters
     ----------
-    hyp : Hypnogram
+    hyp : Hypnogram or EpochList
         From :func:`read_hypnogram`.
     n_epochs : int
         Number of whole epochs in the PSG.
@@ -244,18 +382,26 @@ def epoch_labels(hyp: Hypnogram, n_epochs: int, psg_start: datetime | None = Non
     Raises
     ------
     DataError
-        If the hypnogram does not overlap the PSG at all (another night?), starts more than one
-        epoch before it, or an interval inside the PSG does not start and end on its epoch grid;
-        the message gives the mismatch in seconds.
+        If a timed hypnogram does not overlap the PSG at all (another night?), starts more than
+        one epoch before it, or an interval inside the PSG does not start and end on its epoch
+        grid, the message giving the mismatch in seconds; if an epoch list does not fit the
+        recording's length (naming both), fits it at none or several of the epoch lengths, or
+        has an epoch length that is not a whole number of seconds.
 
     Examples
     --------
     >>> hyp = read_hypnogram("SC4001EC-Hypnogram.edf")  # doctest: +SKIP
     >>> epoch_labels(hyp, 10, psg_start=hyp.start)  # doctest: +SKIP
     array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    >>> scored_in_5s = EpochList(np.array([0] * 4 + [2] * 8), 5.0, Path("dreams.txt"),
+    ...                          np.arange(1, 13), "epochs")
+    >>> epoch_labels(scored_in_5s, 2)  # 4 W + 2 N2, then 6 N2
+    array([0, 2])
     """
     if n_epochs < 1:
         raise ValueError(f"n_epochs must be positive, got {n_epochs}")
+    if isinstance(hyp, EpochList):
+        return _epoch_list_labels(hyp, n_epochs, epoch_s)
     offset = _clock_offset(hyp.start, psg_start)
     starts = offset + hyp.onsets
     ends = starts + hyp.durations
@@ -282,12 +428,79 @@ def epoch_labels(hyp: Hypnogram, n_epochs: int, psg_start: datetime | None = Non
         raise DataError(f"{hyp.path}: {hyp.where(bad)}: interval {starts[bad]:g}-{ends[bad]:g} s "
                         f"from the PSG start does not start and end on the {epoch_s:g}-s "
                         "epoch grid")
+    staged = hyp.stages != UNSCORED
+    cut_s = float((np.maximum(ends, psg_end) - np.maximum(starts, psg_end))[staged].sum())
+    if cut_s > _TOLERANCE_S:
+        warnings.warn(f"{hyp.path}: {cut_s / epoch_s:.0f} scored epoch(s) of the hypnogram lie "
+                      f"past the end of the {psg_end:g}-s recording and were cut (the hypnogram "
+                      f"is scored to {ends[staged].max():g} s)", HypnogramWarning, stacklevel=2)
     first_epochs = np.rint(clipped_starts / epoch_s).astype(np.int64)
     end_epochs = np.rint(clipped_ends / epoch_s).astype(np.int64)
     labels = np.full(n_epochs, UNSCORED, dtype=np.int64)
     for first, end, stage in zip(first_epochs, end_epochs, hyp.stages):
         labels[first:end] = stage
     return labels
+
+
+def _epoch_list_labels(hyp: EpochList, n_epochs: int, epoch_s: float) -> np.ndarray:
+    """An epoch list checked against the recording's length and combined into its epochs."""
+    recording_s = n_epochs * epoch_s
+    tolerance = length_tolerance_s(recording_s, epoch_s)
+    n = len(hyp.stages)
+    psg = f"the recording is {recording_s:g} s ({n_epochs} epochs of {epoch_s:g} s)"
+    if hyp.epoch_s is None:
+        fits = [length for length in HYPNOGRAM_EPOCHS_S
+                if abs(n * length - recording_s) <= tolerance]
+        spans = ", ".join(f"{n * length:g} s at {length:g}-s epochs" for length in HYPNOGRAM_EPOCHS_S)
+        if not fits:
+            raise DataError(f"{hyp.path}: {n} labels do not fit the recording at any epoch "
+                            f"length ({spans}), but {psg}, give or take {tolerance:g} s "
+                            "(another night's hypnogram?)")
+        if len(fits) > 1:
+            raise DataError(f"{hyp.path}: {n} labels fit the {recording_s:g}-s recording at "
+                            f"{' and '.join(f'{length:g}' for length in fits)}-s epochs alike; "
+                            "give the hypnogram's epoch length (--hypnogram-epoch)")
+        length = fits[0]
+    else:
+        length = hyp.epoch_s
+        span = n * length
+        if abs(span - recording_s) > tolerance:
+            source = ("its <EpochLength>" if hyp.format == "profusion-xml"
+                      else "check --hypnogram-epoch")
+            raise DataError(f"{hyp.path}: {n} labels of {length:g} s span {span:g} s, but {psg}; "
+                            f"they differ by more than the {tolerance:g}-s tolerance (another "
+                            f"night's hypnogram, or the wrong epoch length: {source})")
+    if length != int(length):
+        raise DataError(f"{hyp.path}: epoch length {length:g} s is not a whole number of seconds")
+    past = n - int(math.floor(recording_s / length + _TOLERANCE_S))
+    if past > 0:
+        warnings.warn(f"{hyp.path}: {past} label(s) of {length:g} s from {hyp.where(n - past)} on "
+                      f"lie past the end of the {recording_s:g}-s recording and were cut",
+                      HypnogramWarning, stacklevel=3)
+    return _majority_epochs(hyp.stages, int(length), n_epochs, epoch_s)
+
+
+def _majority_epochs(stages: np.ndarray, length_s: int, n_epochs: int, epoch_s: float
+                     ) -> np.ndarray:
+    """Labels of ``length_s`` seconds each → one per PSG epoch, by the seconds each covers.
+
+    Both lengths are cut into slices of their greatest common divisor (5 s for 5-s labels,
+    10 s for 20-s ones); every slice votes for its label, unscored included, and slices past
+    the last label vote unscored. The most votes win; a tie goes to the tied label whose first
+    slice comes first in the epoch.
+    """
+    if epoch_s != int(epoch_s):
+        raise ValueError(f"PSG epoch length {epoch_s:g} s is not a whole number of seconds")
+    slice_s = math.gcd(length_s, int(epoch_s))
+    per_epoch = int(epoch_s) // slice_s
+    slices = np.full(n_epochs * per_epoch, UNSCORED, dtype=np.int64)
+    repeated = np.repeat(stages, length_s // slice_s)[:len(slices)]
+    slices[:len(repeated)] = repeated
+    votes = slices.reshape(n_epochs, per_epoch)[:, :, None] == np.arange(UNSCORED, 5)
+    counts = votes.sum(axis=1)
+    first = np.where(votes.any(axis=1), votes.argmax(axis=1), per_epoch)
+    # More votes first, then the earlier first slice: one integer score per candidate label.
+    return (counts * (per_epoch + 1) - first).argmax(axis=1) + UNSCORED
 
 
 def trim_mask(labels: np.ndarray, protocol: str, lights: tuple[float, float] | None = None,
@@ -498,6 +711,9 @@ def _compile_label_map(label_map: Mapping[str, str] | None) -> dict[str, int]:
 
 
 def _normalise(label: str) -> str:
+    # "SLEEP-S2" and "Sleep_stage_N2" read as "sleep s2" and "sleep stage n2"; a hyphen that
+    # does not join two words ("-1") is kept.
+    label = re.sub(r"(?<=[A-Za-z])[-_](?=[A-Za-z0-9?])", " ", label)
     return " ".join(label.split()).lower()
 
 
@@ -540,7 +756,8 @@ def _read_edf_hypnogram(path: Path, labels: Mapping[str, int]) -> Hypnogram:
                      np.asarray(stages, dtype=np.int64), rows, start)
 
 
-def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float) -> Hypnogram:
+def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float | None
+                         ) -> Hypnogram | EpochList:
     lines = _text_lines(path)
     if _delimiter(lines) is None:
         return _read_epoch_labels(path, lines, labels, epoch_s)
@@ -561,17 +778,33 @@ def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float) 
 
 
 def _read_epoch_labels(path: Path, lines: list[tuple[int, str]], labels: Mapping[str, int],
-                       epoch_s: float) -> Hypnogram:
-    first_line = _normalise(lines[0][1])
-    if first_line in _LABEL_COLUMNS and first_line not in labels:
+                       epoch_s: float | None) -> EpochList:
+    # Header lines before the first label: section names in brackets ("[Hypnogram]", as some
+    # exports write) and one column word ("stage") that is not itself a label.
+    while lines and re.fullmatch(r"\s*\[.*\]\s*", lines[0][1]):
+        lines = lines[1:]
+    if lines and _normalise(lines[0][1]) in _LABEL_COLUMNS and _normalise(lines[0][1]) not in labels:
         lines = lines[1:]
     if not lines:
         raise DataError(f"{path}: hypnogram has a header but no labels")
     stages = [_stage_code(path, f"line {line_no}", text, labels) for line_no, text in lines]
-    n = len(stages)
-    return _assemble(path, "epochs", np.arange(n) * float(epoch_s), np.full(n, float(epoch_s)),
-                     np.array(stages, dtype=np.int64),
-                     np.array([line_no for line_no, _ in lines]), None)
+    return EpochList(np.array(stages, dtype=np.int64), epoch_s, path,
+                     np.array([line_no for line_no, _ in lines], dtype=np.int64), "epochs")
+
+
+def _read_xml_hypnogram(path: Path) -> Hypnogram | EpochList:
+    scoring = read_nsrr_xml(path)
+    if isinstance(scoring, XmlEpochs):
+        rows = np.arange(1, len(scoring.labels) + 1)
+        stages = [_stage_code(path, f"<SleepStage> {row}", label, _LABELS)
+                  for row, label in zip(rows, scoring.labels)]
+        return EpochList(np.array(stages, dtype=np.int64), scoring.epoch_s, path, rows,
+                         "profusion-xml")
+    stages = [_stage_code(path, f"<ScoredEvent> {number}", label, _LABELS)
+              for number, label in zip(scoring.numbers, scoring.labels)]
+    return _assemble(path, "nsrr-xml", np.array(scoring.onsets, dtype=np.float64),
+                     np.array(scoring.durations, dtype=np.float64),
+                     np.array(stages, dtype=np.int64), np.array(scoring.numbers), None)
 
 
 def _assemble(path: Path, fmt: str, onsets: np.ndarray, durations: np.ndarray,

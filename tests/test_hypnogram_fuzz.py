@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from sleepscore.errors import SleepscoreError, UsageError
 from sleepscore.hypnogram import (
+    EpochList,
     Hypnogram,
     epoch_labels,
     parse_label_map,
@@ -31,6 +32,15 @@ VALID_SLEEP_EDF_TEXT = ("Onset\tDuration\tAnnotation\n"
                         "1989-04-24T16:14:00.0000000\t30\tSleep stage 4\n"
                         "1989-04-24T16:14:30.0000000\t30\tMovement time\n")
 VALID_CSV = "Onset,Duration,Stage\n0,30,W\n30,60,N2\n"
+VALID_NSRR_XML = ("<PSGAnnotation><EpochLength>30</EpochLength><ScoredEvents>"
+                  "<ScoredEvent><EventType>Stages|Stages</EventType>"
+                  "<EventConcept>Wake|0</EventConcept><Start>0</Start><Duration>60</Duration>"
+                  "</ScoredEvent><ScoredEvent><EventType>Stages|Stages</EventType>"
+                  "<EventConcept>Stage 2 sleep|2</EventConcept><Start>60</Start>"
+                  "<Duration>30</Duration></ScoredEvent></ScoredEvents></PSGAnnotation>")
+VALID_PROFUSION_XML = ("<CMPStudyConfig><EpochLength>30</EpochLength><SleepStages>"
+                       "<SleepStage>0</SleepStage><SleepStage>2</SleepStage>"
+                       "<SleepStage>5</SleepStage></SleepStages></CMPStudyConfig>")
 VALID_LIGHTS = ("night\trec_start\trec_stop\tlights_off\tlights_on\n"
                 "SC4001E0\t16:13:00.000\t14:18:00\t00:38:00\t06:59:00.000\n")
 
@@ -64,8 +74,10 @@ def check_hypnogram_path(path: Path) -> None:
         hyp = read_hypnogram(path)
     except SleepscoreError:
         return
-    assert isinstance(hyp, Hypnogram)
-    assert np.all(np.diff(hyp.onsets) >= 0) and np.all(hyp.durations > 0)
+    if isinstance(hyp, Hypnogram):
+        assert np.all(np.diff(hyp.onsets) >= 0) and np.all(hyp.durations > 0)
+    else:
+        assert isinstance(hyp, EpochList) and (hyp.epoch_s is None or hyp.epoch_s > 0)
     assert set(hyp.stages.tolist()) <= {-1, 0, 1, 2, 3, 4}
     for n_epochs in (1, 7, 3000):
         try:
@@ -93,6 +105,14 @@ def test_random_text_hypnogram(tmp_path: Path, text: str) -> None:
 @given(text=st.one_of(mutated(VALID_EVENTS), mutated(VALID_SLEEP_EDF_TEXT), mutated(VALID_CSV)))
 def test_mutated_event_tables(tmp_path: Path, text: str) -> None:
     path = tmp_path / "mutated.csv"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    check_hypnogram_path(path)
+
+
+@FUZZ
+@given(text=st.one_of(mutated(VALID_NSRR_XML), mutated(VALID_PROFUSION_XML)))
+def test_mutated_nsrr_xml(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "mutated.xml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     check_hypnogram_path(path)
 
@@ -152,9 +172,11 @@ def test_trim_mask_on_random_nights(labels: list[int], lights: tuple[float, floa
     assert mask.dtype == bool and mask.shape == (len(labels),) and mask.any()
 
 
-@pytest.mark.parametrize("text", [VALID_EVENTS, VALID_SLEEP_EDF_TEXT, VALID_CSV])
-def test_fuzz_seeds_are_valid(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(("text", "name"), [
+    (VALID_EVENTS, "seed.tsv"), (VALID_SLEEP_EDF_TEXT, "seed.tsv"), (VALID_CSV, "seed.csv"),
+    (VALID_NSRR_XML, "seed.xml"), (VALID_PROFUSION_XML, "seed.xml")])
+def test_fuzz_seeds_are_valid(tmp_path: Path, text: str, name: str) -> None:
     """The unmutated seeds parse, so the mutations above start from the accepting path."""
-    path = tmp_path / "seed.csv"
+    path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     assert len(read_hypnogram(path).stages) >= 2
