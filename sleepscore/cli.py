@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -32,17 +33,29 @@ class SleepscoreGroup(click.Group):
     """Turns the library's errors and Ctrl-C into clean exits for every command."""
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
-        try:
-            return super().invoke(ctx)
-        except SleepscoreError as err:
-            raise ReportedError(str(err), err.exit_code) from None
-        except KeyboardInterrupt:
-            raise ReportedError("interrupted; finished outputs are complete, none is half-written",
-                                130) from None
+        with warnings.catch_warnings():
+            # The library warns with warnings.warn (e.g. a hypnogram cut at the end of its
+            # recording); the user sees those as the CLI's own one-line warnings.
+            warnings.showwarning = show_warning
+            try:
+                return super().invoke(ctx)
+            except SleepscoreError as err:
+                raise ReportedError(str(err), err.exit_code) from None
+            except KeyboardInterrupt:
+                raise ReportedError("interrupted; finished outputs are complete, none is "
+                                    "half-written", 130) from None
 
 
 def warn(message: str) -> None:
     click.echo(f"sleepscore: warning: {message}", err=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """:func:`warnings.showwarning` for the CLI: user warnings as one line, others as Python's."""
+    if issubclass(category, UserWarning):
+        warn(" ".join(str(message).split()))
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def split_channels(value: str | None) -> list[str] | None:
@@ -69,6 +82,17 @@ MODEL_HELP = ("ONNX model (default: the shipped two-channel model for Fpz-Cz + P
               "the shipped single-EEG model for any other EEG).")
 LABEL_MAP_HELP = ("Stage names for numeric hypnogram labels: '0=W,1=N1,2=N2,3=N3,4=REM', "
                   "or a file of CODE=STAGE lines or a JSON object.")
+HYPNOGRAM_EPOCH_HELP = ("Epoch length in seconds of a one-label-per-line hypnogram (default: "
+                        "the one length at which its labels fit the recording).")
+
+
+def hypnogram_epoch_option(function):  # noqa: ANN001, ANN201 - a click decorator
+    return click.option("--hypnogram-epoch", type=click.Choice(["5", "20", "30"]),
+                        help=HYPNOGRAM_EPOCH_HELP)(function)
+
+
+def hypnogram_epoch_s(value: str | None) -> float | None:
+    return float(value) if value is not None else None
 
 
 @click.group(cls=SleepscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,7 +116,11 @@ def cli() -> None:
               help="Also save a PNG of the hypnogram and hypnodensity (needs matplotlib).")
 @click.option("--metrics-json", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save sleep statistics (and agreement, with --hypnogram) as JSON.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save a one-page HTML report for clinicians (self-contained; figures "
+                   "need matplotlib).")
 @click.option("--label-map", help=LABEL_MAP_HELP)
+@hypnogram_epoch_option
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
               help="Several nights: worker processes on this machine.")
 @click.option("--dask-scheduler", metavar="ADDRESS",
@@ -101,8 +129,8 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: Path | None,
             channels: str | None, fmt: str | None, plot: Path | None, metrics_json: Path | None,
-            label_map: str | None, jobs: int, dask_scheduler: str | None, force: bool,
-            quiet: bool) -> None:
+            report: Path | None, label_map: str | None, hypnogram_epoch: str | None, jobs: int,
+            dask_scheduler: str | None, force: bool, quiet: bool) -> None:
     """Score nights and write their hypnograms with per-epoch probabilities.
 
     INPUTS is one EDF/BDF recording, or several, folders of them, or glob patterns.
@@ -111,33 +139,42 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
     Examples:
       sleepscore predict night.edf -o night.csv
       sleepscore predict SC4001E0-PSG.edf --hypnogram SC4001EC-Hypnogram.edf -o night.csv --plot night.png
+      sleepscore predict night.edf -o night.csv --hypnogram expert.xml --report night.html
       sleepscore predict cohort/ -o scored/ --jobs 2
       sleepscore predict 'cohort/*.edf' -o scored/ --dask-scheduler tcp://scheduler:8786
     """
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not any(c in inputs[0] for c in "*?[")
     if not single:
         per_night_only = {"--hypnogram": hypnogram, "--plot": plot, "--metrics-json": metrics_json,
-                          "--label-map": label_map}
+                          "--report": report, "--label-map": label_map,
+                          "--hypnogram-epoch": hypnogram_epoch}
         given = [name for name, value in per_night_only.items() if value is not None]
         if given:
-            raise UsageError(f"{', '.join(given)} apply to one night; for several nights with "
-                             "expert hypnograms use 'sleepscore evaluate'")
+            raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "
+                             "one night; for several nights with expert hypnograms use "
+                             "'sleepscore evaluate'")
         predict_many(inputs, output, model, split_channels(channels), fmt or "csv", jobs,
                      dask_scheduler, force, quiet)
         return
     if jobs > 1 or dask_scheduler is not None:
         warn("--jobs and --dask-scheduler apply to several nights; scoring one night here")
+    from .hypnogram import read_hypnogram
     from .metrics import agreement
     from .output import check_output, write_json
     from .scoring import save_night, score_night
 
     psg = Path(inputs[0])
     # Refuse an unwritable output before minutes of work, not after.
-    for path in (output, plot, metrics_json):
+    for path in (output, plot, metrics_json, report):
         if path is not None:
             check_output(path, force)
-    night = score_night(psg, model, channels=split_channels(channels), hypnogram=hypnogram,
-                        label_map=label_map_option(label_map))
+    if hypnogram is None and (label_map is not None or hypnogram_epoch is not None):
+        raise UsageError("--label-map and --hypnogram-epoch describe the --hypnogram file; "
+                         "give one")
+    expert = (read_hypnogram(hypnogram, label_map=label_map_option(label_map),
+                             epoch_s=hypnogram_epoch_s(hypnogram_epoch))
+              if hypnogram is not None else None)
+    night = score_night(psg, model, channels=split_channels(channels), hypnogram=expert)
     for message in night.warnings:
         warn(message)
     if not quiet:
@@ -149,6 +186,9 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
         from .plotting import plot_night
         plot_night(plot, night.probs, night.stages, night.expert, night.start, night.epoch_s,
                    force=force)
+    if report is not None:
+        from .html_report import write_night_report
+        write_night_report(report, night, stats, result, force=force)
     if metrics_json is not None:
         write_json(metrics_json, {
             "psg": str(psg), "model": str(night.model), "channels": night.channels,
@@ -214,18 +254,20 @@ def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channe
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one row per night as CSV.")
 @click.option("--label-map", help=LABEL_MAP_HELP)
+@hypnogram_epoch_option
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings.")
 def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
              data_dir: Path | None, model: Path | None, channels: str | None, trim: str,
              lights: Path | None,
-             report: Path | None, csv_path: Path | None, label_map: str | None, force: bool,
-             quiet: bool) -> None:
+             report: Path | None, csv_path: Path | None, label_map: str | None,
+             hypnogram_epoch: str | None, force: bool, quiet: bool) -> None:
     """Measure agreement with expert hypnograms over many nights.
 
     INPUTS are folders in the Sleep-EDF layout (SC4001E0-PSG.edf with SC4001EC-Hypnogram.edf)
     or named NAME.edf with NAME.tsv/.csv/.txt or NAME*hypnogram*, and/or PSG HYPNOGRAM file
-    pairs in that order. Nights that fail are reported and make the exit code 1.
+    pairs in that order. Nights that fail are listed with their reason and make the exit code
+    1; no report is written when no night could be scored.
 
     \b
     Examples:
@@ -249,9 +291,13 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
         outcome = run_evaluation(pairs, model, protocol=trim, lights=lights_table,
                                  label_map=label_map_option(label_map),
                                  channels=split_channels(channels),
+                                 hypnogram_epoch_s=hypnogram_epoch_s(hypnogram_epoch),
                                  on_night=lambda night: progress.advance(task))
     for night in outcome.failed:
         warn(f"{night.name}: {night.error}")
+    if not outcome.succeeded:
+        raise ReportedError(f"none of the {len(outcome.nights)} nights could be scored, so no "
+                            "report was written; the reasons are listed above", 1)
     if report is not None:
         write_json(report, outcome.to_dict(), force=force)
     if csv_path is not None:
@@ -352,30 +398,33 @@ def features(psg: Path, output: Path, channels: str, force: bool) -> None:
 
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), required=False)
-def info(model: Path | None) -> None:
-    """Describe MODEL (default: the shipped model) from its ONNX metadata."""
-    import json
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the model's raw sleepscore.* metadata as JSON instead of the card.")
+def info(model: Path | None, as_json: bool) -> None:
+    """Describe MODEL (default: the shipped model) from its ONNX metadata.
 
-    from rich.console import Console
-    from rich.table import Table
-
+    \b
+    Examples:
+      sleepscore info
+      sleepscore info models/spectral-bigru-fpzcz.onnx --json
+    """
     from .model import load_model
 
-    loaded = load_model(model)
-    meta = loaded.info
-    table = Table(title=str(meta.path), show_header=False)
-    table.add_column("key", style="bold")
-    table.add_column("value", overflow="fold")
-    rows = [("architecture", meta.architecture), ("input", meta.input),
-            ("feature set", meta.feature_set or "-"), ("channels", ", ".join(meta.channels)),
-            ("unit / rate / epoch", f"{meta.unit}, {meta.fs:g} Hz, {meta.epoch_s:g} s"),
-            ("stages", ", ".join(meta.stages)), ("sleepscore version", meta.version),
-            ("trained on", json.dumps(meta.trained_on, indent=1)),
-            ("held-out metrics", json.dumps(meta.metrics, indent=1))]
-    rows += [(key, value) for key, value in meta.extra.items()]
-    for key, value in rows:
-        table.add_row(key, str(value))
-    Console().print(table)
+    meta = load_model(model).info
+    if as_json:
+        import dataclasses
+        import json
+
+        fields = {key: value for key, value in dataclasses.asdict(meta).items() if key != "extra"}
+        click.echo(json.dumps({**fields, "path": str(meta.path), **meta.extra}, indent=2))
+        return
+    from rich.console import Console
+
+    from .model_card import card_tables
+
+    console = Console()
+    for table in card_tables(meta):
+        console.print(table)
 
 
 def subject_ids(text: str | None) -> list[str] | None:

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from .datasets import RecordingPair
 from .errors import SleepscoreError
-from .hypnogram import LightsTable, trim_mask
+from .hypnogram import LightsTable, read_hypnogram, trim_mask
 from .metrics import Agreement, Summary, agreement, summarise
 from .model import SleepModel, load_model
 from .scoring import score_night
@@ -27,7 +27,10 @@ PROTOCOL_DESCRIPTIONS = {
 
 @dataclass
 class NightAgreement:
-    """One night's outcome: its agreement, or the one-line error that stopped it."""
+    """One night's outcome: its agreement, or the one-line error that stopped it.
+
+    ``model`` and ``channels`` are what the night was scored with (None when it failed first).
+    """
 
     name: str
     psg: Path
@@ -35,6 +38,8 @@ class NightAgreement:
     agreement: Agreement | None = None
     n_epochs: int = 0
     error: str | None = None
+    model: Path | None = None
+    channels: list[str] | None = None
 
 
 @dataclass
@@ -42,7 +47,6 @@ class Evaluation:
     """Per-night and summary agreement under one trimming protocol."""
 
     protocol: str
-    model: Path | None
     nights: list[NightAgreement]
 
     @property
@@ -54,20 +58,33 @@ class Evaluation:
         return [night for night in self.nights if night.agreement is None]
 
     @property
+    def models(self) -> list[Path]:
+        """The models the scored nights used, in order of first use (one unless chosen per night)."""
+        return list(dict.fromkeys(night.model for night in self.succeeded
+                                  if night.model is not None))
+
+    @property
     def summary(self) -> Summary | None:
         """Pooled and mean ± SD metrics over the nights that were scored (None if none was)."""
         done = self.succeeded
         return summarise([night.agreement for night in done]) if done else None
 
     def to_dict(self) -> dict:
-        """JSON-ready report: protocol, model, per-night rows, summary and failures."""
+        """JSON-ready report: protocol, models, per-night rows, summary and failures.
+
+        ``model`` is the one model every scored night used (None if they used several, e.g. the
+        shipped two-channel and single-EEG models chosen per night; ``models`` lists them).
+        """
         summary = self.summary
+        models = self.models
         return {
             "protocol": self.protocol,
             "protocol_description": PROTOCOL_DESCRIPTIONS[self.protocol],
-            "model": str(self.model) if self.model else None,
+            "model": str(models[0]) if len(models) == 1 else None,
+            "models": [str(model) for model in models],
             "nights": [
                 {"night": n.name, "psg": str(n.psg), "hypnogram": str(n.hypnogram),
+                 "model": str(n.model) if n.model else None, "channels": n.channels,
                  "recording_epochs": n.n_epochs,
                  "agreement": n.agreement.to_dict() if n.agreement else None, "error": n.error}
                 for n in self.nights
@@ -79,28 +96,30 @@ class Evaluation:
 def evaluate_night(pair: RecordingPair, model: SleepModel | str | Path | None = None, *,
                    protocol: str = "none", lights: LightsTable | None = None,
                    label_map: Mapping[str, str] | None = None,
-                   channels: Sequence[str] | None = None) -> NightAgreement:
+                   channels: Sequence[str] | None = None,
+                   hypnogram_epoch_s: float | None = None) -> NightAgreement:
     """Score one PSG/hypnogram pair and measure agreement on the epochs ``protocol`` keeps.
 
-    Errors in the night's data are returned in ``error`` rather than raised, so that a cohort
-    run goes on past a bad night.
+    Errors in the night's data are returned in ``error`` (on one line) rather than raised, so
+    that a cohort run goes on past a bad night.
     """
     try:
-        night = score_night(pair.psg, model, channels=channels, hypnogram=pair.hypnogram,
-                            label_map=label_map)
+        expert = read_hypnogram(pair.hypnogram, label_map=label_map, epoch_s=hypnogram_epoch_s)
+        night = score_night(pair.psg, model, channels=channels, hypnogram=expert)
         window = lights.lookup(pair.name) if lights is not None else None
         kept = trim_mask(night.expert, protocol, lights=window, epoch_s=night.epoch_s,
                          source=pair.psg)
         result = agreement(night.expert[kept], night.stages[kept])
     except SleepscoreError as err:
-        return NightAgreement(pair.name, pair.psg, pair.hypnogram, error=str(err))
+        return NightAgreement(pair.name, pair.psg, pair.hypnogram, error=" ".join(str(err).split()))
     return NightAgreement(pair.name, pair.psg, pair.hypnogram, agreement=result,
-                          n_epochs=night.n_epochs)
+                          n_epochs=night.n_epochs, model=night.model, channels=night.channels)
 
 
 def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | None = None, *,
              protocol: str = "none", lights: LightsTable | None = None,
              label_map: Mapping[str, str] | None = None, channels: Sequence[str] | None = None,
+             hypnogram_epoch_s: float | None = None,
              on_night: Callable[[NightAgreement], None] | None = None) -> Evaluation:
     """Evaluate a model on several nights.
 
@@ -120,6 +139,9 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
     channels : sequence of str, optional
         File channels to score in every night, as ``predict --channels`` (None: chosen per
         night, see :func:`~sleepscore.scoring.choose_model`).
+    hypnogram_epoch_s : float, optional
+        Epoch length of one-label-per-line hypnograms (None: detected per night, see
+        :func:`sleepscore.hypnogram.epoch_labels`).
     on_night : callable, optional
         Called after each night (progress bars).
 
@@ -138,9 +160,8 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
     nights = []
     for pair in pairs:
         outcome = evaluate_night(pair, model, protocol=protocol, lights=lights, label_map=label_map,
-                                 channels=channels)
+                                 channels=channels, hypnogram_epoch_s=hypnogram_epoch_s)
         nights.append(outcome)
         if on_night is not None:
             on_night(outcome)
-    return Evaluation(protocol=protocol, model=model.path if model is not None else None,
-                      nights=nights)
+    return Evaluation(protocol=protocol, nights=nights)

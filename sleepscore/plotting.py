@@ -6,6 +6,7 @@ plot is asked for, so scoring never pays for it.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -75,6 +76,23 @@ def plot_night(path: str | Path, probs: np.ndarray, stages: np.ndarray,
     >>> probs = np.full((960, 5), 0.2)
     >>> plot_night("night.png", probs, probs.argmax(axis=1))  # doctest: +SKIP
     """
+    png = night_png(probs, stages, expert, start, epoch_s)
+    with atomic_path(path, force=force) as temporary:
+        temporary.write_bytes(png)
+
+
+def night_png(probs: np.ndarray, stages: np.ndarray, expert: np.ndarray | None = None,
+              start: datetime | None = None, epoch_s: float = EPOCH_S) -> bytes:
+    """The picture :func:`plot_night` saves, as PNG bytes (e.g. to embed in an HTML page).
+
+    Parameters and errors are :func:`plot_night`'s, less the output.
+
+    Examples
+    --------
+    >>> png = night_png(np.full((960, 5), 0.2), np.zeros(960, dtype=int))  # doctest: +SKIP
+    >>> png[:8]  # doctest: +SKIP
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
     try:
         # The object-oriented API without pyplot: no global backend switch, no GUI, safe in threads
         # and inside a user's notebook.
@@ -116,5 +134,6 @@ def plot_night(path: str | Path, probs: np.ndarray, stages: np.ndarray,
     else:
         density.set_xlabel("Hours from recording start")
 
-    with atomic_path(path, force=force) as temporary:
-        figure.savefig(temporary, format="png")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
