@@ -40,5 +40,5 @@ TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-di
 	--arch spectral-robust --epochs 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 \
 	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --force
 models: $(STAMP)
-	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" -o models/spectral-robust-fpzcz-pzoz.onnx
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 -o models/spectral-robust-fpzcz-pzoz.onnx
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg -o models/spectral-robust-eeg.onnx

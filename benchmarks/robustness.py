@@ -34,7 +34,7 @@ import numpy as np
 import pyedflib
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
-from benchmarks._common import REPO, load, machine, now, write_result
+from benchmarks._common import REPO, RESULTS, load, machine, now, write_result
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
@@ -183,17 +183,39 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40, help="training epochs of the LODO runs")
     parser.add_argument("--nights", type=int, default=6, help="simulated nights of part 2")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--parts", default="shipped,lodo,simulated",
+                        help="which sections to (re)compute; the others are kept from the last run")
     args = parser.parse_args()
     header = ("| | kappa / acc / ECE, ±30 min of the whole recording | whole recording | each night "
               "cut to ±30 min before scoring | 30-min pieces of the sleep period, each scored alone |\n"
               "| --- | --- | --- | --- | --- |")
-    shipped = "\n".join(shipped_rows())
-    lodo = "\n".join(leave_one_derivation_out(args.epochs))
-    simulated = "\n".join(simulated_rows(args.nights, args.seed))
-    text = f"""# Robustness of the shipped models (issue 10)
+    sections = {
+        "shipped": lambda: f"""Shipped models (the cross-validation of the `make models` run that trained them):
 
-`python -m benchmarks.robustness --epochs {args.epochs} --nights {args.nights} --seed {args.seed}`,
-{now()}, {machine()}, load {load()}.
+{header}
+{chr(10).join(shipped_rows())}""",
+        "lodo": lambda: f"""Leave-one-derivation-out (`--epochs {args.epochs}`), the single-EEG recipe trained on one
+derivation only, scored on the other derivation of the test subjects:
+
+{header}
+{chr(10).join(leave_one_derivation_out(args.epochs))}""",
+        "simulated": lambda: f"""{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
+invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
+"sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
+confidence >= {_CONFIDENT}; "warned" counts nights given the "unlike the training data" warning.
+
+| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | warned |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+{chr(10).join(simulated_rows(args.nights, args.seed))}""",
+    }
+    for part in args.parts.split(","):
+        text = sections[part]()
+        write_result(f"robustness-{part}", f"`python -m benchmarks.robustness --parts {part} --epochs "
+                                           f"{args.epochs} --nights {args.nights} --seed {args.seed}`, "
+                                           f"{now()}, {machine()}, load {load()}.\n\n{text}")
+    saved = {part: (RESULTS / f"robustness-{part}.md").read_text() for part in sections
+             if (RESULTS / f"robustness-{part}.md").is_file()}
+    text = f"""# Robustness of the shipped models (issue 10)
 
 ## Real Sleep-EDF-20 features: subject-wise 4-fold cross-validation (subjects 0-7, 16 nights)
 
@@ -203,27 +225,13 @@ ECE: expected calibration error of the top probability, 15 bins, over the same e
 kappa >= {TARGETS['30min']} (±30 min), >= {TARGETS['30min_pieces']} (30-min pieces), >=
 {TARGETS['lodo']} (leave-one-derivation-out), ECE <= {TARGETS['ece']}.
 
-Shipped models (the cross-validation of the `make models` run that trained them):
+{saved.get("shipped", "(not run)")}
 
-{header}
-{shipped}
-
-Leave-one-derivation-out, the single-EEG recipe trained on one derivation only, scored on the
-other derivation of the test subjects:
-
-{header}
-{lodo}
+{saved.get("lodo", "(not run)")}
 
 ## Simulated 9-h recordings, damaged as clinics' files are (not accuracy on real recordings)
 
-{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
-invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
-"sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
-confidence >= {_CONFIDENT}; "warned" counts nights given the "unlike the training data" warning.
-
-| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | warned |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
-{simulated}
+{saved.get("simulated", "(not run)")}
 """
     print(text)
     write_result("robustness", text)

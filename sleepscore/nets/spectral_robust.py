@@ -126,12 +126,15 @@ class TrustedSpectralInputs(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = self.trusted(x)
-        n = v.shape[1]
+        # The length as a tensor, not v.shape[1]: a Python int would be frozen into the exported
+        # graph at the length of the tracing example.
+        ones = v[..., :1] * 0 + 1
+        n = ones.sum(dim=1, keepdim=True)
         k = self.shrinkage_epochs
         centre = (v.sum(dim=1, keepdim=True) + k * self.population_mean) / (n + k)
         population_z = (v - self.population_mean) / self.population_sd
         recording_z = (v - centre) / self.population_sd
-        weight = torch.full_like(v[..., :1], n / (n + k))
+        weight = ones * (n / (n + k))
         out = torch.cat([population_z, recording_z], dim=-1).clamp(-_CLIP, _CLIP)
         return torch.cat([out, weight], dim=-1).float()
 

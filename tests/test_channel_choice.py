@@ -1,0 +1,98 @@
+"""The default invocation on any montage: which shipped model and channel score a file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edf_factory import Channel, sine, write_psg
+from sleepscore.cli import cli
+from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
+from sleepscore.scoring import choose_model, score_night
+
+pytestmark = pytest.mark.skipif(
+    not all((shipped_models_dir() / name).is_file() for name in (DEFAULT_MODEL, ANY_EEG_MODEL)),
+    reason="shipped models not built")
+
+SECONDS = 600  # 20 epochs
+
+
+def eeg(seed: int, fs: float = 100, seconds: float = SECONDS) -> np.ndarray:
+    """Tens of microvolts of 1/f-ish noise: EEG-like enough to be scored."""
+    rng = np.random.default_rng(seed)
+    n = round(fs * seconds)
+    spectrum = np.fft.rfft(rng.normal(0, 1, n)) / np.maximum(np.fft.rfftfreq(n, 1 / fs), 0.5)
+    signal = np.fft.irfft(spectrum, n=n)
+    return 30 * signal / signal.std()
+
+
+def clinical_psg(path: Path, fs: float = 256) -> Path:
+    """An AASM-style export: EOG first, EEG in an order that is not the priority order."""
+    channels = [Channel("E1-M2", eeg(1, fs), fs), Channel("EEG O2-M1", eeg(2, fs), fs),
+                Channel("EEG C4-A1", eeg(3, fs), fs), Channel("EMG Chin", eeg(4, fs) / 5, fs),
+                Channel("ECG", sine(fs, SECONDS, 1.2, 800.0), fs), Channel("SpO2", np.full(SECONDS, 97.0), 1, "%")]
+    return write_psg(path, channels)
+
+
+def test_a_clinical_montage_is_scored_by_default_on_its_central_derivation(tmp_path: Path) -> None:
+    psg = clinical_psg(tmp_path / "night.edf")
+    output = tmp_path / "night.csv"
+    result = CliRunner().invoke(cli, ["predict", str(psg), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "scoring EEG channel 'EEG C4-A1'" in result.stderr and "--channels" in result.stderr
+    with output.open() as handle:
+        rows = [row for row in csv.reader(handle) if row and not row[0].startswith("#")]
+    assert len(rows) == 1 + SECONDS // 30
+    night = score_night(psg)
+    assert night.model.name == ANY_EEG_MODEL and night.channels == ["EEG C4-A1"]
+
+
+def test_fpz_cz_and_pz_oz_go_to_the_two_channel_model(tmp_path: Path) -> None:
+    psg = write_psg(tmp_path / "night.edf", [Channel("EEG Fpz-Cz", eeg(1), 100),
+                                              Channel("EEG Pz-Oz", eeg(2), 100),
+                                              Channel("EOG horizontal", eeg(3), 100)])
+    choice = choose_model(psg, None, None)
+    assert choice.model.path.name == DEFAULT_MODEL
+    assert choice.channels == ["EEG Fpz-Cz", "EEG Pz-Oz"] and choice.notes == []
+
+
+def test_fpz_cz_alone_goes_to_the_single_eeg_model(tmp_path: Path) -> None:
+    psg = write_psg(tmp_path / "night.edf", [Channel("EEG Fpz-Cz", eeg(1), 100),
+                                              Channel("EOG horizontal", eeg(3), 100)])
+    choice = choose_model(psg, None, None)
+    assert choice.model.path.name == ANY_EEG_MODEL and choice.channels == ["EEG Fpz-Cz"]
+
+
+def test_channels_override_the_choice_and_pick_the_model_by_count(tmp_path: Path) -> None:
+    psg = clinical_psg(tmp_path / "night.edf")
+    one = choose_model(psg, None, ["O2-M1"])
+    assert one.model.path.name == ANY_EEG_MODEL and one.channels == ["O2-M1"]
+    two = choose_model(psg, None, ["C4-A1", "O2-M1"])
+    assert two.model.path.name == DEFAULT_MODEL
+    assert score_night(psg, channels=["O2-M1"]).channels == ["EEG O2-M1"]
+
+
+def test_a_single_eeg_model_given_with_model_still_gets_its_channel_chosen(tmp_path: Path) -> None:
+    psg = clinical_psg(tmp_path / "night.edf")
+    choice = choose_model(psg, shipped_models_dir() / ANY_EEG_MODEL, None)
+    assert choice.channels == ["EEG C4-A1"]
+
+
+def test_evaluate_takes_channels_and_model_like_predict(tmp_path: Path) -> None:
+    psg = clinical_psg(tmp_path / "night.edf")
+    hypnogram = tmp_path / "night.txt"
+    hypnogram.write_text("\n".join(["W"] * 4 + ["N2"] * 16) + "\n")
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["evaluate", str(psg), str(hypnogram), "--channels", "O2-M1",
+                                      "--model", str(shipped_models_dir() / ANY_EEG_MODEL),
+                                      "--report", str(report), "-q"])
+    assert result.exit_code == 0, result.output
+    content = json.loads(report.read_text())
+    assert content["model"].endswith(ANY_EEG_MODEL)
+    assert content["nights"][0]["recording_epochs"] == SECONDS // 30
+    assert content["nights"][0]["channels"] == ["EEG O2-M1"]
