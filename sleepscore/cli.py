@@ -406,7 +406,7 @@ def info(model: Path | None, as_json: bool) -> None:
     \b
     Examples:
       sleepscore info
-      sleepscore info models/spectral-bigru-fpzcz.onnx --json
+      sleepscore info models/spectral-robust-eeg.onnx --json
     """
     from .model import load_model
 
