@@ -37,8 +37,8 @@ from scipy.signal import butter, resample_poly, sosfiltfilt
 from benchmarks._common import REPO, RESULTS, load, machine, now, write_result
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
-from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
-from sleepscore.scoring import score_night
+from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, load_model, shipped_models_dir
+from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night
 from sleepscore.simulate import simulate_dataset
 
 SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
@@ -157,11 +157,12 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
                 night = score_night(path, hypnogram=pair.hypnogram)
                 entry = pooled.setdefault(name, {"expert": [], "stages": [], "confidence": [],
                                                  "model": night.model.name, "warned": 0,
-                                                 "channels": night.channels})
+                                                 "channels": night.channels, "unfamiliar": []})
                 entry["expert"].append(night.expert)
                 entry["stages"].append(night.stages)
                 entry["confidence"].append(night.probs.max(axis=1))
                 entry["warned"] += any("unlike any" in w for w in night.warnings)
+                entry["unfamiliar"].append(load_model(night.model).unfamiliar_share(night.distance))
     rows = []
     for name, entry in pooled.items():
         expert, stages = np.concatenate(entry["expert"]), np.concatenate(entry["stages"])
@@ -174,7 +175,7 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
         rows.append(f"| {name} | `{entry['model']}` on {', '.join(entry['channels'])} | "
                     f"{result.kappa:.3f} | {result.accuracy:.3f} | {ece:.3f} | "
                     f"{wake[sleep].mean():.3f} | {(wake & (confidence >= _CONFIDENT))[sleep].mean():.3f} | "
-                    f"{wake[n2].mean():.3f} | {entry['warned']}/{nights} |")
+                    f"{wake[n2].mean():.3f} | {np.mean(entry['unfamiliar']):.3f} | {entry['warned']}/{nights} |")
     return rows
 
 
@@ -202,10 +203,12 @@ derivation only, scored on the other derivation of the test subjects:
         "simulated": lambda: f"""{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
 invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
 "sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
-confidence >= {_CONFIDENT}; "warned" counts nights given the "unlike the training data" warning.
+confidence >= {_CONFIDENT}; "unfamiliar" is the mean share of a night's epochs beyond the distance
+that 99 % of the model's training epochs stay within; "warned" counts nights given the "unlike the
+training data" warning (unfamiliar share above {UNFAMILIAR_WARNING_SHARE}).
 
-| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | warned |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | unfamiliar | warned |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(simulated_rows(args.nights, args.seed))}""",
     }
     for part in args.parts.split(","):
