@@ -47,7 +47,7 @@ h1 { font-size: 1.5em; margin-bottom: 0.1em; } h2 { font-size: 1.15em; margin: 1
 table { border-collapse: collapse; margin: 0.3em 0 0.6em; font-size: 0.92em; }
 th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; } thead th { background: #f3f3f3; }
-td.diag { font-weight: bold; background: #eef5ff; }
+td.diag { font-weight: bold; background: #eef5ff; } table.text td, table.text th { text-align: left; }
 .cols { display: flex; gap: 2.5em; flex-wrap: wrap; align-items: flex-start; }
 .cols > div { flex: 1 1 320px; }
 img { max-width: 100%; }
@@ -184,15 +184,17 @@ def _e(text: object) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]],
-           diagonal: bool = False) -> str:
-    """An HTML table of already-escaped cells; ``diagonal`` marks cell (i, i + 1) of each row."""
+           diagonal: bool = False, text: bool = False) -> str:
+    """An HTML table of already-escaped cells; ``diagonal`` marks cell (i, i + 1) of each row,
+    ``text`` left-aligns every column (numbers are right-aligned otherwise)."""
     head = "".join(f"<th>{cell}</th>" for cell in header)
     body = []
     for i, row in enumerate(rows):
         cells = "".join(f'<td class="diag">{cell}</td>' if diagonal and j == i + 1
                         else f"<td>{cell}</td>" for j, cell in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    opening = '<table class="text">' if text else "<table>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _clock(night: NightScore, epoch: int) -> str:
@@ -279,7 +281,7 @@ def _model_section(info: ModelInfo, night: NightScore) -> list[str]:
     card = _table(["Model", _e(info.path.name)], [
         ["Architecture", _e(info.architecture)], ["Input", _e(input_line(info))],
         ["Channels used", _e(", ".join(night.channels))],
-        ["Trained on", _e(training_line(info))]])
+        ["Trained on", _e(training_line(info))]], text=True)
     metrics = _table(["Held-out protocol (pooled)", "Nights", "Epochs", "Accuracy", "Macro-F1",
                       "Kappa"],
                      [[_e(row.description), _e(row.n_nights if row.n_nights is not None else "-"),
