@@ -10,7 +10,7 @@ import shlex
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import click
 
@@ -86,12 +86,14 @@ HYPNOGRAM_EPOCH_HELP = ("Epoch length in seconds of a one-label-per-line hypnogr
                         "the one length at which its labels fit the recording).")
 
 
-def hypnogram_epoch_option(function):  # noqa: ANN001, ANN201 - a click decorator
+def hypnogram_epoch_option(function: Callable[..., None]) -> Callable[..., None]:
+    """``--hypnogram-epoch``, shared by predict and evaluate."""
     return click.option("--hypnogram-epoch", type=click.Choice(["5", "20", "30"]),
                         help=HYPNOGRAM_EPOCH_HELP)(function)
 
 
 def hypnogram_epoch_s(value: str | None) -> float | None:
+    """``--hypnogram-epoch``'s choice as seconds (None: detect)."""
     return float(value) if value is not None else None
 
 

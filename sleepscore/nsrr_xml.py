@@ -31,9 +31,6 @@ from .errors import DataError
 PROFUSION_CODES: dict[str, str] = {"0": "W", "1": "N1", "2": "N2", "3": "N3", "4": "N4",
                                    "5": "REM", "6": "MT", "9": "?"}
 
-#: The element that opens each layout.
-ROOTS = ("CMPStudyConfig", "PSGAnnotation")
-
 
 @dataclass(frozen=True)
 class XmlEpochs:
