@@ -206,3 +206,20 @@ def test_evaluate_writes_no_report_when_no_night_was_scored(tmp_path: Path, mode
     assert any(line.startswith("sleepscore: warning: b: ") and "epoch grid" in line
                for line in lines), result.output
     assert "none of the 2 nights could be scored, so no report was written" in result.output
+
+
+def test_predict_reads_nsrr_xml_and_refuses_a_label_map_for_it(tmp_path: Path, model: Path) -> None:
+    night = psg(tmp_path / "night.edf", 6)
+    xml = tmp_path / "profusion.xml"
+    # Profusion codes in 20-s epochs: W 0-40 s, REM (5) 40-80 s, R&K stage 4 80-120 s, N2 to 180 s.
+    xml.write_text("<CMPStudyConfig><EpochLength>20</EpochLength><SleepStages>"
+                   + "".join(f"<SleepStage>{code}</SleepStage>" for code in "005544222")
+                   + "</SleepStages></CMPStudyConfig>")
+    out = tmp_path / "night.csv"
+    result = run("predict", night, "-o", out, "--model", model, "--hypnogram", xml, "-q")
+    assert result.exit_code == 0, result.output
+    # 30-60 s holds 10 s of W and 20 s of REM; 60-90 s 20 s of REM and 10 s of stage 4.
+    assert expert_column(out) == ["W", "REM", "REM", "N3", "N2", "N2"]
+    refused = run("predict", night, "-o", tmp_path / "x.csv", "--model", model, "--hypnogram", xml,
+                  "--label-map", "0=W")
+    assert refused.exit_code == 2 and "NSRR XML stage codes are fixed" in refused.output
