@@ -51,8 +51,9 @@ of one PSG epoch and 2 % of the recording):
   end are cut with a warning giving their count.
 - Timed annotations are placed by their own times, and cut at the end of the signal: Sleep-EDF
   hypnograms run hours past the end of the PSG (an unscored ``Sleep stage ?`` tail to midnight
-  of the second day), and an excerpt of a night is scored by its night's hypnogram. The cut is
-  silent for unscored tails and a warning giving the count of cut epochs when it drops stages.
+  of the second day, or a few hours of wake), and an excerpt of a night is scored by its
+  night's hypnogram. The cut is silent for unscored and wake tails and a warning giving the
+  count of cut epochs when it drops sleep stages.
 
 Warnings are issued as :class:`HypnogramWarning` with :func:`warnings.warn`; the CLI prints them
 as its own warnings.
@@ -357,8 +358,8 @@ def epoch_labels(hyp: Hypnogram | EpochList, n_epochs: int, psg_start: datetime 
     Timed annotations (:class:`Hypnogram`) are placed on the PSG's time axis by clock time when
     both have one (wall-clock times are compared if only one carries a time zone), otherwise
     their onsets are taken as seconds from the PSG start; they are cut at the end of the signal,
-    with a :class:`HypnogramWarning` giving the count of cut epochs when stages (not just
-    unscored time) are cut. An :class:`EpochList` starts with the PSG and must span its length
+    with a :class:`HypnogramWarning` giving the count of cut epochs when sleep stages (not just
+    wake or unscored time) are cut. An :class:`EpochList` starts with the PSG and must span its length
     within :func:`length_tolerance_s`; its epoch length, when not known, is the one of
     :data:`HYPNOGRAM_EPOCHS_S` at which it fits, and shorter epochs than the PSG's are combined
     by majority (ties to the label first in the epoch). Epochs no label covers are -1.
@@ -428,12 +429,14 @@ def epoch_labels(hyp: Hypnogram | EpochList, n_epochs: int, psg_start: datetime 
         raise DataError(f"{hyp.path}: {hyp.where(bad)}: interval {starts[bad]:g}-{ends[bad]:g} s "
                         f"from the PSG start does not start and end on the {epoch_s:g}-s "
                         "epoch grid")
-    staged = hyp.stages != UNSCORED
-    cut_s = float((np.maximum(ends, psg_end) - np.maximum(starts, psg_end))[staged].sum())
+    # A wake or unscored tail is what Sleep-EDF's hypnograms have past their PSG; sleep past the
+    # end means a truncated recording or an excerpt, which the user should know of.
+    asleep = (hyp.stages != UNSCORED) & (hyp.stages != 0)
+    cut_s = float((np.maximum(ends, psg_end) - np.maximum(starts, psg_end))[asleep].sum())
     if cut_s > _TOLERANCE_S:
-        warnings.warn(f"{hyp.path}: {cut_s / epoch_s:.0f} scored epoch(s) of the hypnogram lie "
-                      f"past the end of the {psg_end:g}-s recording and were cut (the hypnogram "
-                      f"is scored to {ends[staged].max():g} s)", HypnogramWarning, stacklevel=2)
+        warnings.warn(f"{hyp.path}: {cut_s / epoch_s:.0f} epoch(s) of sleep stages lie past the "
+                      f"end of the {psg_end:g}-s recording and were cut (the hypnogram scores "
+                      f"sleep up to {ends[asleep].max():g} s)", HypnogramWarning, stacklevel=2)
     first_epochs = np.rint(clipped_starts / epoch_s).astype(np.int64)
     end_epochs = np.rint(clipped_ends / epoch_s).astype(np.int64)
     labels = np.full(n_epochs, UNSCORED, dtype=np.int64)

@@ -275,8 +275,8 @@ def test_nsrr_scored_events_keep_only_the_stages(tmp_path: Path) -> None:
 def test_nsrr_events_past_the_recording_warn_with_the_count(tmp_path: Path) -> None:
     events = [scored_event("Stages|Stages", "Stage 2 sleep|2", "0", "150")]
     hyp = read_hypnogram(write_text(tmp_path / "long.xml", nsrr_xml(events)))
-    with pytest.warns(HypnogramWarning, match=r"long\.xml: 2 scored epoch\(s\) .* past the end of "
-                                              r"the 90-s recording"):
+    with pytest.warns(HypnogramWarning, match=r"long\.xml: 2 epoch\(s\) of sleep stages lie past "
+                                              r"the end of the 90-s recording"):
         assert epoch_labels(hyp, 3).tolist() == [N2] * 3
 
 
@@ -386,10 +386,34 @@ def test_real_sleep_edf_hypnograms_are_cut_at_their_psg_end_silently(sleep_edf_d
 
 def test_the_real_five_minute_excerpt_is_cut_with_a_warning(sleep_edf_dir: Path) -> None:
     hyp = read_hypnogram(sleep_edf_dir / "hypnograms" / "SC4001EC-Hypnogram.edf")
-    with pytest.warns(HypnogramWarning, match=r"SC4001EC-Hypnogram\.edf: \d+ scored epoch\(s\) "
-                                              r"of the hypnogram lie past the end of the 300-s"):
+    with pytest.warns(HypnogramWarning, match=r"SC4001EC-Hypnogram\.edf: \d+ epoch\(s\) of sleep "
+                                              r"stages lie past the end of the 300-s"):
         labels = epoch_labels(hyp, 10, psg_start=hyp.start)
     assert labels.tolist() == [W] * 10
+
+
+def test_real_sleep_edf_78_text_hypnograms_with_wake_tails_are_cut_silently(sleep_edf_dir: Path
+                                                                           ) -> None:
+    lengths = psg_seconds(sleep_edf_dir)
+    wake_tails = 0
+    for path in sorted((sleep_edf_dir / "hypnograms-sc78").glob("SC4*.txt")):
+        hyp = read_hypnogram(path)
+        n_epochs = int(lengths[path.name[:7]] // 30)
+        ends = hyp.onsets + hyp.durations
+        past = (ends > n_epochs * 30) & (hyp.stages != UNSCORED)
+        assert set(hyp.stages[past].tolist()) <= {W}, path.name  # what the rule relies on
+        wake_tails += bool(past.any())
+        strict(epoch_labels, hyp, n_epochs, psg_start=hyp.start)
+    assert wake_tails >= 1  # some nights do carry wake past their PSG
+
+
+def test_a_sleep_tail_warns_but_a_wake_tail_does_not(tmp_path: Path) -> None:
+    wake = write_text(tmp_path / "w.tsv", "onset\tduration\tstage\n0\t60\tN2\n60\t3000\tW\n")
+    assert strict(epoch_labels, read_hypnogram(wake), 3).tolist() == [N2, N2, W]
+    sleep = write_text(tmp_path / "s.tsv", "onset\tduration\tstage\n0\t60\tW\n60\t300\tREM\n")
+    with pytest.warns(HypnogramWarning, match=r"s\.tsv: 9 epoch\(s\) of sleep stages .* scores "
+                                              r"sleep up to 360 s"):
+        assert epoch_labels(read_hypnogram(sleep), 3).tolist() == [W, W, REM]
 
 
 def test_timed_tables_never_error_on_their_length(tmp_path: Path) -> None:
