@@ -145,6 +145,10 @@ def card_tables(info: ModelInfo) -> list[Table]:
     card.add_row("channels", ", ".join(info.channels))
     card.add_row("trained on", training_line(info))
     card.add_row("version", f"sleepscore {info.version}")
+    rows = held_out_metrics(info)
+    if not rows:
+        card.add_row("held-out metrics", "none in its metadata")
+        return [card]
     metrics = Table(title="Held-out metrics (pooled)",
                     caption="clinical-length = each night cut to ±30 min around sleep before "
                             "scoring; per-class F1, confusion matrices and the protocols' "
@@ -152,7 +156,7 @@ def card_tables(info: ModelInfo) -> list[Table]:
     metrics.add_column("Protocol", no_wrap=True)
     for column in ("Nights", "Epochs", "Accuracy", "Macro-F1", "Kappa"):
         metrics.add_column(column, justify="right")
-    for row in held_out_metrics(info):
+    for row in rows:
         metrics.add_row(row.description, _cell(row.n_nights), _cell(row.n_epochs),
                         _cell(row.accuracy), _cell(row.macro_f1), _cell(row.kappa))
     return [card, metrics]

@@ -60,6 +60,13 @@ def test_info_prints_a_short_card_with_the_metrics_table(model: Path) -> None:
     assert ["7", "5555", "0.811", "0.722", "0.633"] == row.replace("│", " ").split()[-5:]
 
 
+def test_info_of_a_model_without_metrics_says_so(tmp_path: Path) -> None:
+    bare = write_linear_model(tmp_path / "bare.onnx", np.ones((18, 5)), contract_metadata(CHANNELS))
+    result = run("info", bare)
+    assert result.exit_code == 0, result.output
+    assert "none in its metadata" in result.output and "Kappa" not in result.output
+
+
 def test_info_json_prints_the_raw_metadata(model: Path) -> None:
     result = run("info", model, "--json")
     assert result.exit_code == 0, result.output
