@@ -45,4 +45,4 @@ def test_installed_package_scores_with_its_own_default_model(wheel, tmp_path):
                           capture_output=True, text=True)
     path, architecture = done.stdout.split()
     assert Path(path).is_relative_to(site) and Path(path).is_file()
-    assert architecture == "spectral-bigru"
+    assert architecture == "spectral-robust"
