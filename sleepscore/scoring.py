@@ -5,6 +5,7 @@ This is the library form of ``sleepscore predict``; the CLI only adds argument p
 
 from __future__ import annotations
 
+import warnings as warnings_module
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from .edf import match_channels, read_header, read_psg
 from .epochs import EpochQuality, cut_epochs, epoch_quality
 from .errors import DataError
 from .features import spectral_features
-from .hypnogram import epoch_labels, read_hypnogram
+from .hypnogram import EpochList, Hypnogram, HypnogramWarning, epoch_labels, read_hypnogram
 from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, load_model, shipped_models_dir
 from .montage import choose_eeg
 from .output import ScoredNight, write_hypnogram_edf, write_scored_table
@@ -140,7 +141,8 @@ def shipped_model(name: str, threads: int | None = None) -> SleepModel:
 
 
 def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *,
-                channels: Sequence[str] | None = None, hypnogram: str | Path | None = None,
+                channels: Sequence[str] | None = None,
+                hypnogram: str | Path | Hypnogram | EpochList | None = None,
                 label_map: dict[str, str] | None = None, threads: int | None = None) -> NightScore:
     """Score one night.
 
@@ -153,8 +155,9 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     channels : sequence of str, optional
         File channels to feed the model, in its input order, instead of its declared ones
         (e.g. ``["C4-A1", "O2-A1"]`` for a recording without Fpz-Cz/Pz-Oz).
-    hypnogram : str or Path, optional
-        Expert hypnogram, aligned to the epochs for metrics.
+    hypnogram : str, Path, Hypnogram or EpochList, optional
+        Expert hypnogram (a file, or one already read with
+        :func:`~sleepscore.hypnogram.read_hypnogram`), aligned to the epochs for metrics.
     label_map : dict, optional
         Integer-code → stage map for hypnograms scored with numbers.
     threads : int, optional
@@ -194,16 +197,17 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
                         "treat the stages with caution")
     expert = None
     if hyp is not None:
-        expert = epoch_labels(hyp, len(probs), psg_start=recording.start, epoch_s=info.epoch_s)
+        # Kept with the night's other warnings, so reports and batch outcomes show them too.
+        with warnings_module.catch_warnings(record=True) as caught:
+            warnings_module.simplefilter("always", HypnogramWarning)
+            expert = epoch_labels(hyp, len(probs), psg_start=recording.start, epoch_s=info.epoch_s)
+        warnings += [str(w.message) for w in caught if issubclass(w.category, HypnogramWarning)]
     return NightScore(probs=probs, start=recording.start, epoch_s=info.epoch_s,
                       quality=quality_flags(quality, recording.channels), expert=expert,
                       psg=Path(psg), channels=recording.channels, model=chosen.path,
                       dropped_s=dropped_s, warnings=warnings, notes=choice.notes,
                       distance=distance)
 
-
-
-OUTPUT_FORMATS = ("csv", "tsv", "edf")
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> str:
