@@ -32,7 +32,8 @@ _FEATURES_LIMITS = """\
 
 def _data_description(trained_on: dict[str, Any]) -> str:
     dataset = trained_on["dataset"]
-    nights = trained_on.get("nights", trained_on.get("train_nights", []))
+    # A single-EEG model's recordings are "NIGHT:DERIVATION"; count the nights.
+    nights = sorted({name.split(":")[0] for name in trained_on.get("nights", trained_on.get("train_nights", []))})
     subjects = ", ".join(trained_on.get("subjects", trained_on.get("train_subjects", [])))
     if dataset == "sleep-edf20-features":
         what = f"real spectral features (`spectral-v1`) of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
