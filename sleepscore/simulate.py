@@ -32,9 +32,12 @@ stage-dependent EMG envelope (lowest in REM), a circadian rectal temperature and
 Epochs are synthesised independently (events never cross an epoch boundary), so the signal jumps
 slightly at each 30-s boundary; the features, computed per epoch, never see it.
 
-The simulator reads ``shared/data/sleep-edf`` at run time (``reference_dir``, else the
-``SLEEPSCORE_SLEEP_EDF_DIR`` environment variable, else ``../shared/data/sleep-edf`` beside the
-source tree) and raises :class:`DataError` when it is absent; there is no synthetic fallback.
+What the simulator takes from the real data (the 153 scorings with their PSG lengths, and the
+fitted :class:`SpectralModel`) ships with the package in ``sleepscore/data/simulator.npz``
+(under 200 KiB; Sleep-EDF is ODC-By 1.0, see ``sleepscore/data/README.md`` and
+:data:`ATTRIBUTION`), so simulation needs nothing outside the package. ``make simulator-data``
+refits it from ``shared/data/sleep-edf`` (:func:`reference_dir`) with :func:`load_reference` and
+:func:`save_reference`; a test checks that the shipped file equals that refit.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import datetime as dt
 import os
 import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -55,6 +59,7 @@ from scipy.special import ndtr, ndtri
 from sleepscore.datasets import RK_LABELS, RecordingPair
 from sleepscore.errors import DataError, UsageError
 from sleepscore.features import BANDS_HZ, LOG_OFFSET, WELCH_NPERSEG, welch_psd
+from sleepscore.output import atomic_path
 from sleepscore.stages import EPOCH_S, UNSCORED
 
 FS = 100
@@ -68,6 +73,13 @@ _N_TARGETS = 6  # per EEG channel: five band powers and the variance
 _CHUNK_EPOCHS = 400  # bounds memory: one chunk is ~10 MB per array
 _CALIBRATION_STEPS = 4
 _DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sleep-edf"
+#: Sleep-EDF's licence asks for this wherever its data goes; it travels inside the packaged file.
+ATTRIBUTION = ("Derived from the PhysioNet Sleep-EDF Database Expanded, sleep-cassette study "
+               "(Kemp B, Zwinderman AH, Tuk B, Kamphuisen HAC, Oberye JJL. Analysis of a "
+               "sleep-dependent neuronal feedback loop: the slow-wave microcontinuity of the EEG. "
+               "IEEE Trans Biomed Eng 47(9):1185-1194, 2000; Goldberger AL et al. PhysioBank, "
+               "PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220, 2000), "
+               "Open Data Commons Attribution License v1.0.")
 
 
 @dataclass(frozen=True)
@@ -227,8 +239,8 @@ def reference_dir(path: str | Path | None = None) -> Path:
     folder = Path(path or os.environ.get("SLEEPSCORE_SLEEP_EDF_DIR") or _DEFAULT_REFERENCE)
     needed = [folder / "hypnograms-sc78", folder / "features", folder / "sc78-nights.tsv"]
     if not all(p.exists() for p in needed):
-        raise DataError(f"{folder}: simulation needs the real Sleep-EDF scorings and features "
-                        "(hypnograms-sc78/, features/, sc78-nights.tsv); set "
+        raise DataError(f"{folder}: refitting the simulator needs the real Sleep-EDF scorings and "
+                        "features (hypnograms-sc78/, features/, sc78-nights.tsv); set "
                         "SLEEPSCORE_SLEEP_EDF_DIR to the shared sleep-edf folder")
     return folder
 
@@ -334,13 +346,22 @@ def _fit_spectra(feature_files: list[Path]) -> SpectralModel:
 
 
 def load_reference(path: str | Path | None = None) -> Reference:
-    """Read the real scorings and fit the spectral model (see :func:`reference_dir`).
+    """The simulator's real-data reference: the packaged one, or refitted from a folder.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A Sleep-EDF folder (see :func:`reference_dir`) to read the real scorings from and fit the
+        spectral model to; None reads the fit shipped in the package, which needs no real data.
 
     Returns
     -------
     Reference
         The 153 reference nights in name order and the fitted :class:`SpectralModel`.
     """
+    if path is None:
+        with resources.as_file(_PACKAGED) as packaged:
+            return _read_reference(packaged)
     folder = reference_dir(path)
     durations = _psg_durations(folder / "sc78-nights.tsv")
     nights = tuple(_read_reference_night(p, durations[p.stem])
@@ -350,6 +371,56 @@ def load_reference(path: str | Path | None = None) -> Reference:
     if not nights or not features:
         raise DataError(f"{folder}: no reference scorings or feature files found")
     return Reference(nights, _fit_spectra(features))
+
+
+_PACKAGED = resources.files("sleepscore") / "data" / "simulator.npz"
+#: ``texts`` are stored as indices into this list (npz arrays of Python strings would need pickle).
+_TEXTS = tuple(RK_LABELS)
+
+
+def save_reference(reference: Reference, path: str | Path) -> None:
+    """Write ``reference`` as a compressed npz that :func:`load_reference` reads back unchanged.
+
+    Parameters
+    ----------
+    reference : Reference
+        Typically ``load_reference(folder)``.
+    path : str or Path
+        File to write (atomically; an existing one is replaced).
+    """
+    nights, spectra = reference.nights, reference.spectra
+    arrays = {
+        "attribution": np.array(ATTRIBUTION),
+        "names": np.array([n.name for n in nights]),
+        "starts": np.array([n.start.isoformat() for n in nights]),
+        "psg_duration_s": np.array([n.psg_duration_s for n in nights]),
+        "rows": np.array([len(n.texts) for n in nights]),
+        "onsets": np.concatenate([n.onsets for n in nights]),
+        "durations": np.concatenate([n.durations for n in nights]),
+        "texts": np.array([_TEXTS.index(t) for n in nights for t in n.texts], dtype=np.uint8),
+        "quantiles": spectra.quantiles,
+        "correlation": spectra.correlation,
+        "subject_share": spectra.subject_share,
+        "subject_correlation": spectra.subject_correlation,
+        "rho": np.array(spectra.rho),
+    }
+    with atomic_path(path, force=True) as temporary, temporary.open("wb") as file:
+        np.savez_compressed(file, **arrays)
+
+
+def _read_reference(path: Path) -> Reference:
+    """The :class:`Reference` that :func:`save_reference` wrote to ``path``."""
+    with np.load(path) as data:
+        ends = np.cumsum(data["rows"])
+        pieces = [np.split(data[key], ends[:-1]) for key in ("onsets", "durations", "texts")]
+        nights = tuple(
+            ReferenceNight(str(name), dt.datetime.fromisoformat(str(start)), onsets, durations,
+                           tuple(_TEXTS[i] for i in texts), float(psg_s))
+            for name, start, psg_s, onsets, durations, texts
+            in zip(data["names"], data["starts"], data["psg_duration_s"], *pieces))
+        spectra = SpectralModel(data["quantiles"], data["correlation"], data["subject_share"],
+                                data["subject_correlation"], float(data["rho"]))
+    return Reference(nights, spectra)
 
 
 def draw_subject(reference: Reference, rng: np.random.Generator,
@@ -782,7 +853,7 @@ def simulate_dataset(outdir: str | Path, nights: int, seed: int, *,
     seed : int
         Seed of everything random.
     reference : Reference, optional
-        From :func:`load_reference` (read from the default place when None).
+        From :func:`load_reference` (the packaged one when None).
     subject_spread : float
         Fraction of the real between-night spread given to subjects (see module docstring).
     hours : float, optional

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 
 import mne
@@ -10,18 +11,48 @@ import numpy as np
 import pyedflib
 import pytest
 
+from sleepscore import simulate
 from sleepscore.datasets import load_nights
 from sleepscore.errors import DataError
 from sleepscore.features import spectral_features
 from sleepscore.hypnogram import epoch_labels, read_hypnogram
-from sleepscore.simulate import load_reference, simulate_dataset
+from sleepscore.simulate import load_reference, save_reference, simulate_dataset
 
 EEG = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 
 
 @pytest.fixture(scope="module")
-def reference(sleep_edf_dir):
-    return load_reference(sleep_edf_dir)
+def reference():
+    """The packaged reference: what every user simulates from, with no real data beside."""
+    return load_reference()
+
+
+def assert_same_reference(ours: simulate.Reference, theirs: simulate.Reference, rtol: float) -> None:
+    assert [n.name for n in ours.nights] == [n.name for n in theirs.nights]
+    for mine, other in zip(ours.nights, theirs.nights):
+        assert (mine.start, mine.texts, mine.psg_duration_s) == (other.start, other.texts,
+                                                                 other.psg_duration_s), mine.name
+        np.testing.assert_array_equal(mine.onsets, other.onsets)
+        np.testing.assert_array_equal(mine.durations, other.durations)
+    for field in dataclasses.fields(simulate.SpectralModel):
+        np.testing.assert_allclose(getattr(ours.spectra, field.name),
+                                   getattr(theirs.spectra, field.name), rtol=rtol, atol=0,
+                                   err_msg=field.name)
+
+
+def test_packaged_reference_is_what_make_simulator_data_fits(reference, sleep_edf_dir):
+    # A hair of tolerance for the fit only: another numpy or BLAS may round a quantile or a
+    # correlation differently in the last bits; a stale file differs by far more.
+    assert_same_reference(reference, load_reference(sleep_edf_dir), rtol=1e-9)
+    assert len(reference.nights) == len(list((sleep_edf_dir / "hypnograms-sc78").glob("SC4*.txt")))
+
+
+def test_saved_reference_reads_back_unchanged(reference, tmp_path):
+    path = tmp_path / "simulator.npz"
+    save_reference(reference, path)
+    assert_same_reference(simulate._read_reference(path), reference, rtol=0)
+    with np.load(path) as data:
+        assert "Kemp" in str(data["attribution"]) and "PhysioNet" in str(data["attribution"])
 
 
 @pytest.fixture(scope="module")
