@@ -4,8 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-output
+# Run as a module, so the code is the checkout's own (python -m puts the current folder first on
+# sys.path): .ci/run runs a fresh clone's demo in the existing VENV, whose editable install
+# points at another checkout.
+SLEEPSCORE = $(BIN)/python -m sleepscore
 
-.PHONY: install test demo models clean
+.PHONY: install test demo simulator-data models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,16 +26,28 @@ test: $(STAMP)
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis
 
-# A simulated 8-h night (real expert stage sequence, EEG matched to real per-stage spectra),
-# scored and evaluated against its own hypnogram. Simulated: the numbers say the pipeline works,
-# not how accurate the model is on real recordings.
+# A simulated 8-h night (real expert stage sequence, EEG matched to real per-stage spectra, both
+# from the package's own data), scored and evaluated against its own hypnogram. Simulated: the
+# numbers say the pipeline works, not how accurate the model is on real recordings.
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	$(BIN)/sleepscore simulate $(DEMO)/nights --nights 1 --seed 7 --hours 8
-	$(BIN)/sleepscore predict $(DEMO)/nights/SC4001E0-PSG.edf --hypnogram $(DEMO)/nights/SC4001EC-Hypnogram.edf \
-		-o $(DEMO)/SC4001E0-scored.csv --metrics-json $(DEMO)/SC4001E0-metrics.json --plot $(DEMO)/SC4001E0.png
-	$(BIN)/sleepscore evaluate $(DEMO)/nights --trim 30min --report $(DEMO)/evaluation.json
-	@echo "outputs in $(DEMO)/"
+	$(SLEEPSCORE) simulate $(DEMO)/nights --nights 1 --seed 7 --hours 8
+	$(SLEEPSCORE) predict $(DEMO)/nights/SC4001E0-PSG.edf --hypnogram $(DEMO)/nights/SC4001EC-Hypnogram.edf \
+		-o $(DEMO)/SC4001E0-scored.csv --metrics-json $(DEMO)/SC4001E0-metrics.json \
+		--plot $(DEMO)/SC4001E0.png --report $(DEMO)/SC4001E0-report.html
+	$(SLEEPSCORE) evaluate $(DEMO)/nights --trim 30min --report $(DEMO)/evaluation.json
+	@echo "demo outputs (one simulated night; agreement on it says the pipeline works, not its accuracy):"
+	@echo "  scored hypnogram  $(CURDIR)/$(DEMO)/SC4001E0-scored.csv"
+	@echo "  metrics           $(CURDIR)/$(DEMO)/SC4001E0-metrics.json"
+	@echo "  plot              $(CURDIR)/$(DEMO)/SC4001E0.png"
+	@echo "  HTML report       $(CURDIR)/$(DEMO)/SC4001E0-report.html"
+	@echo "  evaluation        $(CURDIR)/$(DEMO)/evaluation.json"
+	@echo "  simulated night   $(CURDIR)/$(DEMO)/nights/"
+
+# The simulator's packaged data (sleepscore/data/simulator.npz), refitted from the real Sleep-EDF
+# material; needed only when that material or the simulator's fit changes.
+simulator-data: $(STAMP)
+	$(BIN)/python scripts/make_simulator_data.py $(SLEEP_EDF)
 
 # The shipped models, retrained from the real Sleep-EDF-20 features with the tool's own train
 # command (each run: 4-fold subject-wise cross-validation for the card, then the exported model).
