@@ -11,19 +11,19 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import scipy.signal
-import torch
-from torch import nn
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
 
-from sleepscore.nets import get_architecture
-from sleepscore.nets.attnsleep import AttnSleep
-from sleepscore.nets.deepsleepnet import DeepSleepNet, two_step_hook
-from sleepscore.nets.eegmobile import EEGMobile
-from sleepscore.nets.layers import LogSpectrogram
-from sleepscore.nets.mc2sleepnet import MC2SleepNet, info_nce
-from sleepscore.nets.tinysleepnet import TinySleepNet, shift_signal
-from sleepscore.training.data import Night
-from sleepscore.training.export import contract_metadata, export_onnx
-from sleepscore.training.loop import EpochPlan, TrainConfig, fit
+from sleepscore.nets import get_architecture  # noqa: E402
+from sleepscore.nets.attnsleep import AttnSleep  # noqa: E402
+from sleepscore.nets.deepsleepnet import DeepSleepNet, two_step_hook  # noqa: E402
+from sleepscore.nets.eegmobile import EEGMobile  # noqa: E402
+from sleepscore.nets.layers import LogSpectrogram  # noqa: E402
+from sleepscore.nets.mc2sleepnet import MC2SleepNet, info_nce  # noqa: E402
+from sleepscore.nets.tinysleepnet import TinySleepNet, shift_signal  # noqa: E402
+from sleepscore.training.data import Night  # noqa: E402
+from sleepscore.training.export import contract_metadata, export_onnx  # noqa: E402
+from sleepscore.training.loop import EpochPlan, TrainConfig, fit  # noqa: E402
 
 NETWORKS: dict[str, Callable[[], nn.Module]] = {
     "deepsleepnet": DeepSleepNet,
@@ -335,7 +335,7 @@ def deepsleepnet_run() -> dict[str, object]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(net, "forward", spy_forward)
         patch.setattr(torch.nn.utils, "clip_grad_norm_", spy_clip)
-        patch.setattr(loop, "_validation_kappa", lambda model, val_nights: next(kappas))
+        patch.setattr(loop, "_validation_kappa", lambda model, val_nights, short_recordings: next(kappas))
         architecture = get_architecture("deepsleepnet")
         result = fit(net, nights, val, TrainConfig(max_epochs=3, patience=5),
                      on_epoch_start=architecture.on_epoch_start, quiet=True)

@@ -8,23 +8,23 @@ import json
 import mne
 import numpy as np
 import pytest
-import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+torch = pytest.importorskip("torch")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
-from sleepscore.errors import DataError, UsageError
-from sleepscore.features import spectral_features
-from sleepscore.model import REQUIRED_KEYS, SleepModel
-from sleepscore.nets import build_network
-from sleepscore.nets.spectral import LogPowerUnsquash, spectral_augment
-from sleepscore.training.api import cross_validate, train_model
-from sleepscore.training.data import Night
-from sleepscore.training.evaluate import protocol_labels
-from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,
+from sleepscore.errors import DataError, UsageError  # noqa: E402
+from sleepscore.features import spectral_features  # noqa: E402
+from sleepscore.model import REQUIRED_KEYS, SleepModel  # noqa: E402
+from sleepscore.nets import build_network  # noqa: E402
+from sleepscore.nets.spectral import LogPowerUnsquash, spectral_augment  # noqa: E402
+from sleepscore.training.api import cross_validate, train_model  # noqa: E402
+from sleepscore.training.data import Night  # noqa: E402
+from sleepscore.training.evaluate import protocol_labels  # noqa: E402
+from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,  # noqa: E402
                                                load_feature_nights)
-from sleepscore.training.loop import TrainConfig, fit
-from sleepscore.training.splits import split_by_subject, subject_folds
-from sleepscore.training.transitions import transition_probabilities
+from sleepscore.training.loop import TrainConfig, fit  # noqa: E402
+from sleepscore.training.splits import split_by_subject, subject_folds  # noqa: E402
+from sleepscore.training.transitions import transition_probabilities  # noqa: E402
 
 # Small, fast settings: a few short windows per step keep each training test to seconds.
 FAST = TrainConfig(max_epochs=3, window=128, batch_size=16, patience=100, threads=1)
@@ -144,7 +144,7 @@ def test_training_decreases_loss_and_exports_contract_model(nights, tmp_path):
     assert all(f"sleepscore.{key}" in props for key in (*REQUIRED_KEYS, "feature_set"))
     assert model.info.channels == list(FEATURE_FILE_CHANNELS) and model.info.feature_set == "spectral-v1"
     assert json.loads(props["sleepscore.trained_on"])["test_subjects"] == ["02"]
-    assert set(json.loads(props["sleepscore.metrics"])) == {"30min", "whole", "30min_recording"}
+    assert set(json.loads(props["sleepscore.metrics"])) == {"30min", "whole", "30min_recording", "30min_pieces"}
     for length in (37, 1000):
         probs = model.predict_proba(subset[0].x[:length])
         assert probs.shape == (length, 5)
@@ -205,7 +205,8 @@ def test_transition_prior_counts_consecutive_scored_epochs(tmp_path):
 
 
 def test_recording_cut_is_the_30min_window_scored_as_a_recording():
-    from sleepscore.training.evaluate import RECORDING_CUT, recording_cut, score_held_out
+    from sleepscore.training.evaluate import (RECORDING_CUT, SLEEP_PIECES, HeldOutPrediction,
+                                              recording_cut, score_held_out)
 
     y = np.array([0] * 100 + [2, 2, 3, 4] + [0] * 100)
     x = np.arange(len(y), dtype=np.float32)[:, None]
@@ -213,9 +214,11 @@ def test_recording_cut_is_the_30min_window_scored_as_a_recording():
     # 60 wake epochs (30 min) either side of the 4 sleep epochs, counted by hand
     assert len(cut.y) == 124 and cut.x[0, 0] == 40 and cut.x[-1, 0] == 163
     perfect = np.eye(5)[np.clip(y, 0, 4)]
-    scores = score_held_out([Night("n", "00", x, y)], [(perfect, np.eye(5)[cut.y])])
+    scores = score_held_out([Night("n", "00", x, y)],
+                            [HeldOutPrediction(perfect, np.eye(5)[cut.y], pieces=[])])
     assert scores[RECORDING_CUT]["pooled"]["n_epochs"] == 124
     assert scores[RECORDING_CUT]["pooled"]["accuracy"] == 1.0
+    assert SLEEP_PIECES not in scores  # 4 sleep epochs hold no 30-min piece
 
 
 def test_recording_crops_keep_the_sleep_period_and_at_most_two_hours_around_it():
