@@ -554,8 +554,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of everything random.")
 @click.option("--hours", type=click.FloatRange(0.5, 24), help="Shorten every night to this many hours.")
 @click.option("--reference", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of the real Sleep-EDF material the simulator is fitted to "
-                   "(default: $SLEEPSCORE_SLEEP_EDF_DIR, else ../shared/data/sleep-edf).")
+              help="Refit the simulator to this folder of real Sleep-EDF material "
+                   "(default: the fit shipped in the package).")
 def simulate(outdir: Path, nights: int, seed: int, hours: float | None, reference: Path | None) -> None:
     """Write simulated Sleep-EDF-shaped PSG/hypnogram pairs into OUTDIR.
 
