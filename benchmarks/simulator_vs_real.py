@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    folder = reference_dir()
-    reference = load_reference(folder)
+    folder = reference_dir()  # the real features to compare with
+    reference = load_reference()  # what users simulate from: the packaged fit
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         pairs = simulate_dataset(out, args.nights, args.seed, reference=reference)
