@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from sleepscore.errors import DataError
+from sleepscore.montage import eeg_candidates
 from sleepscore.stages import EPOCH_S, TARGET_FS
 
 #: (offset, width) of the fixed 256-byte header fields.
@@ -329,7 +330,9 @@ def match_channels(wanted: Sequence[str], available: Sequence[str], path: str | 
         hits = [label for label in available if channel_key(label) == channel_key(name)]
         if not hits:
             listing = ", ".join(repr(label) for label in available)
-            raise DataError(f"{path}: no channel '{name}'; the file has {listing}")
+            candidates = ", ".join(eeg_candidates(list(available))) or "none"
+            raise DataError(f"{path}: no channel '{name}'; the file has {listing} (EEG: {candidates}); "
+                            "choose with --channels")
         if len(hits) > 1:
             raise DataError(
                 f"{path}: channel '{name}' is ambiguous, it matches {', '.join(repr(h) for h in hits)}"

@@ -68,3 +68,13 @@ def test_no_eeg_is_one_line_naming_the_file_the_channels_and_the_option() -> Non
     assert "\n" not in message
     assert message.startswith("psg.edf: no EEG channel")
     assert "'E1-M2'" in message and "'ECG'" in message and "--channels" in message
+
+
+def test_a_missing_named_channel_lists_the_eeg_candidates_and_the_option() -> None:
+    from sleepscore.edf import match_channels
+
+    with pytest.raises(DataError) as caught:
+        match_channels(["C3-M2"], ["E1-M2", "EEG O2-M1", "Chin", "EEG C4-M1"], "psg.edf")
+    message = str(caught.value)
+    assert "no channel 'C3-M2'" in message
+    assert "(EEG: EEG C4-M1, EEG O2-M1)" in message and message.endswith("choose with --channels")
