@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..features import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET
+from ..hypnogram import trim_mask
 from ..stages import N_STAGES, UNSCORED
 from . import Architecture, register
 from .spectral import LogPowerUnsquash, TransitionSmoothing
@@ -102,8 +103,6 @@ class TrustedSpectralInputs(nn.Module):
         and last sleep epoch), what a clinical recording holds, so that a short recording is
         shrunk toward a typical night rather than toward the long wake of a 22-h Sleep-EDF day.
         """
-        from ..hypnogram import trim_mask  # noqa: PLC0415 (kept out of the graph's imports)
-
         values, labels = [], []
         for x, y in zip(nights_x, nights_y):
             keep = trim_mask(y, "30min") & (y != UNSCORED)
