@@ -37,8 +37,8 @@ from scipy.signal import butter, resample_poly, sosfiltfilt
 from benchmarks._common import REPO, RESULTS, load, machine, now, write_result
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
-from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, load_model, shipped_models_dir
-from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night
+from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
+from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
 
 SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
@@ -162,7 +162,7 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
                 entry["stages"].append(night.stages)
                 entry["confidence"].append(night.probs.max(axis=1))
                 entry["warned"] += any("unlike any" in w for w in night.warnings)
-                entry["unfamiliar"].append(load_model(night.model).unfamiliar_share(night.distance))
+                entry["unfamiliar"].append(shipped_model(night.model.name).unfamiliar_share(night.distance))
     rows = []
     for name, entry in pooled.items():
         expert, stages = np.concatenate(entry["expert"]), np.concatenate(entry["stages"])
