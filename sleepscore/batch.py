@@ -285,7 +285,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     """How pool workers are started: never a plain fork of the caller, which may be running
     threads (rich's live display, Dask) whose locks a forked child would inherit held.
 
-    A fork server that has imported the scoring stack (numpy, scipy.signal, onnxruntime) forks
+    A fork server that has imported the scoring stack (numpy, onnxruntime) forks
     each worker ready to go, so the imports are paid once rather than once per worker; where
     there is no fork server (Windows), workers are spawned and import it themselves.
     """

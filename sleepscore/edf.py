@@ -35,6 +35,7 @@ import numpy as np
 
 from sleepscore.errors import DataError
 from sleepscore.montage import eeg_candidates
+from sleepscore.resample import resample_poly
 from sleepscore.stages import EPOCH_S, TARGET_FS
 
 #: (offset, width) of the fixed 256-byte header fields.
@@ -345,7 +346,8 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
     """Read ``channels`` of an EDF/EDF+/BDF file in ``unit``, resampled to ``fs``.
 
     Only the requested channels are read. Rates of at least ``fs / 2`` are resampled with
-    :func:`scipy.signal.resample_poly` by their exact rational ratio to ``fs``, so 128, 200 or
+    :func:`sleepscore.resample.resample_poly` (scipy's polyphase filter, without importing
+    scipy) by their exact rational ratio to ``fs``, so 128, 200 or
     256 Hz give exactly ``fs`` samples per second; rates below ``fs`` add a warning because
     they lack the content above half their rate.
 
@@ -428,9 +430,6 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
                 f"{path}: channel '{label}' is flat for the whole recording (every sample is {physical[0]:g} {unit})"
             )
         if ratio != 1:
-            # Imported here: scipy.signal takes ~0.6 s to import, and 100-Hz files never need it.
-            from scipy.signal import resample_poly
-
             physical = resample_poly(physical, ratio.numerator, ratio.denominator)
         if physical is not signals[row_index]:
             signals[row_index] = physical[:n_samples]
