@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -66,6 +66,61 @@ def shipped_models_dir() -> Path:
 def default_model_path() -> Path:
     """Path of the default model (two-channel spectral sequence model)."""
     return shipped_models_dir() / DEFAULT_MODEL
+
+
+def declared_channels(path: str | Path) -> list[str]:
+    """The ``sleepscore.channels`` a model file declares, read without starting onnxruntime.
+
+    Parsed from the ONNX protobuf by hand because onnxruntime shows metadata only through a full
+    session (~0.06 s for the two-channel model) and the ``onnx`` package is no dependency: the
+    channel choice asks the default model for its channels on every file, and most clinical files
+    then go to the other model. Only the top-level ``metadata_props`` (field 14) are read.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        props = dict(_metadata_entries(data))
+        return list(json.loads(props[METADATA_PREFIX + "channels"]))
+    except (OSError, KeyError, ValueError, IndexError, TypeError):
+        raise DataError(f"{path}: not a readable ONNX model with sleepscore.channels metadata") from None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _length_delimited(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(field number, bytes) of each length-delimited field of one protobuf message."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            yield key >> 3, data[pos:pos + length]
+            pos += length
+        else:
+            raise ValueError(f"protobuf wire type {wire} at byte {pos}")
+
+
+def _metadata_entries(model: bytes) -> Iterator[tuple[str, str]]:
+    for number, entry in _length_delimited(model):
+        if number == 14:  # ModelProto.metadata_props: StringStringEntryProto {key = 1, value = 2}
+            fields = dict(_length_delimited(entry))
+            yield fields.get(1, b"").decode(), fields.get(2, b"").decode()
 
 
 def _parse_metadata(path: Path, props: dict[str, str]) -> ModelInfo:

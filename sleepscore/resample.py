@@ -10,8 +10,8 @@ rates and lengths.
 The arithmetic is arranged as a few large matrix products: every ``up`` output samples consume
 exactly ``down`` input samples, so with the (zero-padded) input viewed as rows of ``down``
 samples, each row of ``up`` outputs is the sum, over the few consecutive input rows the filter
-reaches, of that row times a fixed ``[down, up]`` matrix of each output phase's taps. The view is
-a reshape, not a copy, and BLAS does each product far faster than a loop over taps.
+reaches, of that row times a fixed ``[down, up]`` matrix of each output phase's taps. The input is
+taken a block of rows at a time, and BLAS does each product far faster than a loop over taps.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ import numpy as np
 #: scipy's choices for resample_poly's default filter.
 _KAISER_BETA = 5.0
 _HALF_LENGTH_PER_FACTOR = 10
+#: Input samples per block: the block's copy and products stay in the CPU cache, and a night's
+#: signal is never copied whole.
+_BLOCK_SAMPLES = 1 << 15
 #: Entries of the tap matrix built at once. Common ratios (256 Hz to 100 Hz: 2 x 64 x 25) fit in
 #: one piece; a near-unit ratio with large factors (4096/4095) would need 2 x 4095 x 4096, so its
 #: output phases are computed a group at a time.
@@ -88,21 +91,30 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
     width = int((centre // up).max()) - origin + 1
     n_rows = -(-width // down)  # input rows of `down` samples one output row reaches
     n_periods = -(-n_out // up)
-    # padded[k] = x[k + origin]: zeros before the signal's start and after its end.
-    padded = np.zeros((n_periods + n_rows - 1) * down)
-    lo, hi = max(origin, 0), min(len(x), origin + len(padded))
-    padded[lo - origin:hi - origin] = x[lo:hi]
-    rows = padded.reshape(-1, down)
     out = np.empty((n_periods, up))
     offset = np.arange(n_rows * down)[:, None] + origin
     phases_per_group = max(1, _TAP_MATRIX_ENTRIES // (n_rows * down))
+    periods_per_block = max(1, _BLOCK_SAMPLES // down)
     for first in range(0, up, phases_per_group):
         group = slice(first, first + phases_per_group)
         tap_index = centre[None, group] - offset * up
         inside = (tap_index >= 0) & (tap_index < len(taps))
         phase_taps = np.where(inside, taps[np.clip(tap_index, 0, len(taps) - 1)], 0.0)
         phase_taps = phase_taps.reshape(n_rows, down, -1)
-        out[:, group] = rows[:n_periods] @ phase_taps[0]
-        for row in range(1, n_rows):
-            out[:, group] += rows[row:row + n_periods] @ phase_taps[row]
+        for start in range(0, n_periods, periods_per_block):
+            stop = min(start + periods_per_block, n_periods)
+            rows = _input_rows(x, start * down + origin, stop - start + n_rows - 1, down)
+            block = out[start:stop, group]
+            np.matmul(rows[:stop - start], phase_taps[0], out=block)
+            for row in range(1, n_rows):
+                block += rows[row:row + stop - start] @ phase_taps[row]
     return out.ravel()[:n_out]
+
+
+def _input_rows(x: np.ndarray, begin: int, n_rows: int, down: int) -> np.ndarray:
+    """``x[begin : begin + n_rows * down]`` as ``[n_rows, down]``, zeros outside the signal."""
+    rows = np.zeros(n_rows * down)
+    lo, hi = max(begin, 0), min(len(x), begin + len(rows))
+    if hi > lo:
+        rows[lo - begin:hi - begin] = x[lo:hi]
+    return rows.reshape(n_rows, down)

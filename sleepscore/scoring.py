@@ -18,7 +18,7 @@ from .epochs import EpochQuality, cut_epochs, epoch_quality
 from .errors import DataError
 from .features import spectral_features
 from .hypnogram import EpochList, Hypnogram, HypnogramWarning, epoch_labels, read_hypnogram
-from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, load_model, shipped_models_dir
+from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, declared_channels, load_model, shipped_models_dir
 from .montage import choose_eeg
 from .output import ScoredNight, write_hypnogram_edf, write_scored_table
 from .sleepstats import sleep_statistics
@@ -122,11 +122,12 @@ def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
     signals = [signal for signal in header.signals if not header.is_annotation(signal)]
     labels = [signal.label for signal in signals]
     if model is None:
-        default = shipped_model(DEFAULT_MODEL, threads)
         try:
-            return ModelChoice(default, match_channels(default.info.channels, labels, psg))
+            matched = match_channels(declared_channels(shipped_models_dir() / DEFAULT_MODEL), labels, psg)
         except DataError:
             chosen = shipped_model(ANY_EEG_MODEL, threads)
+        else:
+            return ModelChoice(shipped_model(DEFAULT_MODEL, threads), matched)
     else:
         chosen = model if isinstance(model, SleepModel) else load_model(model, threads=threads)
     if chosen.info.channels != [ANY_EEG]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sleepscore.errors import DataError
-from sleepscore.model import SleepModel, default_model_path, load_model
+from sleepscore.model import SleepModel, declared_channels, default_model_path, load_model
 from onnx_factory import contract_metadata, write_linear_model
 
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
@@ -117,3 +117,21 @@ def test_feature_models_run_on_one_thread_and_raw_models_on_all_by_default(tmp_p
     assert intra_op_threads(SleepModel(raw)) == 0  # 0: onnxruntime's default, one per core
     assert intra_op_threads(SleepModel(features, threads=2)) == 2
     assert intra_op_threads(SleepModel(raw, threads=1)) == 1
+
+
+@pytest.mark.parametrize("channels", [["EEG"], ["C4-M1"], ["EEG Fpz-Cz", "EEG Pz-Oz"], ["Ünïcode-M1"]])
+def test_declared_channels_read_without_onnxruntime_equal_the_sessions(tmp_path, channels):
+    path = write_linear_model(tmp_path / "m.onnx", np.zeros((9 * len(channels), 5)), contract_metadata(channels))
+    assert declared_channels(path) == channels == SleepModel(path).info.channels
+
+
+def test_declared_channels_of_the_shipped_models_equal_the_sessions():
+    for path in default_model_path().parent.glob("*.onnx"):
+        assert declared_channels(path) == SleepModel(path).info.channels, path
+
+
+def test_declared_channels_of_a_non_model_name_the_file(tmp_path):
+    bogus = tmp_path / "notes.onnx"
+    bogus.write_text("these are not the weights you are looking for")
+    with pytest.raises(DataError, match="notes.onnx"):
+        declared_channels(bogus)
