@@ -67,6 +67,17 @@ def run_batch(folder: Path, outdir: Path, jobs: int, model: str | None, peak_fil
         raise SystemExit(f"{len(failed)} nights failed: {failed[0]}")
 
 
+def measure_batch(folder: Path, workdir: Path, jobs: int, model_args: list[str]) -> Run:
+    """Score every night in ``folder`` with ``jobs`` workers in a fresh process (outputs under
+    ``workdir``); the peak memory is the largest of the driver's and any worker's."""
+    outdir, peak_file = workdir / "out", workdir / "worker-peak"
+    shutil.rmtree(outdir, ignore_errors=True)
+    run = measure([python(), "-m", "benchmarks.parallel_scaling", "--batch", str(folder),
+                   str(outdir), str(jobs), str(peak_file), *model_args])
+    worker_peak = float(peak_file.read_text())
+    return dataclasses.replace(run, peak_rss_mib=max(run.peak_rss_mib, worker_peak))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nights", type=int, default=96, help="nights per batch")
@@ -93,26 +104,18 @@ def main() -> None:
             (nights / f"night{index:03d}-PSG.edf").symlink_to(originals[index % args.distinct])
         model_args, model_text = scoring_model(workdir)
 
-        def batch(folder: Path, jobs: int) -> Run:
-            outdir, peak_file = workdir / "out", workdir / "worker-peak"
-            shutil.rmtree(outdir, ignore_errors=True)
-            run = measure([python(), "-m", "benchmarks.parallel_scaling", "--batch", str(folder),
-                           str(outdir), str(jobs), str(peak_file), *model_args])
-            worker_peak = float(peak_file.read_text())
-            return dataclasses.replace(run, peak_rss_mib=max(run.peak_rss_mib, worker_peak))
-
         load_before = load()
         runs: dict[int, list[Run]] = {1: [], 2: []}
         for _ in range(args.repeats):
             for jobs in (1, 2):
-                runs[jobs].append(batch(nights, jobs))
+                runs[jobs].append(measure_batch(nights, workdir, jobs, model_args))
         memory: dict[int, Run] = {}
         for count in sorted({2, 8, args.nights}):
             subset = workdir / f"subset{count}"
             subset.mkdir()
             for night in sorted(nights.glob("*.edf"))[:count]:
                 (subset / night.name).symlink_to(night)
-            memory[count] = batch(subset, 2)
+            memory[count] = measure_batch(subset, workdir, 2, model_args)
         load_after = load()
     write_result("parallel_scaling", report(args, source, model_text, runs, memory, load_before, load_after))
 

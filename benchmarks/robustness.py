@@ -14,8 +14,8 @@ pooled over the test folds.
 Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage sequences, EEG matched
 to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
 files are: EEG sampled at 50 Hz (nothing above 25 Hz), strong 30-45 Hz muscle in every N2 epoch,
-and relabelled as a clinical montage (``C4-M1`` only, no Pz-Oz) so that the default invocation
-takes the single-EEG path. Each is scored with the default ``score_night`` (what ``sleepscore
+relabelled as a clinical montage (``C4-M1`` only, no Pz-Oz) so that the default invocation
+takes the single-EEG path, and that clinical file with the N2 muscle. Each is scored with the default ``score_night`` (what ``sleepscore
 predict night.edf`` does). These numbers show how damage moves the output; they are not accuracy
 on real recordings.
 
@@ -138,8 +138,13 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
         epoch_of_sample = np.minimum(np.arange(len(signal)) // 3000, len(labels) - 1)
         return label, signal + noise * (labels[epoch_of_sample] == 2), fs
 
+    def clinical_with_muscle(label, signal, fs):  # noqa: ANN001, ANN202
+        out = muscle(label, signal, fs)
+        return clinical(*out)
+
     for name, transform in (("clinical montage (C4-M1 only)", clinical), ("EEG sampled at 50 Hz", fifty_hz),
-                            ("30-45 Hz muscle in every N2 epoch", muscle)):
+                            ("30-45 Hz muscle in every N2 epoch", muscle),
+                            ("C4-M1 only, 30-45 Hz muscle in every N2 epoch", clinical_with_muscle)):
         path = folder / f"{psg.stem}-{len(variants)}.edf"
         _rewrite(psg, path, transform)
         variants[name] = path

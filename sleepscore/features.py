@@ -26,7 +26,7 @@ class _Workspace:
 
     Allocating them afresh per block costs more than the arithmetic on them: each large
     allocation is new memory that the kernel maps and zero-fills. Reusing them took the features
-    of a 22-h two-channel night from 0.30 s to 0.11 s (``benchmarks/predict_vs_yasa.py``).
+    of a 22-h two-channel night from 0.30 s to 0.11 s (``benchmarks/clinical_vs_peers.py`` times it).
     """
 
     def __init__(self, shape: tuple[int, ...], nperseg: int) -> None:

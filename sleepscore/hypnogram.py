@@ -72,7 +72,6 @@ from pathlib import Path
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
-import pyedflib
 
 from .edf import read_header
 from .errors import DataError, UsageError
@@ -735,6 +734,10 @@ def _read_edf_hypnogram(path: Path, labels: Mapping[str, int]) -> Hypnogram:
     # reader regex-scans the raw bytes and silently accepts truncated or corrupt files), it
     # returns the header's start time (mne gives orig_time=None for these files), and it is
     # ~30x faster on the Sleep-EDF hypnograms (0.2 ms vs 7 ms a file, not counting mne's import).
+    # Imported here: scoring without a hypnogram (every predict) never needs it, and it costs
+    # ~20 ms of start-up.
+    import pyedflib
+
     # Our own header check first: pyedflib prints its complaints about a damaged file on stdout.
     read_header(path)
     try:

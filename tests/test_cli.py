@@ -179,7 +179,7 @@ def test_info_prints_the_contract_metadata(linear_model):
     assert "test-linear" in result.output and "EEG Pz-Oz" in result.output
 
 
-def test_predict_does_not_import_torch_or_matplotlib(tmp_path, linear_model):
+def test_predict_does_not_import_torch_matplotlib_scipy_or_pyedflib(tmp_path, linear_model):
     psg = sleep_edf_like(tmp_path / "night.edf", seconds=120)
     code = (
         "import sys\n"
@@ -188,7 +188,7 @@ def test_predict_does_not_import_torch_or_matplotlib(tmp_path, linear_model):
         f"    main(['predict', {str(psg)!r}, '-o', {str(tmp_path / 'o.csv')!r}, '--model', {str(linear_model)!r}, '-q'])\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
-        "heavy = sorted(m for m in ('torch', 'matplotlib', 'mne', 'sklearn') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'matplotlib', 'mne', 'sklearn', 'scipy', 'pyedflib') if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
