@@ -79,6 +79,8 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
     divisor = math.gcd(up, down)
     up, down = up // divisor, down // divisor
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"resample_poly takes one signal (1-D), not an array of shape {x.shape}")
     n_out = -(-len(x) * up // down)
     if up == down == 1:
         return x.copy()

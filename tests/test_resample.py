@@ -49,9 +49,11 @@ def test_near_unit_ratio_with_large_factors_matches_scipy() -> None:
                                rtol=0, atol=1e-12 * 4)
 
 
-def test_rejects_non_positive_factors() -> None:
+def test_rejects_non_positive_factors_and_arrays_of_signals() -> None:
     with pytest.raises(ValueError, match="positive"):
         resample_poly(np.ones(10), 0, 3)
+    with pytest.raises(ValueError, match="1-D"):
+        resample_poly(np.ones((2, 10)), 1, 2)
 
 
 def test_scoring_a_256_hz_clinical_file_does_not_import_scipy(tmp_path: Path) -> None:
