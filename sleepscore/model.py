@@ -6,53 +6,25 @@ and input kind it needs, so the pipeline never hard-codes them. Only onnxruntime
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from .contract import ANY_EEG, DISTANCE, INPUT, PROBS, REQUIRED_KEYS, ModelInfo, declared_channels, decode_metadata
 from .errors import DataError
 from .stages import STAGES
+
+__all__ = ["ANY_EEG", "ANY_EEG_MODEL", "DEFAULT_MODEL", "REQUIRED_KEYS", "ModelInfo", "SleepModel",
+           "declared_channels", "default_model_path", "load_model", "shipped_models_dir"]
 
 #: The shipped two-channel model, used when a file has both of its channels (Fpz-Cz, Pz-Oz).
 DEFAULT_MODEL = "spectral-robust-fpzcz-pzoz.onnx"
 #: The shipped single-EEG model, for any one EEG derivation.
 ANY_EEG_MODEL = "spectral-robust-eeg.onnx"
-#: The ``sleepscore.channels`` entry of a model that takes any one EEG derivation; the
-#: pipeline picks the derivation (:func:`sleepscore.montage.choose_eeg`).
-ANY_EEG = "EEG"
-METADATA_PREFIX = "sleepscore."
-REQUIRED_KEYS = ("input", "channels", "unit", "fs", "epoch_s", "stages", "architecture",
-                 "trained_on", "metrics", "version")
-_JSON_KEYS = ("channels", "stages", "trained_on", "metrics")
 # Softmax rows computed in float32 sum to 1 within a few ulps; anything further off is not a softmax.
 _SUM_TOLERANCE = 1e-3
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model declares about itself in its ``sleepscore.*`` metadata."""
-
-    path: Path
-    input: str
-    channels: list[str]
-    unit: str
-    fs: float
-    epoch_s: float
-    stages: list[str]
-    architecture: str
-    trained_on: Any
-    metrics: Any
-    version: str
-    feature_set: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def samples_per_epoch(self) -> int:
-        return int(round(self.fs * self.epoch_s))
 
 
 def shipped_models_dir() -> Path:
@@ -66,91 +38,6 @@ def shipped_models_dir() -> Path:
 def default_model_path() -> Path:
     """Path of the default model (two-channel spectral sequence model)."""
     return shipped_models_dir() / DEFAULT_MODEL
-
-
-def declared_channels(path: str | Path) -> list[str]:
-    """The ``sleepscore.channels`` a model file declares, read without starting onnxruntime.
-
-    Parsed from the ONNX protobuf by hand because onnxruntime shows metadata only through a full
-    session (~0.06 s for the two-channel model) and the ``onnx`` package is no dependency: the
-    channel choice asks the default model for its channels on every file, and most clinical files
-    then go to the other model. Only the top-level ``metadata_props`` (field 14) are read.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-        props = dict(_metadata_entries(data))
-        return list(json.loads(props[METADATA_PREFIX + "channels"]))
-    except (OSError, KeyError, ValueError, IndexError, TypeError):
-        raise DataError(f"{path}: not a readable ONNX model with sleepscore.channels metadata") from None
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _length_delimited(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(field number, bytes) of each length-delimited field of one protobuf message."""
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        wire = key & 7
-        if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            yield key >> 3, data[pos:pos + length]
-            pos += length
-        else:
-            raise ValueError(f"protobuf wire type {wire} at byte {pos}")
-
-
-def _metadata_entries(model: bytes) -> Iterator[tuple[str, str]]:
-    for number, entry in _length_delimited(model):
-        if number == 14:  # ModelProto.metadata_props: StringStringEntryProto {key = 1, value = 2}
-            fields = dict(_length_delimited(entry))
-            yield fields.get(1, b"").decode(), fields.get(2, b"").decode()
-
-
-def _parse_metadata(path: Path, props: dict[str, str]) -> ModelInfo:
-    ours = {k[len(METADATA_PREFIX):]: v for k, v in props.items() if k.startswith(METADATA_PREFIX)}
-    missing = [METADATA_PREFIX + k for k in REQUIRED_KEYS if k not in ours]
-    if ours.get("input") == "features" and "feature_set" not in ours:
-        missing.append(METADATA_PREFIX + "feature_set")
-    if missing:
-        raise DataError(f"{path}: model breaks the contract, metadata lacks {', '.join(missing)}")
-    values: dict[str, Any] = dict(ours)
-    for key in _JSON_KEYS:
-        try:
-            values[key] = json.loads(ours[key])
-        except json.JSONDecodeError:
-            raise DataError(f"{path}: model metadata {METADATA_PREFIX}{key} is not valid JSON") from None
-    try:
-        values["fs"] = float(ours["fs"])
-        values["epoch_s"] = float(ours["epoch_s"])
-    except ValueError:
-        raise DataError(f"{path}: model metadata sleepscore.fs/epoch_s are not numbers") from None
-    if values["input"] not in ("features", "raw"):
-        raise DataError(f"{path}: model metadata sleepscore.input is {values['input']!r}, "
-                        "expected 'features' or 'raw'")
-    if list(values["stages"]) != list(STAGES):
-        raise DataError(f"{path}: model stages {values['stages']} differ from {list(STAGES)}")
-    if not isinstance(values["channels"], list) or not values["channels"]:
-        raise DataError(f"{path}: model metadata sleepscore.channels must be a non-empty JSON list")
-    known = set(REQUIRED_KEYS) | {"feature_set"}
-    extra = {k: v for k, v in ours.items() if k not in known}
-    return ModelInfo(path=path, extra=extra, **{k: values[k] for k in known if k in values})
 
 
 def _open_session(ort: Any, path: Path, threads: int | None) -> Any:
@@ -192,7 +79,7 @@ class SleepModel:
             raise DataError(f"{self.path}: model file not found")
         self._session = _open_session(ort, self.path, threads or 1)
         meta = self._session.get_modelmeta().custom_metadata_map
-        self.info = _parse_metadata(self.path, meta)
+        self.info = decode_metadata(self.path, meta)
         if threads is None and self.info.input == "raw":
             # Raw-signal networks are convolutions over long arrays, which onnxruntime splits well
             # across cores; the feature models are recurrences of small products, which its thread
@@ -200,13 +87,13 @@ class SleepModel:
             self._session = _open_session(ort, self.path, None)
         self._check_signature()
         outputs = [o.name for o in self._session.get_outputs()]
-        self._outputs = ["probs", "distance"] if "distance" in outputs else ["probs"]
+        self._outputs = [PROBS, DISTANCE] if DISTANCE in outputs else [PROBS]
         threshold = self.info.extra.get("distance_threshold")
         self.distance_threshold = float(threshold) if threshold is not None else None
 
     def _check_signature(self) -> None:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if [i.name for i in inputs] != ["x"] or "probs" not in [o.name for o in outputs]:
+        if [i.name for i in inputs] != [INPUT] or PROBS not in [o.name for o in outputs]:
             raise DataError(f"{self.path}: model breaks the contract, needs one input 'x' and an "
                             f"output 'probs' (has inputs {[i.name for i in inputs]}, "
                             f"outputs {[o.name for o in outputs]})")
@@ -248,7 +135,7 @@ class SleepModel:
         """
         batch = np.ascontiguousarray(x, dtype=np.float32)[np.newaxis]
         try:
-            probs, *rest = self._session.run(self._outputs, {"x": batch})
+            probs, *rest = self._session.run(self._outputs, {INPUT: batch})
         except Exception as err:  # shape or type mismatch inside onnxruntime
             reason = str(err).splitlines()[0][:160]
             raise DataError(f"{self.path}: model failed on input of shape {batch.shape} ({reason})") from None

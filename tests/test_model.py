@@ -135,3 +135,18 @@ def test_declared_channels_of_a_non_model_name_the_file(tmp_path):
     bogus.write_text("these are not the weights you are looking for")
     with pytest.raises(DataError, match="notes.onnx"):
         declared_channels(bogus)
+
+
+def test_exporter_metadata_decodes_to_what_it_was_given(tmp_path):
+    # One encoding for writer and reader: what contract_metadata writes, decode_metadata reads back.
+    from sleepscore.contract import contract_metadata as encode, decode_metadata
+
+    props = encode(input_kind="features", channels=["EEG", "x"], architecture="spectral-robust",
+                   trained_on={"dataset": "sleep-edf20-features", "nights": 16},
+                   metrics={"30min": {"kappa": 0.8}}, feature_set="spectral-v1", unit="uV")
+    info = decode_metadata(tmp_path / "m.onnx", props)
+    assert (info.input, info.channels, info.unit, info.architecture, info.feature_set) == (
+        "features", ["EEG", "x"], "uV", "spectral-robust", "spectral-v1")
+    assert info.trained_on == {"dataset": "sleep-edf20-features", "nights": 16}
+    assert info.metrics == {"30min": {"kappa": 0.8}}
+    assert (info.fs, info.epoch_s) == (100.0, 30.0)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from ..model import ANY_EEG
+from ..contract import ANY_EEG
 from ..nets import ProbabilityAverage, build_network, get_architecture
 from .card import model_card
 from .data import Night, per_channel_nights

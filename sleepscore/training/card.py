@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import ANY_EEG
+from ..contract import ANY_EEG
 from ..simulate import SIMULATION_MARK
 from ..stages import STAGES
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import ANY_EEG
 
 
 @dataclass

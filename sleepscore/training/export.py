@@ -8,17 +8,16 @@ user can run the file without sleepscore.
 from __future__ import annotations
 
 import io
-import json
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 import torch
 from torch import nn
 
-from ..stages import EPOCH_S, STAGES, TARGET_FS
+from ..contract import DISTANCE, INPUT, PROBS, contract_metadata
+
+__all__ = ["OPSET", "contract_metadata", "export_onnx"]
 
 OPSET = 17
 
@@ -40,71 +39,6 @@ class _ProbabilitiesAndDistance(_Probabilities):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.network(x).softmax(dim=-1), self.network.input_distance(x)
-
-
-def sleepscore_version() -> str:
-    """Version of the installed sleepscore (the ``sleepscore.version`` metadata)."""
-    try:
-        return version("sleepscore")
-    except PackageNotFoundError:
-        # A clone run without installing: pyproject.toml is the source of the version.
-        import tomllib
-
-        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-        return tomllib.loads(pyproject.read_text())["project"]["version"]
-
-
-def contract_metadata(*, input_kind: str, channels: list[str], architecture: str,
-                      trained_on: dict[str, Any], metrics: dict[str, Any],
-                      feature_set: str | None = None, unit: str = "V") -> dict[str, str]:
-    """Every ``sleepscore.*`` metadata entry of the contract, as strings (JSON for structures).
-
-    Parameters
-    ----------
-    input_kind : str
-        ``"features"`` or ``"raw"``.
-    channels : list of str
-        EDF channel labels in input order.
-    architecture : str
-        Network name (the registry key).
-    trained_on : dict
-        Dataset, nights, subjects of each split and protocol.
-    metrics : dict
-        Held-out metrics, each under the name of the protocol that produced it.
-    feature_set : str, optional
-        Required for feature models (``"spectral-v1"``).
-    unit : str
-        Signal unit the extractor or network expects.
-
-    Returns
-    -------
-    dict of str to str
-
-    Examples
-    --------
-    >>> meta = contract_metadata(input_kind="features", channels=["EEG Fpz-Cz"],
-    ...                          architecture="spectral-bigru", trained_on={}, metrics={},
-    ...                          feature_set="spectral-v1")
-    >>> meta["sleepscore.channels"], meta["sleepscore.epoch_s"]
-    ('["EEG Fpz-Cz"]', '30')
-    """
-    if input_kind == "features" and not feature_set:
-        raise ValueError("a features model needs its feature_set")
-    meta = {
-        "input": input_kind,
-        "channels": json.dumps(channels),
-        "unit": unit,
-        "fs": f"{TARGET_FS:g}",
-        "epoch_s": f"{EPOCH_S:g}",
-        "stages": json.dumps(list(STAGES)),
-        "architecture": architecture,
-        "trained_on": json.dumps(trained_on),
-        "metrics": json.dumps(metrics),
-        "version": sleepscore_version(),
-    }
-    if feature_set:
-        meta["feature_set"] = feature_set
-    return {f"sleepscore.{key}": value for key, value in meta.items()}
 
 
 def export_onnx(network: nn.Module, path: str | Path, metadata: dict[str, str],
@@ -131,12 +65,12 @@ def export_onnx(network: nn.Module, path: str | Path, metadata: dict[str, str],
     path.parent.mkdir(parents=True, exist_ok=True)
     with_distance = getattr(network, "measures_distance", False)
     wrapped = (_ProbabilitiesAndDistance if with_distance else _Probabilities)(network).eval()
-    outputs = ["probs", "distance"] if with_distance else ["probs"]
+    outputs = [PROBS, DISTANCE] if with_distance else [PROBS]
     example = torch.from_numpy(np.asarray(example_input, dtype=np.float32))[None]
     buffer = io.BytesIO()
     # The TorchScript exporter (dynamo=False) works offline and keeps the GRU as one ONNX op.
-    axes = {name: {0: "batch", 1: "seq"} for name in ["x", *outputs]}
-    torch.onnx.export(wrapped, (example,), buffer, input_names=["x"], output_names=outputs,
+    axes = {name: {0: "batch", 1: "seq"} for name in [INPUT, *outputs]}
+    torch.onnx.export(wrapped, (example,), buffer, input_names=[INPUT], output_names=outputs,
                       dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     model = onnx.load_from_string(buffer.getvalue())
     for key, value in metadata.items():
