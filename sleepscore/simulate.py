@@ -483,8 +483,6 @@ def _draw_targets(stages: np.ndarray, spectra: SpectralModel, subject: SubjectTr
 
 # ---- events -------------------------------------------------------------------------------------
 
-_T = np.arange(EPOCH_SAMPLES) / FS
-
 
 def _place(out: np.ndarray, start: int, waveform: np.ndarray, gains: tuple[float, ...]) -> None:
     """Add ``waveform`` at ``start`` into the ``[n_channels, samples]`` epoch ``out``, cut at
@@ -621,7 +619,6 @@ def _events(stages: np.ndarray, quiet_wake: np.ndarray, traits: SubjectTraits,
 
 _RFFT_FREQS = np.fft.rfftfreq(EPOCH_SAMPLES, 1 / FS)
 _WELCH_FREQS = np.fft.rfftfreq(WELCH_NPERSEG, 1 / FS)
-_EDGES = [edge for band in BANDS_HZ for edge in band]
 # Fourier bins each band's gain applies to (the bands tile 0.5-50 Hz; below 0.5 Hz is the sixth
 # region, set by the variance target) and the Welch bins the features average (edges included).
 _FOURIER_REGIONS = [(_RFFT_FREQS >= lo) & (_RFFT_FREQS < hi) for lo, hi in BANDS_HZ]
