@@ -40,16 +40,16 @@ from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
+from sleepscore.training.evaluate import SCORED_PROTOCOLS
 
 SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
 TARGETS = {"30min": 0.77, "30min_pieces": 0.72, "lodo": 0.68, "ece": 0.05}
-PROTOCOLS = ("30min", "whole", "30min_recording", "30min_pieces")
 _CONFIDENT = 0.8
 
 
 def _row(name: str, metrics: dict) -> str:
     cells = []
-    for protocol in PROTOCOLS:
+    for protocol in SCORED_PROTOCOLS:
         scores = metrics.get(protocol)
         cells.append("-" if scores is None else
                      f"{scores['pooled']['kappa']:.3f} / {scores['pooled']['accuracy']:.3f} / "

@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .errors import SleepscoreError, UsageError
+from .protocols import TRIMS, by_trim
 
 
 class ReportedError(click.ClickException):
@@ -246,7 +247,7 @@ def predict_many(inputs: Sequence[str], outdir: Path, model: Path | None, channe
               help="Where --dataset's files are, or are downloaded to.")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), help=MODEL_HELP)
 @click.option("--channels", help=CHANNELS_HELP)
-@click.option("--trim", type=click.Choice(["none", "30min", "lights"]), default="none",
+@click.option("--trim", type=click.Choice(list(TRIMS)), default="none",
               show_default=True, help="Epochs that count: whole recording, ±30 min around sleep, "
               "or lights-off to lights-on (needs --lights).")
 @click.option("--lights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -277,7 +278,7 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
       sleepscore evaluate a.edf a-hypnogram.edf b.edf b-hypnogram.edf
       sleepscore evaluate --dataset sleep-edf20 --subjects 15-19 --data-dir ~/sleep-edf
     """
-    from .evaluation import PROTOCOL_DESCRIPTIONS, evaluate as run_evaluation
+    from .evaluation import evaluate as run_evaluation
     from .hypnogram import read_lights_table
     from .output import check_output, write_json
 
@@ -310,7 +311,7 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
         from .report import confusion_table, per_night_table
         console = Console()
         rows = [(night.name, night.agreement) for night in outcome.succeeded]
-        console.print(per_night_table(rows, title=f"Agreement per night ({PROTOCOL_DESCRIPTIONS[trim]})"))
+        console.print(per_night_table(rows, title=f"Agreement per night ({by_trim(trim).description})"))
         console.print(confusion_table(outcome.summary.pooled.confusion,
                                       title="Pooled confusion matrix (epochs)"))
     if outcome.failed:

@@ -438,7 +438,7 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
     spec : DatasetSpec
         Gives the channels, rate and trimming.
     trim : str, optional
-        A :data:`sleepscore.hypnogram.TRIM_PROTOCOLS` name overriding the spec's.
+        A :data:`sleepscore.protocols.TRIMS` name overriding the spec's.
 
     Returns
     -------

@@ -16,13 +16,9 @@ from .errors import SleepscoreError
 from .hypnogram import LightsTable, read_hypnogram, trim_mask
 from .metrics import Agreement, Summary, agreement, summarise
 from .model import SleepModel, load_model
+from .protocols import by_trim
 from .scoring import score_night
 
-PROTOCOL_DESCRIPTIONS = {
-    "none": "whole recording",
-    "30min": "from 30 min before the first to 30 min after the last sleep epoch (±30 min)",
-    "lights": "from lights-off to lights-on",
-}
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Evaluation:
         models = self.models
         return {
             "protocol": self.protocol,
-            "protocol_description": PROTOCOL_DESCRIPTIONS[self.protocol],
+            "protocol_description": by_trim(self.protocol).description,
             "model": str(models[0]) if len(models) == 1 else None,
             "models": [str(model) for model in models],
             "nights": [

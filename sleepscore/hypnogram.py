@@ -76,10 +76,9 @@ import numpy as np
 from .edf import read_header
 from .errors import DataError, UsageError
 from .nsrr_xml import XmlEpochs, looks_like_xml, read_nsrr_xml
+from .protocols import TRIMS
 from .stages import EPOCH_S, UNSCORED
 
-#: Trimming protocols accepted by :func:`trim_mask`.
-TRIM_PROTOCOLS: tuple[str, ...] = ("none", "30min", "lights")
 
 # Onsets and durations are floats parsed from text or from 100-ns EDF+ ticks; a millisecond is far
 # below any real scoring resolution and far above float rounding at a day's worth of seconds.
@@ -573,7 +572,7 @@ def trim_mask(labels: np.ndarray, protocol: str, lights: tuple[float, float] | N
                             f"lights-on ({on_s:g} s) in a {len(labels) * epoch_s:g}-s recording")
         return mask
     raise UsageError(f"unknown trimming protocol {protocol!r}; choose one of "
-                     f"{', '.join(TRIM_PROTOCOLS)}")
+                     f"{', '.join(TRIMS)}")
 
 
 def read_lights_table(path: str | Path) -> LightsTable:

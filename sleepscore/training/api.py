@@ -26,10 +26,11 @@ import torch
 
 from ..errors import UsageError
 from ..contract import ANY_EEG
+from ..protocols import PROTOCOLS
 from ..nets import ProbabilityAverage, build_network, get_architecture
 from .card import model_card
 from .data import Night, per_channel_nights
-from .evaluate import (RECORDING_CUT, SLEEP_PIECES, fit_temperature, headline, predict_held_out,
+from .evaluate import (SCORED_PROTOCOLS, fit_temperature, headline, predict_held_out,
                        score_held_out)
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
@@ -75,16 +76,11 @@ class RunResult:
 
 
 def _headlines(scores: dict[str, Any]) -> str:
-    return "; ".join(headline(scores, protocol) for protocol in ("30min", "whole", RECORDING_CUT, SLEEP_PIECES)
-                     if protocol in scores)
+    return "; ".join(headline(scores, protocol) for protocol in SCORED_PROTOCOLS if protocol in scores)
 
 
-_PROTOCOLS_TEXT = ("30min = 30 min before first to 30 min after last sleep epoch per night; "
-                   "whole = every scored epoch; "
-                   f"{RECORDING_CUT} = each night cut to its 30min window before scoring, like a "
-                   f"clinical recording; {SLEEP_PIECES} = consecutive 30-min recordings cut from "
-                   "each night's sleep period, each scored alone; ece = expected calibration error "
-                   "of the top probability (15 bins)")
+_PROTOCOLS_TEXT = "; ".join([*(f"{name} = {PROTOCOLS[name].description}" for name in SCORED_PROTOCOLS),
+                             "ece = expected calibration error of the top probability (15 bins)"])
 
 
 def _calibrate(network: ProbabilityAverage, val: list[Night], log: list[str]) -> float:

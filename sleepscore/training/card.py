@@ -5,17 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import ANY_EEG
+from ..protocols import PROTOCOLS
 from ..simulate import SIMULATION_MARK
 from ..stages import STAGES
 
-_PROTOCOL_TITLES = {
-    "30min": "±30 min (30 min before the first to 30 min after the last sleep epoch of each night)",
-    "whole": "whole recording (every scored epoch, wake included)",
-    "30min_recording": "each night cut to its ±30-min window before scoring (a clinical-length "
-                       "recording, as the literature's models see it)",
-    "30min_pieces": "30-min recordings cut one after another from each night's sleep period, "
-                    "each scored alone (naps, MSLT trials, excerpts)",
-}
 
 _INPUTS = {"features": "the unnormalised spectral-v1 features", "raw": "the 30-s raw signal epochs"}
 _SLEEP_EDF_LIMITS = """\
@@ -112,10 +105,10 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
              "## Protocol", "", trained_on["metrics_protocol"] + ".", ""]
     if "final_model" in trained_on:
         lines += ["The exported model is " + trained_on["final_model"] + ".", ""]
-    for protocol, title in _PROTOCOL_TITLES.items():
-        if protocol in summary["metrics"]:
-            scores = summary["metrics"][protocol]
-            lines += [f"## Metrics, {title}", "", *_agreement_table(scores["pooled"], scores.get("ece")), ""]
+    for protocol in PROTOCOLS.values():
+        if protocol.name in summary["metrics"]:
+            scores = summary["metrics"][protocol.name]
+            lines += [f"## Metrics, {protocol.title}", "", *_agreement_table(scores["pooled"], scores.get("ece")), ""]
     if summary.get("folds"):
         lines += ["Per fold (test subjects: kappa ±30 min / whole recording): " + "; ".join(
             f"{','.join(f['test_subjects'])}: {f['30min']['kappa']:.3f} / {f['whole']['kappa']:.3f}"

@@ -16,18 +16,21 @@ import torch
 
 from ..metrics import agreement, expected_calibration_error, summarise
 from ..hypnogram import trim_mask
+from ..protocols import PIECE_EPOCHS, PROTOCOLS
 from ..stages import UNSCORED
 from .data import Night
 
-#: Metric protocols and the :func:`sleepscore.hypnogram.trim_mask` protocol each one uses.
-PROTOCOLS: dict[str, str] = {"30min": "30min", "whole": "none"}
-#: A third protocol: each night cut to its ±30-min window *before* scoring, so that the model
-#: sees a clinical-length recording (as the literature's models do), not a 22-h one.
-RECORDING_CUT = "30min_recording"
-#: A fourth: 30-min recordings cut one after another from each night's sleep period, each scored
-#: alone (a nap, an MSLT trial, an excerpt): what per-recording normalisation finds hardest.
-SLEEP_PIECES = "30min_pieces"
-PIECE_EPOCHS = 60
+#: The :mod:`sleepscore.protocols` scored on whole-recording logits (the feature nights carry no
+#: lights-off times, so no ``lights``).
+WHOLE_RECORDING: tuple[str, ...] = ("30min", "whole")
+#: Each night cut to its ±30-min window *before* scoring, so that the model sees a
+#: clinical-length recording (as the literature's models do), not a 22-h one.
+RECORDING_CUT = PROTOCOLS["30min_recording"].name
+#: 30-min recordings cut one after another from each night's sleep period, each scored alone (a
+#: nap, an MSLT trial, an excerpt): what per-recording normalisation finds hardest.
+SLEEP_PIECES = PROTOCOLS["30min_pieces"].name
+#: Every protocol :func:`score_held_out` reports.
+SCORED_PROTOCOLS: tuple[str, ...] = (*WHOLE_RECORDING, RECORDING_CUT, SLEEP_PIECES)
 
 
 def protocol_labels(y: np.ndarray, protocol: str) -> np.ndarray:
@@ -51,10 +54,10 @@ def protocol_labels(y: np.ndarray, protocol: str) -> np.ndarray:
     >>> protocol_labels(np.array([0] * 70 + [2] + [0] * 70), "30min")[[9, 10, 130, 131]]
     array([-1,  0,  0, -1])
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}, expected one of {list(PROTOCOLS)}")
+    if protocol not in WHOLE_RECORDING:
+        raise ValueError(f"unknown protocol {protocol!r}, expected one of {list(WHOLE_RECORDING)}")
     kept = np.array(y, dtype=np.int64, copy=True)
-    kept[~trim_mask(kept, PROTOCOLS[protocol])] = UNSCORED
+    kept[~trim_mask(kept, PROTOCOLS[protocol].trim)] = UNSCORED
     return kept
 
 
@@ -67,7 +70,7 @@ def predict_nights(model: torch.nn.Module, nights: list[Night]) -> list[np.ndarr
 
 
 def score_predictions(nights: list[Night], predictions: list[np.ndarray],
-                      protocols: tuple[str, ...] = tuple(PROTOCOLS)) -> dict[str, Any]:
+                      protocols: tuple[str, ...] = WHOLE_RECORDING) -> dict[str, Any]:
     """Agreement of predicted stages with the expert under both protocols.
 
     Parameters
@@ -77,7 +80,7 @@ def score_predictions(nights: list[Night], predictions: list[np.ndarray],
     predictions : list of np.ndarray
         Per night, int stage codes ``[n_epochs]`` or scores ``[n_epochs, 5]`` (argmax taken).
     protocols : tuple of str
-        Which of :data:`PROTOCOLS` to score.
+        Which of :data:`WHOLE_RECORDING` to score.
 
     Returns
     -------
@@ -171,7 +174,7 @@ def score_held_out(nights: list[Night], predictions: list[HeldOutPrediction]) ->
     (:func:`sleepscore.metrics.expected_calibration_error`) over its scored epochs.
     """
     scores = score_predictions(nights, [p.whole for p in predictions])
-    for protocol in PROTOCOLS:
+    for protocol in WHOLE_RECORDING:
         kept = [Night(n.name, n.subject, n.x, protocol_labels(n.y, protocol)) for n in nights]
         scores[protocol]["ece"] = _calibration(kept, [p.whole for p in predictions])
     cut = [recording_cut(n) for n in nights]
