@@ -524,24 +524,24 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             transition_prior, exclude_subjects=range(20)).tolist()
     if subjects is not None and dataset != "sleep-edf20":
         raise UsageError("--subjects applies to --dataset sleep-edf20 only")
-    nights, description = None, dataset
+    nights, provenance = None, {}
     if dataset != "sleep-edf20-features":
-        nights, channel_list, description = nights_for_training(
+        nights, channel_list, provenance = nights_for_training(
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
                   output=output, quiet=quiet, members=members, options=options,
                   config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
-                  any_eeg=any_eeg,
+                  any_eeg=any_eeg, provenance=provenance,
                   notes=card_notes.read_text() if card_notes is not None else None,
                   command="sleepscore " + shlex.join(sys.argv[1:]))
     if cv is not None:
         if val_subjects or test_subjects:
             raise UsageError("--cv chooses its own validation and test subjects; drop "
                              "--val-subjects/--test-subjects")
-        result = cross_validate(description, data_dir, k=cv, **common)
+        result = cross_validate(dataset, data_dir, k=cv, **common)
     else:
-        result = train_model(description, data_dir, val_subjects=subject_ids(val_subjects),
+        result = train_model(dataset, data_dir, val_subjects=subject_ids(val_subjects),
                              test_subjects=subject_ids(test_subjects), **common)
     click.echo(f"wrote {output} ({result.seconds:.0f} s)")
     for protocol in result.metrics:

@@ -94,11 +94,9 @@ def training_line(info: ModelInfo) -> str:
     trained = info.trained_on
     if not isinstance(trained, dict):
         return str(trained)
-    # A dataset description may carry a long explanation after " -- "; the card keeps its name
-    # and the warning word, the explanation is in --json.
-    dataset, _, note = str(trained.get("dataset", "unknown data")).partition(" -- ")
-    if note:
-        dataset += f" ({note.split(':')[0].strip()})"
+    dataset = str(trained.get("dataset", "unknown data"))
+    if trained.get("simulated_recordings"):
+        dataset += f" (SIMULATED: {trained['simulated_recordings']} of {trained.get('recordings', '?')} recordings)"
     subjects = trained.get("subjects") or trained.get("train_subjects")
     nights = trained.get("nights") or trained.get("train_nights")
     amount = []
@@ -116,7 +114,7 @@ def limits(info: ModelInfo) -> list[str]:
     lines = [f"Trained on {training_line(info)}, channels {', '.join(_trained_channels(info))}; "
              "recordings unlike these (other montages, ages, "
              "disorders, scorers) may score worse than the held-out metrics say."]
-    if "SIMULATED" in str(trained.get("dataset", "")).upper():
+    if trained.get("simulated_recordings"):
         lines.append("Its training and test nights were simulated: its metrics say the code "
                      "works, not how well it scores people.")
     for key in ("metrics_protocol", "final_model"):

@@ -38,8 +38,17 @@ def test_train_sleep_edf20_from_local_files_exports_a_contract_model(simulated, 
     model = SleepModel(out)
     assert model.info.channels == ["EEG Fpz-Cz", "EEG Pz-Oz"]
     assert model.info.trained_on["test_subjects"] == ["02"]
-    assert "SIMULATED: 6 of 6 recordings" in model.info.trained_on["dataset"]
-    assert out.with_suffix(".md").read_text().split("\n")[2].startswith("**Simulated data.**")
+    assert model.info.trained_on["dataset"] == "sleep-edf20"
+    assert model.info.trained_on["simulated_recordings"] == model.info.trained_on["recordings"] == 6
+    card = out.with_suffix(".md").read_text()
+    assert card.split("\n")[2].startswith("**Simulated data.**")
+    # The population and limits of a Sleep-EDF-shaped dataset survive the simulation flag.
+    assert "the PSG signals of 2 nights laid out as Sleep-EDF-20" in card and "Population: healthy adults" in card
+    assert "- Data: simulated recordings" in card
+    from sleepscore.model_card import limits, training_line
+
+    assert "SIMULATED: 6 of 6 recordings" in training_line(model.info)
+    assert any("were simulated" in line for line in limits(model.info))
     assert model.info.trained_on["val_subjects"] == ["01"]
     assert set(model.info.trained_on["train_nights"]) == {"SC4001E0", "SC4002E0"}
     assert {"30min", "whole"} <= set(model.info.metrics)

@@ -200,7 +200,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                 epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
                 quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                 options: dict[str, Any] | None = None, command: str | None = None,
-                notes: str | None = None, any_eeg: bool = False) -> RunResult:
+                notes: str | None = None, any_eeg: bool = False,
+                provenance: dict[str, Any] | None = None) -> RunResult:
     """Train on one subject-wise split, report on its test subjects, optionally export.
 
     Parameters
@@ -240,6 +241,10 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     any_eeg : bool
         Train a single-EEG model on every channel as a recording of its own; the model declares
         the channel ``ANY_EEG`` and the CLI picks a derivation for it.
+    provenance : dict, optional
+        Where the caller's ``nights`` come from, stored in ``trained_on`` beside the dataset
+        name (``recordings``, ``simulated_recordings``, ``trimmed_when_read``, as
+        :func:`sleepscore.training.raw_data.nights_for_training` returns them).
 
     Returns
     -------
@@ -270,7 +275,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     metrics = score_held_out(test, predict_held_out(network, test)) if test else {}
     if metrics:
         log.append(f"test {subjects_of(test)} " + _headlines(metrics))
-    trained_on = {"dataset": dataset, "channels": channels, "derivations": derivations,
+    trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
                   "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
                   "kept_epochs": [f.best_epoch for f in fits], "temperature": temperature,
@@ -290,7 +295,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                    quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                    options: dict[str, Any] | None = None, command: str | None = None,
                    notes: str | None = None, any_eeg: bool = False,
-                   score_channels: list[str] | None = None) -> RunResult:
+                   score_channels: list[str] | None = None,
+                   provenance: dict[str, Any] | None = None) -> RunResult:
     """Subject-wise K-fold cross-validation, then (with ``output``) the model to ship.
 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
@@ -358,7 +364,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     log.append("pooled " + _headlines(metrics))
     final_epochs = int(np.median(kept_epochs))
     final_temperature = float(np.median(temperatures))
-    trained_on = {"dataset": dataset, "channels": channels, "derivations": derivations,
+    trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "subjects": subjects, "nights": [n.name for n in all_nights],
                   "final_epochs": final_epochs, "temperature": final_temperature,
                   "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "

@@ -6,7 +6,6 @@ from typing import Any
 
 from ..contract import ANY_EEG
 from ..protocols import PROTOCOLS
-from ..simulate import SIMULATION_MARK
 from ..stages import STAGES
 
 
@@ -31,9 +30,18 @@ def _data_description(trained_on: dict[str, Any]) -> str:
     if dataset == "sleep-edf20-features":
         what = f"real spectral features (`spectral-v1`) of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
     elif dataset == "sleep-edf20":
-        what = f"the PSG signals of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
+        what = f"the PSG signals of {len(nights)} nights " + (
+            "laid out as Sleep-EDF-20 (its file names and expert stage sequences)"
+            if trained_on.get("simulated_recordings") else "of Sleep-EDF-20 (sleep cassette)")
     else:
         what = f"{len(nights)} nights"
+    if trained_on.get("simulated_recordings"):
+        what += (f"; {trained_on['simulated_recordings']} of {trained_on.get('recordings', '?')} "
+                 "recordings were written by `sleepscore simulate` (real expert stage sequences, "
+                 "simulated EEG), not recorded from people")
+    if trained_on.get("trimmed_when_read"):
+        what += ("; nights trimmed to ±30 min around sleep when read (the literature protocol), so "
+                 "whole-recording metrics cover those epochs only")
     derivations = trained_on.get("derivations", trained_on["channels"])
     channels = (f"any one EEG derivation, trained on each of {', '.join(derivations)} as a recording "
                 "of its own" if trained_on["channels"] == [ANY_EEG] else ", ".join(trained_on["channels"]))
@@ -52,6 +60,9 @@ def _limits(trained_on: dict[str, Any]) -> str:
     else:
         montage = (f"- Montage: trained on {derivations} only; other derivations give different "
                    "signals and are untested.\n")
+    if trained_on.get("simulated_recordings"):
+        montage += ("- Data: simulated recordings; the metrics show that training and export work, "
+                    "not how well real PSG is scored.\n")
     if trained_on["dataset"] == "sleep-edf20-features":
         return montage + _SLEEP_EDF_LIMITS + _FEATURES_LIMITS
     if trained_on["dataset"] == "sleep-edf20":
@@ -92,7 +103,7 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
     """
     trained_on = summary["trained_on"]
     lines = [f"# {name}", ""]
-    if SIMULATION_MARK.upper() in trained_on["dataset"]:
+    if trained_on.get("simulated_recordings"):
         lines += ["**Simulated data.** This model was trained and tested on recordings written by "
                   "`sleepscore simulate` (real expert stage sequences, EEG generated to match real "
                   "per-stage spectra), not on recordings of people. Its numbers show that the "

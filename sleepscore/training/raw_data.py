@@ -9,6 +9,7 @@ the whole recording too.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..datasets import SLEEP_EDF_20, fetch_sleep_edf20, load_nights, pair_folder
 from ..edf import read_header
@@ -21,7 +22,7 @@ from .data import Night
 
 def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
                         channels: list[str] | None, subjects: list[int] | None = None
-                        ) -> tuple[list[Night], list[str], str]:
+                        ) -> tuple[list[Night], list[str], dict[str, Any]]:
     """Read every night of ``dataset`` in the input kind ``arch`` takes.
 
     Parameters
@@ -40,11 +41,13 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
 
     Returns
     -------
-    (list of Night, list of str, str)
-        The nights, the channel labels in input order, and the dataset's description for the
-        model's metadata and card, which says so when the recordings were written by
-        :mod:`sleepscore.simulate` (their EDF header's recording field carries the mark), so
-        that a model trained on simulated nights can never pass for one trained on real data.
+    (list of Night, list of str, dict)
+        The nights, the channel labels in input order, and their provenance for the model's
+        ``trained_on`` metadata and card: ``recordings``, ``simulated_recordings`` (those written
+        by :mod:`sleepscore.simulate`, whose EDF header's recording field carries the mark, so
+        that a model trained on simulated nights can never pass for one trained on real data) and
+        ``trimmed_when_read`` (raw networks read ±30 min around sleep, the literature protocol,
+        so their whole-recording metrics cover those epochs only).
     """
     if dataset == "sleep-edf20":
         pairs = fetch_sleep_edf20(subjects or SLEEP_EDF_20.subjects, data_dir=data_dir)
@@ -61,11 +64,7 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
     nights = load_nights(pairs, channels, trim="none" if features else None)
     if features:
         nights = [Night(n.name, n.subject, spectral_features(n.x), n.y) for n in nights]
-    simulated = sum(SIMULATION_MARK in read_header(pair.psg).recording for pair in pairs)
-    description = dataset if features else (
-        f"{dataset}, nights trimmed to ±30 min around sleep when read (the literature protocol), "
-        "so whole-recording metrics cover those epochs only")
-    if simulated:
-        description += (f" -- SIMULATED: {simulated} of {len(pairs)} recordings were written by "
-                        "sleepscore.simulate, not recorded from people")
-    return nights, channels, description
+    provenance = {"recordings": len(pairs),
+                  "simulated_recordings": sum(SIMULATION_MARK in read_header(pair.psg).recording for pair in pairs),
+                  "trimmed_when_read": not features}
+    return nights, channels, provenance
