@@ -9,7 +9,7 @@ DEMO := demo-output
 # points at another checkout.
 SLEEPSCORE = $(BIN)/python -m sleepscore
 
-.PHONY: install test demo simulator-data models clean
+.PHONY: install test lint demo simulator-data models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check sleepscore tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis
