@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,6 +56,9 @@ class ModelInfo:
 
 def sleepscore_version() -> str:
     """Version of the installed sleepscore (the ``sleepscore.version`` metadata)."""
+    # Imported here: only export needs it, and importlib.metadata costs ~20 ms of predict's start-up.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("sleepscore")
     except PackageNotFoundError:
