@@ -20,7 +20,6 @@ from .protocols import by_trim
 from .scoring import score_night
 
 
-
 @dataclass
 class NightAgreement:
     """One night's outcome: its agreement, or the one-line error that stopped it.

@@ -103,7 +103,7 @@ def headline(scores: dict[str, Any], protocol: str = "30min") -> str:
 
 def recording_cut(night: Night) -> Night:
     """The night cut to 30 min before its first to 30 min after its last sleep epoch."""
-    keep = trim_mask(night.y, "30min", source=night.name)
+    keep = trim_mask(night.y, PROTOCOLS[RECORDING_CUT].trim, source=night.name)
     return Night(night.name, night.subject, night.x[keep], night.y[keep])
 
 
