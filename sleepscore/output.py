@@ -238,7 +238,8 @@ def write_scored_table(path: str | Path, table: ScoredNight, stats: Mapping[str,
             temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=TABLE_FORMATS[fmt], lineterminator="\n")
         writer.writerow(header)
-        for epoch, (row, stage) in enumerate(zip(probs, stages)):
+        # Python floats and ints: formatting numpy scalars row by row costs several times more.
+        for epoch, (row, stage) in enumerate(zip(probs.tolist(), np.asarray(stages).tolist())):
             onset_s = epoch * table.epoch_s
             onset_time = ((table.start + timedelta(seconds=onset_s)).isoformat()
                           if table.start is not None else "")
