@@ -123,7 +123,7 @@ def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
     labels = [signal.label for signal in signals]
     if model is None:
         try:
-            matched = match_channels(declared_channels(shipped_models_dir() / DEFAULT_MODEL), labels, psg)
+            matched = match_channels(shipped_channels(DEFAULT_MODEL), labels, psg)
         except DataError:
             chosen = shipped_model(ANY_EEG_MODEL, threads)
         else:
@@ -134,6 +134,13 @@ def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
         return ModelChoice(chosen, chosen.info.channels)
     pick = choose_eeg(psg, labels, [float(header.sampling_rate(signal)) for signal in signals])
     return ModelChoice(chosen, [pick.label], [pick.reason])
+
+
+@lru_cache(maxsize=None)
+def shipped_channels(name: str) -> tuple[str, ...]:
+    """The channels a shipped model declares, read once per process without starting onnxruntime
+    (a cohort run asks for them on every night)."""
+    return tuple(declared_channels(shipped_models_dir() / name))
 
 
 @lru_cache(maxsize=None)
