@@ -157,7 +157,7 @@ def declared_channels(path: str | Path) -> list[str]:
     """The ``sleepscore.channels`` a model file declares, read without starting onnxruntime.
 
     Parsed from the ONNX protobuf by hand because onnxruntime shows metadata only through a full
-    session (~0.06 s for the two-channel model) and the ``onnx`` package is no dependency: the
+    session (~0.03 s for the two-channel model, benchmarks/results/resample_speed.md) and the ``onnx`` package is no dependency: the
     channel choice asks the default model for its channels on every file, and most clinical files
     then go to the other model. Only the top-level ``metadata_props`` (field 14) are read.
     """

@@ -24,9 +24,10 @@ import numpy as np
 _KAISER_BETA = 5.0
 _HALF_LENGTH_PER_FACTOR = 10
 #: Input samples per block: the block's copy and products stay in the CPU cache, a night's signal
-#: is never copied whole, and each product is small enough that OpenBLAS runs it on one thread
-#: (measured: at 2^15 it starts a second one, which used 40 % more CPU time for a slower result on
-#: 2 cores, and would compete with the other workers of a batch).
+#: is never copied whole, and each product is small enough that OpenBLAS runs it on one thread.
+#: From 2^15 it starts a second thread: alone on a quiet 2-core machine that is faster (8 h at
+#: 256 Hz: 0.025 s at 2^16, 0.055 s here; benchmarks/results/resample_speed.md), but it takes the
+#: core that a batch's other worker, or any other load, is using.
 _BLOCK_SAMPLES = 1 << 14
 #: Entries of the tap matrix built at once. Common ratios (256 Hz to 100 Hz: 2 x 64 x 25) fit in
 #: one piece; a near-unit ratio with large factors (4096/4095) would need 2 x 4095 x 4096, so its
