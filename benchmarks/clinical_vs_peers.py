@@ -63,7 +63,7 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
     from sleepscore.edf import read_psg
     from sleepscore.epochs import cut_epochs, epoch_quality
     from sleepscore.features import spectral_features
-    from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night
+    from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night, usable_cores
     mark("import sleepscore's scoring modules (numpy already imported)")
     choice = choose_model(psg, None, None)
     sleep_model = choice.model
@@ -73,8 +73,8 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
     epochs, _ = cut_epochs(recording.signals, fs=sleep_model.info.fs, epoch_s=sleep_model.info.epoch_s)
     quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
     mark("cut_epochs + epoch_quality")
-    features = spectral_features(epochs, fs=sleep_model.info.fs)
-    mark("spectral_features (Welch)")
+    features = spectral_features(epochs, fs=sleep_model.info.fs, threads=usable_cores())
+    mark("spectral_features (Welch, one thread per core)")
     probs = sleep_model.predict_proba(features)
     mark("model.predict_proba (onnxruntime)")
     night = NightScore(probs=probs, start=recording.start, epoch_s=sleep_model.info.epoch_s,

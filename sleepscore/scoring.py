@@ -5,6 +5,7 @@ This is the library form of ``sleepscore predict``; the CLI only adds argument p
 
 from __future__ import annotations
 
+import os
 import warnings as warnings_module
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -144,6 +145,11 @@ def shipped_channels(name: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def shipped_model(name: str, threads: int | None = None) -> SleepModel:
     """A shipped model, loaded once per process (a cohort run scores many nights with it)."""
     return load_model(shipped_models_dir() / name, threads=threads)
@@ -170,7 +176,9 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     label_map : dict, optional
         Integer-code → stage map for hypnograms scored with numbers.
     threads : int, optional
-        onnxruntime threads of a model loaded here (default: see :class:`~sleepscore.model.SleepModel`).
+        onnxruntime threads of a model loaded here (default: see :class:`~sleepscore.model.SleepModel`)
+        and threads of the spectral features (default: the cores this process may use; 1 in the
+        workers of a process pool, which already fill the cores).
 
     Returns
     -------
@@ -193,7 +201,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     recording = read_psg(psg, wanted, unit=info.unit, fs=info.fs)
     epochs, dropped_s = cut_epochs(recording.signals, fs=info.fs, epoch_s=info.epoch_s)
     quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
-    x = spectral_features(epochs, fs=info.fs) if info.input == "features" else epochs
+    x = spectral_features(epochs, fs=info.fs, threads=threads or usable_cores()) if info.input == "features" else epochs
     probs, distance = chosen.predict(x)
     warnings = list(recording.warnings)
     if dropped_s > 0:

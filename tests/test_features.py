@@ -51,3 +51,27 @@ def test_blocks_do_not_change_the_result():
     assert whole.shape == (600, 18)
     np.testing.assert_array_equal(spectral_features(x[:300]), whole[:300])
     np.testing.assert_array_equal(spectral_features(x[300:]), whole[300:])
+
+
+@pytest.mark.parametrize("n_epochs", [1, 63, 130, 255, 256, 257, 1000])
+def test_threads_share_the_epochs_and_change_no_value(n_epochs, monkeypatch):
+    import threading
+
+    import sleepscore.features as features_module
+
+    epochs = np.random.default_rng(n_epochs).normal(0, 30e-6, (n_epochs, 2, 3000))
+    alone = spectral_features(epochs)
+    seen = {}
+    block_features = features_module._block_features
+
+    def recording_block_features(x, *args):
+        seen.setdefault(threading.get_ident(), 0)
+        seen[threading.get_ident()] += len(x)
+        block_features(x, *args)
+
+    monkeypatch.setattr(features_module, "_block_features", recording_block_features)
+    shared = spectral_features(epochs, threads=3)
+    np.testing.assert_array_equal(shared, alone)
+    assert sum(seen.values()) == n_epochs  # every epoch once
+    # Long nights are split; each thread gets at least four blocks (a few blocks do not repay a thread).
+    assert (len(seen) > 1) == (n_epochs >= 2 * 4 * features_module._BLOCK_EPOCHS)
