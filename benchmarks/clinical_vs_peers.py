@@ -63,7 +63,8 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
     from sleepscore.edf import read_psg
     from sleepscore.epochs import cut_epochs, epoch_quality
     from sleepscore.features import spectral_features
-    from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night, usable_cores
+    from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night
+    from sleepscore.threads import usable_cores
     mark("import sleepscore's scoring modules (numpy already imported)")
     choice = choose_model(psg, None, None)
     sleep_model = choice.model
@@ -71,8 +72,8 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
     recording = read_psg(psg, choice.channels, unit=sleep_model.info.unit, fs=sleep_model.info.fs)
     mark(f"read_psg ({', '.join(choice.channels)}, resampled to {sleep_model.info.fs:g} Hz)")
     epochs, _ = cut_epochs(recording.signals, fs=sleep_model.info.fs, epoch_s=sleep_model.info.epoch_s)
-    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
-    mark("cut_epochs + epoch_quality")
+    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max, threads=usable_cores())
+    mark("cut_epochs + epoch_quality (one thread per core)")
     features = spectral_features(epochs, fs=sleep_model.info.fs, threads=usable_cores())
     mark("spectral_features (Welch, one thread per core)")
     probs = sleep_model.predict_proba(features)

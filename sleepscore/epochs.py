@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 
 from sleepscore.errors import DataError
 from sleepscore.stages import EPOCH_S, TARGET_FS
+from sleepscore.threads import run_in_threads
 
 #: A sample-to-sample step below this fraction of the channel's physical range is no change:
 #: 1e-6 is under one digital step of a 16-bit EDF (1/65535 of the range), yet above the ripple
@@ -99,6 +100,7 @@ def epoch_quality(
     physical_min: ArrayLike,
     physical_max: ArrayLike,
     clipped_fraction: float = 0.05,
+    threads: int = 1,
 ) -> EpochQuality:
     """Flag flat, clipped and NaN epochs of each channel.
 
@@ -111,6 +113,8 @@ def epoch_quality(
         (:class:`sleepscore.edf.Recording` carries both).
     clipped_fraction : float
         An epoch is clipped when at least this fraction of its samples sit at a rail.
+    threads : int
+        Threads sharing the epochs (long nights only); the flags do not change.
 
     Returns
     -------
@@ -133,20 +137,24 @@ def epoch_quality(
     still_step = STILL_STEP_FRACTION_OF_RANGE * span
     n_epochs, n_channels, n_samples = epochs.shape
     flat, clipped, nan = (np.zeros((n_epochs, n_channels), dtype=bool) for _ in range(3))
-    # Temporaries reused from chunk to chunk: fresh ones for every chunk cost more than the
-    # comparisons (the kernel maps and zero-fills new memory each time).
-    chunk_shape = (min(_EPOCHS_PER_CHUNK, n_epochs), n_channels, n_samples)
-    steps_buffer = np.empty((*chunk_shape[:2], n_samples - 1))
-    mask_buffer, other_mask_buffer = np.empty(chunk_shape, dtype=bool), np.empty(chunk_shape, dtype=bool)
-    for first in range(0, n_epochs, _EPOCHS_PER_CHUNK):
-        chunk = epochs[first : first + _EPOCHS_PER_CHUNK]
-        rows = slice(first, first + len(chunk))
-        mask, other_mask = mask_buffer[: len(chunk)], other_mask_buffer[: len(chunk)]
-        nan[rows] = np.isnan(chunk, out=mask).any(axis=2)
-        steps = np.subtract(chunk[..., 1:], chunk[..., :-1], out=steps_buffer[: len(chunk)])
-        still = np.less(np.abs(steps, out=steps), still_step, out=mask[..., 1:])
-        flat[rows] = np.count_nonzero(still, axis=2) / still.shape[2] >= FLAT_FRACTION
-        at_rail = np.logical_or(np.greater_equal(chunk, upper_rail, out=mask),
-                                np.less_equal(chunk, lower_rail, out=other_mask), out=mask)
-        clipped[rows] = np.count_nonzero(at_rail, axis=2) / n_samples >= clipped_fraction
+
+    def run(part: slice) -> None:
+        # Temporaries reused from chunk to chunk: fresh ones for every chunk cost more than the
+        # comparisons (the kernel maps and zero-fills new memory each time).
+        chunk_shape = (min(_EPOCHS_PER_CHUNK, part.stop - part.start), n_channels, n_samples)
+        steps_buffer = np.empty((*chunk_shape[:2], n_samples - 1))
+        mask_buffer, other_mask_buffer = np.empty(chunk_shape, dtype=bool), np.empty(chunk_shape, dtype=bool)
+        for first in range(part.start, part.stop, _EPOCHS_PER_CHUNK):
+            chunk = epochs[first : min(first + _EPOCHS_PER_CHUNK, part.stop)]
+            rows = slice(first, first + len(chunk))
+            mask, other_mask = mask_buffer[: len(chunk)], other_mask_buffer[: len(chunk)]
+            nan[rows] = np.isnan(chunk, out=mask).any(axis=2)
+            steps = np.subtract(chunk[..., 1:], chunk[..., :-1], out=steps_buffer[: len(chunk)])
+            still = np.less(np.abs(steps, out=steps), still_step, out=mask[..., 1:])
+            flat[rows] = np.count_nonzero(still, axis=2) / still.shape[2] >= FLAT_FRACTION
+            at_rail = np.logical_or(np.greater_equal(chunk, upper_rail, out=mask),
+                                    np.less_equal(chunk, lower_rail, out=other_mask), out=mask)
+            clipped[rows] = np.count_nonzero(at_rail, axis=2) / n_samples >= clipped_fraction
+
+    run_in_threads(run, n_epochs, threads, min_rows=2 * _EPOCHS_PER_CHUNK, align=_EPOCHS_PER_CHUNK)
     return EpochQuality(flat=flat, clipped=clipped, nan=nan)

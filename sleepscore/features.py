@@ -7,9 +7,9 @@ a new feature set with a new name.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
+
+from sleepscore.threads import run_in_threads
 
 FEATURE_SET = "spectral-v1"
 FEATURES_PER_CHANNEL = ("delta", "theta", "alpha", "beta", "gamma",
@@ -145,21 +145,13 @@ def spectral_features(epochs: np.ndarray, fs: float = 100.0, threads: int = 1) -
         bins = np.flatnonzero((freqs >= lo) & (freqs <= hi))
         bands.append(slice(bins[0], bins[-1] + 1))
 
-    def run(part: slice) -> None:
-        rows = range(n_epochs)[part]
-        workspace = _Workspace((min(_BLOCK_EPOCHS, len(rows)), n_channels, n_samples), WELCH_NPERSEG)
+    def run(rows: slice) -> None:
+        workspace = _Workspace((min(_BLOCK_EPOCHS, rows.stop - rows.start), n_channels, n_samples), WELCH_NPERSEG)
         for first in range(rows.start, rows.stop, _BLOCK_EPOCHS):
             block = slice(first, min(first + _BLOCK_EPOCHS, rows.stop))
             _block_features(x[block], fs, bands, workspace, features[block])
 
-    # Whole blocks per thread, at least four each: a few blocks do not repay starting a thread.
-    parts = min(threads, n_epochs // (4 * _BLOCK_EPOCHS)) or 1
-    edges = [round(i * n_epochs / parts / _BLOCK_EPOCHS) * _BLOCK_EPOCHS for i in range(parts)] + [n_epochs]
-    if parts == 1:
-        run(slice(0, n_epochs))
-    else:
-        with ThreadPoolExecutor(parts) as pool:
-            list(pool.map(run, [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]))
+    run_in_threads(run, n_epochs, threads, min_rows=4 * _BLOCK_EPOCHS, align=_BLOCK_EPOCHS)
     return features.reshape(n_epochs, -1)
 
 

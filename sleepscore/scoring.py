@@ -5,7 +5,6 @@ This is the library form of ``sleepscore predict``; the CLI only adds argument p
 
 from __future__ import annotations
 
-import os
 import warnings as warnings_module
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +22,7 @@ from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, declared_c
 from .montage import choose_eeg
 from .output import ScoredNight, write_hypnogram_edf, write_scored_table
 from .sleepstats import sleep_statistics
+from .threads import usable_cores
 
 #: Share of epochs beyond the model's training range above which a recording gets a warning. By
 #: construction ~1 % of training epochs are beyond it; simulated nights give 0.5-0.7 % clean and
@@ -145,11 +145,6 @@ def shipped_channels(name: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def shipped_model(name: str, threads: int | None = None) -> SleepModel:
     """A shipped model, loaded once per process (a cohort run scores many nights with it)."""
     return load_model(shipped_models_dir() / name, threads=threads)
@@ -177,8 +172,8 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
         Integer-code → stage map for hypnograms scored with numbers.
     threads : int, optional
         onnxruntime threads of a model loaded here (default: see :class:`~sleepscore.model.SleepModel`)
-        and threads of the spectral features (default: the cores this process may use; 1 in the
-        workers of a process pool, which already fill the cores).
+        and threads of the quality flags and spectral features (default: the cores this process
+        may use; 1 in the workers of a process pool, which already fill the cores).
 
     Returns
     -------
@@ -200,8 +195,9 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     hyp = read_hypnogram(hypnogram, label_map=label_map) if hypnogram is not None else None
     recording = read_psg(psg, wanted, unit=info.unit, fs=info.fs)
     epochs, dropped_s = cut_epochs(recording.signals, fs=info.fs, epoch_s=info.epoch_s)
-    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
-    x = spectral_features(epochs, fs=info.fs, threads=threads or usable_cores()) if info.input == "features" else epochs
+    cores = threads or usable_cores()
+    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max, threads=cores)
+    x = spectral_features(epochs, fs=info.fs, threads=cores) if info.input == "features" else epochs
     probs, distance = chosen.predict(x)
     warnings = list(recording.warnings)
     if dropped_s > 0:
