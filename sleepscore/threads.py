@@ -15,9 +15,9 @@ def run_in_threads(work: Callable[[slice], None], n_rows: int, threads: int, min
     """Call ``work(rows)`` on consecutive row ranges covering ``range(n_rows)``, in up to
     ``threads`` threads.
 
-    Each range holds at least ``min_rows`` rows (fewer do not repay starting a thread) and starts
-    at a multiple of ``align`` (so a caller working in blocks keeps whole blocks); one range runs
-    in the calling thread.
+    Each range holds about ``min_rows`` rows or more (fewer do not repay starting a thread) and
+    starts at a multiple of ``align`` (so a caller working in blocks keeps whole blocks). With a
+    single range, ``work`` runs in the calling thread and no pool is started.
 
     Examples
     --------
