@@ -60,27 +60,24 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
         steps.append((step, current - previous, peak_rss_mib()))
         previous = current
 
-    from sleepscore.edf import read_psg
-    from sleepscore.epochs import cut_epochs, epoch_quality
-    from sleepscore.features import spectral_features
+    from sleepscore.pipeline import read_model_input
     from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night
-    from sleepscore.threads import usable_cores
     mark("import sleepscore's scoring modules (numpy already imported)")
     choice = choose_model(psg, None, None)
     sleep_model = choice.model
+    info = sleep_model.info
     mark("choose the channels, import onnxruntime, load the ONNX model")
-    recording = read_psg(psg, choice.channels, unit=sleep_model.info.unit, fs=sleep_model.info.fs)
-    mark(f"read_psg ({', '.join(choice.channels)}, resampled to {sleep_model.info.fs:g} Hz)")
-    epochs, _ = cut_epochs(recording.signals, fs=sleep_model.info.fs, epoch_s=sleep_model.info.epoch_s)
-    cores = usable_cores()
-    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max, threads=cores)
-    mark("cut_epochs + epoch_quality (one thread per core)")
-    features = spectral_features(epochs, fs=sleep_model.info.fs, threads=cores)
-    mark("spectral_features (Welch, one thread per core)")
+    step_names = {"read": f"read_psg ({', '.join(choice.channels)}, resampled to {info.fs:g} Hz)",
+                  "epochs": "cut_epochs", "quality": "epoch_quality (one thread per core)",
+                  "features": "spectral_features (Welch, one thread per core)"}
+    model_input = read_model_input(psg, choice.channels, input_kind=info.input, unit=info.unit,
+                                   fs=info.fs, epoch_s=info.epoch_s, quality=True,
+                                   on_step=lambda step: mark(step_names[step]))
+    recording, features = model_input.recording, model_input.x
     probs = sleep_model.predict_proba(features)
     mark("model.predict_proba (onnxruntime)")
-    night = NightScore(probs=probs, start=recording.start, epoch_s=sleep_model.info.epoch_s,
-                       quality=quality_flags(quality, recording.channels), psg=Path(psg),
+    night = NightScore(probs=probs, start=recording.start, epoch_s=info.epoch_s,
+                       quality=quality_flags(model_input.quality, recording.channels), psg=Path(psg),
                        channels=recording.channels, model=sleep_model.path)
     with tempfile.TemporaryDirectory() as folder:
         save_night(night, Path(folder) / "night.csv")

@@ -4,8 +4,8 @@ Two targets, each run for ``--seconds``:
 
 - ``edf``: valid EDF, EDF+ and BDF files (written with ``tests/edf_factory.py``, plus the real
   Sleep-EDF excerpt when ``../shared`` is beside the clone) with mutated header fields, bytes,
-  lengths, through :func:`sleepscore.edf.read_psg`, :func:`~sleepscore.epochs.cut_epochs` and
-  :func:`~sleepscore.epochs.epoch_quality`;
+  lengths, through :func:`sleepscore.pipeline.read_model_input` (reading, epochs and quality
+  flags);
 - ``hypnogram``: event tables (TSV, CSV, Sleep-EDF text), one-label-a-line files and EDF+
   hypnograms (written by :func:`sleepscore.output.write_hypnogram_edf`, plus the real ones when
   present) with mutated bytes, through :func:`sleepscore.hypnogram.read_hypnogram` and
@@ -57,11 +57,11 @@ sys.path.insert(0, str(REPO / "tests"))
 from edf_factory import START, Channel, field_offset, n_signals, sine, sleep_edf_like, write_psg  # noqa: E402
 
 from benchmarks._common import machine  # noqa: E402
-from sleepscore.edf import list_channels, read_psg  # noqa: E402
-from sleepscore.epochs import cut_epochs, epoch_quality  # noqa: E402
+from sleepscore.edf import list_channels  # noqa: E402
 from sleepscore.errors import SleepscoreError  # noqa: E402
 from sleepscore.hypnogram import Hypnogram, HypnogramWarning, epoch_labels, read_hypnogram  # noqa: E402
 from sleepscore.output import write_hypnogram_edf  # noqa: E402
+from sleepscore.pipeline import read_model_input  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "fuzz_inputs.md"
 SHARED = REPO.parent / "shared" / "data" / "sleep-edf"
@@ -231,11 +231,10 @@ def generated_table(draw: st.DrawFn) -> tuple[Seed, bytes]:
 def run_edf(path: Path) -> None:
     labels = list_channels(path)
     wanted = ["Fpz-Cz", "Pz-Oz"] if len(labels) > 1 else labels[:1]
-    recording = read_psg(path, wanted)
-    epochs, dropped_s = cut_epochs(recording.signals, fs=recording.fs)
-    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max)
-    assert np.isfinite(recording.signals).all(), "non-finite samples returned"
-    assert 0 <= dropped_s < 30 and quality.flat.shape == epochs.shape[:2], "inconsistent epochs"
+    model_input = read_model_input(path, wanted, input_kind="raw", quality=True, threads=1)
+    assert np.isfinite(model_input.recording.signals).all(), "non-finite samples returned"
+    assert 0 <= model_input.dropped_s < 30, "inconsistent epochs"
+    assert model_input.quality.flat.shape == model_input.epochs.shape[:2], "inconsistent epochs"
 
 
 def run_hypnogram(path: Path) -> None:

@@ -1,7 +1,8 @@
-"""Scoring many nights: a process pool on one machine, or a Dask cluster beyond it.
+"""Many nights at once: a process pool on one machine, or a Dask cluster beyond it.
 
-Each night is one task: a worker reads that night's channels, scores it and writes its output
-atomically with :func:`sleepscore.scoring.save_night`, then hands back a small
+:func:`run_many` is the one engine for ``predict`` and ``evaluate``. Each night is one task: a
+worker reads that night's channels, scores it (and, for ``predict``, writes its output
+atomically with :func:`sleepscore.scoring.save_night`), then hands back a small result such as a
 :class:`BatchOutcome` (never the arrays). Memory therefore depends on the longest night and the
 number of workers, not on the number of nights. A night that fails records its error in its
 outcome and the others go on; Ctrl-C cancels what has not started, and every output on disk is
@@ -26,7 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import SleepscoreError, UsageError
 from .output import check_output
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 PSG_SUFFIXES = (".edf", ".bdf")
 OUTPUT_SUFFIXES = {"csv": ".csv", "tsv": ".tsv", "edf": ".edf"}
 _GLOB_CHARACTERS = set("*?[")
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def output_path(psg: str | Path, outdir: str | Path, fmt: str = "csv") -> Path:
 
 
 @lru_cache(maxsize=None)
-def _worker_model(path: Path) -> SleepModel:
+def worker_model(path: Path) -> SleepModel:
     """One single-threaded session per model file and worker process: parallelism comes from the
     workers, and onnxruntime's own threads would only compete with them for the same cores."""
     from .model import load_model
@@ -161,7 +163,7 @@ def _load_worker_model(model: Path | None) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if model is not None:
-        _worker_model(model)
+        worker_model(model)
 
 
 def score_one(psg: Path, output: Path, model: Path | None, channels: tuple[str, ...] | None,
@@ -175,23 +177,21 @@ def score_one(psg: Path, output: Path, model: Path | None, channels: tuple[str, 
 
     started = time.perf_counter()
     try:
-        sleep_model = _worker_model(model) if model is not None else None
+        sleep_model = worker_model(model) if model is not None else None
         night = score_night(psg, sleep_model, channels=channels, threads=1)
         save_night(night, output, fmt, force=force)
     except SleepscoreError as err:
         return BatchOutcome(psg.name, psg, output, None, time.perf_counter() - started, str(err))
     except Exception as err:  # noqa: BLE001 - an unforeseen failure must not stop the other nights
-        reason = f"{type(err).__name__}: {err}".splitlines()[0]
         return BatchOutcome(psg.name, psg, output, None, time.perf_counter() - started,
-                            f"{psg}: unexpected error ({reason})")
+                            f"{psg}: unexpected error ({one_line(err)})")
     return BatchOutcome(psg.name, psg, output, night.n_epochs, time.perf_counter() - started,
                         warnings=tuple(night.warnings))
 
 
-def _lost(psg: Path, output: Path, err: BaseException) -> BatchOutcome:
-    """Outcome of a night whose worker died or was lost (killed for memory, node gone)."""
-    reason = f"{type(err).__name__}: {err}".splitlines()[0]
-    return BatchOutcome(psg.name, psg, output, None, 0.0, f"{psg}: worker failed ({reason})")
+def one_line(err: BaseException) -> str:
+    """``"TypeName: first line of the message"``, for errors reported per night."""
+    return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
 def _planned_outputs(psgs: Sequence[Path], outdir: Path, fmt: str, force: bool) -> list[Path]:
@@ -226,12 +226,8 @@ def score_many(psgs: Sequence[str | Path], outdir: str | Path, *, model: str | P
         File channels to feed the model instead of its declared ones.
     fmt : {"csv", "tsv", "edf"}
         Output format.
-    jobs : int
-        Worker processes on this machine; 1 scores in this process. Ignored with
-        ``dask_scheduler``.
-    dask_scheduler : str, optional
-        Address of a Dask distributed scheduler (``tcp://host:8786``); the nights are then
-        scored by its workers, which must see ``psgs``, ``outdir`` and ``model`` at the same paths.
+    jobs, dask_scheduler
+        Where the nights run (see :func:`run_many`).
     force : bool
         Replace existing outputs.
     on_night : callable, optional
@@ -254,8 +250,6 @@ def score_many(psgs: Sequence[str | Path], outdir: str | Path, *, model: str | P
     --------
     >>> outcomes = score_many(expand_inputs(["cohort/"]), "scored", jobs=2)  # doctest: +SKIP
     """
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     paths = [Path(psg) for psg in psgs]
     folder = Path(outdir)
     if folder.exists() and not folder.is_dir():
@@ -263,22 +257,73 @@ def score_many(psgs: Sequence[str | Path], outdir: str | Path, *, model: str | P
     folder.mkdir(parents=True, exist_ok=True)
     outputs = _planned_outputs(paths, folder, fmt, force)
     model_path = Path(model) if model is not None else None
-    if model_path is not None:
-        # A broken model would fail every night (and every pool initializer): refuse it once, here.
-        _worker_model(model_path)
-    task_options = {"model": model_path, "channels": tuple(channels) if channels is not None else None,
-                    "fmt": fmt, "force": force}
+
+    def lost(arguments: tuple[Path, Path], err: BaseException) -> BatchOutcome:
+        psg, output = arguments
+        return BatchOutcome(psg.name, psg, output, None, 0.0, f"{psg}: worker failed ({one_line(err)})")
+
+    return run_many(score_one, list(zip(paths, outputs)), model=model_path, jobs=jobs,
+                    dask_scheduler=dask_scheduler, lost=lost, on_result=on_night,
+                    options={"model": model_path,
+                             "channels": tuple(channels) if channels is not None else None,
+                             "fmt": fmt, "force": force})
+
+
+def run_many(task: Callable[..., Result], arguments: Sequence[tuple], *, model: Path | None,
+             jobs: int = 1, dask_scheduler: str | None = None,
+             lost: Callable[[tuple, BaseException], Result],
+             on_result: Callable[[Result], None] | None = None,
+             options: dict[str, Any] | None = None) -> list[Result]:
+    """Run ``task(*args, **options)`` for every ``args`` of ``arguments``: the one many-night engine.
+
+    ``predict`` (:func:`score_many`) and ``evaluate`` (:func:`sleepscore.evaluation.evaluate`)
+    both run through here. ``task`` must be a module-level function (workers import it) that
+    turns its night's errors into its result; a night whose worker dies becomes
+    ``lost(args, error)``.
+
+    Parameters
+    ----------
+    task : callable
+        One night's work; returns a small picklable result (never the arrays).
+    arguments : sequence of tuple
+        Positional arguments of each night's call.
+    model : Path or None
+        Model file every night uses: loaded and checked once here (a broken model would fail every
+        night), and once per worker process by :func:`worker_model`.
+    jobs : int
+        Worker processes on this machine; 1 runs in this process. Ignored with ``dask_scheduler``.
+    dask_scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``); its workers must see the
+        inputs, outputs and model at the same paths.
+    lost : callable
+        The result of a night whose worker failed (killed for memory, node gone).
+    on_result : callable, optional
+        Called in this process with each result as it arrives (progress bars).
+    options : dict, optional
+        Keyword arguments of every call.
+
+    Returns
+    -------
+    list
+        One result per ``arguments`` entry, in order.
+    """
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    options = options or {}
+    if model is not None:
+        worker_model(model)
     if dask_scheduler is not None:
-        results = _run_on_dask(dask_scheduler, paths, outputs, task_options, on_night)
-    elif jobs == 1 or len(paths) == 1:
+        results = _run_on_dask(dask_scheduler, task, arguments, options, lost, on_result)
+    elif jobs == 1 or len(arguments) == 1:
         results = {}
-        for index, (psg, output) in enumerate(zip(paths, outputs)):
-            results[index] = score_one(psg, output, **task_options)
-            if on_night is not None:
-                on_night(results[index])
+        for index, args in enumerate(arguments):
+            results[index] = task(*args, **options)
+            if on_result is not None:
+                on_result(results[index])
     else:
-        results = _run_in_pool(min(jobs, len(paths)), paths, outputs, task_options, on_night)
-    return [results[index] for index in range(len(paths))]
+        results = _run_in_pool(min(jobs, len(arguments)), task, arguments, options, model, lost,
+                               on_result)
+    return [results[index] for index in range(len(arguments))]
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -292,19 +337,20 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sleepscore.scoring"])
+    context.set_forkserver_preload(["sleepscore.scoring", "sleepscore.evaluation"])
     return context
 
 
-def _run_in_pool(jobs: int, psgs: list[Path], outputs: list[Path], task_options: dict[str, Any],
-                 on_night: Callable[[BatchOutcome], None] | None) -> dict[int, BatchOutcome]:
-    context = _worker_context()
-    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                   initializer=_load_worker_model, initargs=(task_options["model"],))
-    results: dict[int, BatchOutcome] = {}
+def _run_in_pool(jobs: int, task: Callable[..., Result], arguments: Sequence[tuple],
+                 options: dict[str, Any], model: Path | None,
+                 lost: Callable[[tuple, BaseException], Result],
+                 on_result: Callable[[Result], None] | None) -> dict[int, Result]:
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_worker_context(),
+                                   initializer=_load_worker_model, initargs=(model,))
+    results: dict[int, Result] = {}
     try:
-        futures: dict[Future, int] = {executor.submit(score_one, psg, output, **task_options): index
-                                      for index, (psg, output) in enumerate(zip(psgs, outputs))}
+        futures: dict[Future, int] = {executor.submit(task, *args, **options): index
+                                      for index, args in enumerate(arguments)}
         for future in as_completed(futures):
             index = futures[future]
             try:
@@ -312,9 +358,9 @@ def _run_in_pool(jobs: int, psgs: list[Path], outputs: list[Path], task_options:
             except KeyboardInterrupt:
                 raise
             except BaseException as err:  # noqa: BLE001 - e.g. BrokenProcessPool: a worker was killed
-                results[index] = _lost(psgs[index], outputs[index], err)
-            if on_night is not None:
-                on_night(results[index])
+                results[index] = lost(arguments[index], err)
+            if on_result is not None:
+                on_result(results[index])
     finally:
         # On Ctrl-C or any error: nights not yet started are dropped; running ones end as their
         # workers do, and atomic writes leave either a complete output or none.
@@ -322,8 +368,9 @@ def _run_in_pool(jobs: int, psgs: list[Path], outputs: list[Path], task_options:
     return results
 
 
-def _run_on_dask(address: str, psgs: list[Path], outputs: list[Path], task_options: dict[str, Any],
-                 on_night: Callable[[BatchOutcome], None] | None) -> dict[int, BatchOutcome]:
+def _run_on_dask(address: str, task: Callable[..., Result], arguments: Sequence[tuple],
+                 options: dict[str, Any], lost: Callable[[tuple, BaseException], Result],
+                 on_result: Callable[[Result], None] | None) -> dict[int, Result]:
     try:
         from distributed import Client, as_completed as dask_as_completed
     except ImportError:
@@ -332,13 +379,13 @@ def _run_on_dask(address: str, psgs: list[Path], outputs: list[Path], task_optio
         client = Client(address, timeout="30s")
     except OSError as err:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {err}") from None
-    results: dict[int, BatchOutcome] = {}
+    results: dict[int, Result] = {}
     futures = []
     try:
         # pure=False: a re-run with --force must score again, not reuse a cached result. Workers
-        # import score_one from their own sleepscore and keep its model cache between tasks, so
+        # import the task from their own sleepscore and keep its model cache between tasks, so
         # each worker process loads the model once.
-        futures = client.map(score_one, psgs, outputs, pure=False, **task_options)
+        futures = client.map(task, *zip(*arguments), pure=False, **options)
         index_of = {future.key: index for index, future in enumerate(futures)}
         for future in dask_as_completed(futures):
             index = index_of[future.key]
@@ -347,11 +394,11 @@ def _run_on_dask(address: str, psgs: list[Path], outputs: list[Path], task_optio
             except KeyboardInterrupt:
                 raise
             except BaseException as err:  # noqa: BLE001 - a worker lost, or a task the cluster gave up on
-                results[index] = _lost(psgs[index], outputs[index], err)
-            if on_night is not None:
-                on_night(results[index])
+                results[index] = lost(arguments[index], err)
+            if on_result is not None:
+                on_result(results[index])
     finally:
-        if len(results) < len(psgs):
+        if len(results) < len(arguments):
             client.cancel(futures)
         client.close()
     return results

@@ -54,48 +54,86 @@ _TABLE_SUFFIXES = (".tsv", ".csv", ".txt")
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a dataset's recordings come from, for model metadata and cards.
+
+    Attributes
+    ----------
+    what : str
+        What a model was trained on, with ``{nights}`` for the number of nights.
+    limits : str
+        Markdown bullet lines for the model card's limits (population, scoring rules, input).
+    source : str
+        Where the files are published (empty for a user's own folder).
+    licence : str
+        Their licence (empty when unknown).
+    simulated : bool
+        Whether the dataset itself is simulated. Recordings written by ``sleepscore simulate``
+        inside any dataset are also counted per training run (``simulated_recordings``).
+    """
+
+    what: str
+    limits: str = ""
+    source: str = ""
+    licence: str = ""
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
-    """A scoring dataset as data: what to read, how to pair it, how to label and trim it.
+    """A dataset as data: what its files hold, how to pair and label them, where they come from.
 
     Attributes
     ----------
     name : str
-        Name used on the command line and in model metadata.
+        Name used on the command line and in model metadata (``trained_on.dataset``).
+    files : {"psg", "features"}
+        Recordings with hypnograms, or precomputed per-night spectral-v1 feature files.
+    pairing : {"sleep-edf", "folder", "feature-files"}
+        How recordings are found: Sleep-EDF names under a folder, else downloaded
+        (:func:`fetch_recordings`); any user folder (:func:`pair_folder`); or the feature files
+        of ``sleepscore.training.feature_files``.
+    channels : tuple of str
+        Default input channels (EDF labels).
+    provenance : Provenance
+        Where the recordings come from.
     subjects : tuple of int
-        Subject ids that make up the dataset.
+        Subject ids that make up the dataset (empty: whatever the folder holds).
     nights : tuple of int
         Night numbers recorded per subject.
     missing_nights : tuple of (int, int)
         ``(subject, night)`` pairs that do not exist.
-    channels : tuple of str
-        Default input channels (EDF labels).
     available_channels : tuple of str
         Other channels of the same recordings that may be asked for.
-    label_map : Mapping[str, int]
-        Annotation text -> stage code (-1 = unscored: kept in sequences, out of loss and metrics).
-    psg_pattern, hypnogram_pattern : re.Pattern
-        Full-name patterns whose first group is the pairing key.
+    label_map : Mapping[str, int] or None
+        Annotation text -> stage code (-1 = unscored: kept in sequences, out of loss and
+        metrics); None: the hypnogram readers' own vocabulary.
+    psg_pattern, hypnogram_pattern : re.Pattern or None
+        Full-name patterns whose first group is the pairing key (``sleep-edf`` pairing).
     trim_minutes : float or None
-        Keep from this many minutes before the first to after the last sleep epoch (None: whole
-        recording).
+        Raw-signal training keeps from this many minutes before the first to after the last
+        sleep epoch (None: whole recording).
     fs : float
         Sampling rate the channels are used at.
     base_url : str
-        Where the files are downloaded from.
+        Where missing files are downloaded from (``sleep-edf`` pairing).
     """
 
     name: str
-    subjects: tuple[int, ...]
-    nights: tuple[int, ...]
-    missing_nights: tuple[tuple[int, int], ...]
+    files: str
+    pairing: str
     channels: tuple[str, ...]
-    available_channels: tuple[str, ...]
-    label_map: Mapping[str, int]
-    psg_pattern: re.Pattern[str] = field(repr=False)
-    hypnogram_pattern: re.Pattern[str] = field(repr=False)
-    trim_minutes: float | None
-    fs: float
-    base_url: str
+    provenance: Provenance
+    subjects: tuple[int, ...] = ()
+    nights: tuple[int, ...] = ()
+    missing_nights: tuple[tuple[int, int], ...] = ()
+    available_channels: tuple[str, ...] = ()
+    label_map: Mapping[str, int] | None = None
+    psg_pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    hypnogram_pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    trim_minutes: float | None = None
+    fs: float = 100.0
+    base_url: str = ""
 
     def recordings(self, subjects: Iterable[int] | None = None) -> list[tuple[int, int]]:
         """``(subject, night)`` of every existing recording of ``subjects`` (default: all).
@@ -114,23 +152,28 @@ class DatasetSpec:
                              f"not {', '.join(map(str, unknown))}")
         return [(s, n) for s in chosen for n in self.nights if (s, n) not in self.missing_nights]
 
+    def pairs(self, data_dir: str | Path | None = None,
+              subjects: Sequence[int] | None = None) -> list[RecordingPair]:
+        """The dataset's PSG/hypnogram pairs: the one place that acts on :attr:`pairing`.
 
-SLEEP_EDF_20 = DatasetSpec(
-    name="sleep-edf20",
-    subjects=tuple(range(20)),
-    nights=(1, 2),
-    missing_nights=((13, 2),),  # SC4132 was never recorded (PhysioNet, MNE's fetch_data docs)
-    channels=("EEG Fpz-Cz",),
-    available_channels=("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"),
-    label_map=RK_LABELS,
-    psg_pattern=_SLEEP_EDF_PSG,
-    hypnogram_pattern=_SLEEP_EDF_HYPNOGRAM,
-    trim_minutes=30.0,
-    fs=100.0,
-    base_url="https://physionet.org/physiobank/database/sleep-edfx/sleep-cassette/",
-)
-
-DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({SLEEP_EDF_20.name: SLEEP_EDF_20})
+        Parameters
+        ----------
+        data_dir : str or Path, optional
+            Where the files are (required for ``folder``; for ``sleep-edf``, missing files are
+            downloaded there).
+        subjects : sequence of int, optional
+            Subjects to take (``sleep-edf`` only; default: all).
+        """
+        if self.pairing == "sleep-edf":
+            return fetch_recordings(self, self.subjects if subjects is None else subjects, data_dir)
+        if self.pairing == "folder":
+            if data_dir is None:
+                raise UsageError(f"--dataset {self.name} needs --data-dir with PSG/hypnogram pairs")
+            if subjects is not None:
+                raise UsageError(f"--subjects selects subjects of a published dataset; --dataset "
+                                 f"{self.name} uses all its pairs")
+            return pair_folder(data_dir)
+        raise UsageError(f"dataset {self.name} holds precomputed features, not PSG/hypnogram pairs")
 
 
 class RecordingPair(NamedTuple):
@@ -143,6 +186,73 @@ class RecordingPair(NamedTuple):
     def name(self) -> str:
         """The recording's name: ``SC4001E0`` for ``SC4001E0-PSG.edf``, else the file stem."""
         return re.sub(r"-PSG$", "", self.psg.stem, flags=re.IGNORECASE)
+
+
+_SLEEP_EDF_LIMITS = """\
+- Population: healthy adults aged 25-34 (Sleep-EDF-20 sleep cassette), ambulatory
+  cassette recordings; no patients, children or elderly subjects.
+- Scoring: one expert per night, Rechtschaffen & Kales rules (stages 3 and 4 merged into N3,
+  `?` and movement time unscored); agreement with AASM-scored data will be lower.
+"""
+_PHYSIONET = "PhysioNet Sleep-EDF Database Expanded, sleep cassette (Kemp et al. 2000)"
+
+SLEEP_EDF_20 = DatasetSpec(
+    name="sleep-edf20",
+    files="psg",
+    pairing="sleep-edf",
+    channels=("EEG Fpz-Cz",),
+    provenance=Provenance(what="the PSG signals of {nights} nights of Sleep-EDF-20 (sleep cassette)",
+                          limits=_SLEEP_EDF_LIMITS, source=_PHYSIONET, licence="ODC-By 1.0"),
+    subjects=tuple(range(20)),
+    nights=(1, 2),
+    missing_nights=((13, 2),),  # SC4132 was never recorded (PhysioNet, MNE's fetch_data docs)
+    available_channels=("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"),
+    label_map=RK_LABELS,
+    psg_pattern=_SLEEP_EDF_PSG,
+    hypnogram_pattern=_SLEEP_EDF_HYPNOGRAM,
+    trim_minutes=30.0,
+    base_url="https://physionet.org/physiobank/database/sleep-edfx/sleep-cassette/",
+)
+
+SLEEP_EDF_20_FEATURES = DatasetSpec(
+    name="sleep-edf20-features",
+    files="features",
+    pairing="feature-files",
+    channels=("EEG Fpz-Cz", "EEG Pz-Oz"),
+    provenance=Provenance(
+        what="real spectral features (`spectral-v1`) of {nights} nights of Sleep-EDF-20 (sleep cassette)",
+        limits=_SLEEP_EDF_LIMITS + """\
+- Data: trained on precomputed `spectral-v1` features only, not on raw signals; the model
+  needs the whole recording as one sequence (per-recording standardisation inside the graph).
+""",
+        source=_PHYSIONET + ", features computed from its PSG files", licence="ODC-By 1.0"),
+    subjects=tuple(range(20)),
+    nights=(1, 2),
+    missing_nights=((13, 2),),
+    label_map=RK_LABELS,
+)
+
+FOLDER = DatasetSpec(
+    name="folder",
+    files="psg",
+    pairing="folder",
+    # Sleep-EDF's channel and trimming, so that a folder of Sleep-EDF-like files trains as
+    # Sleep-EDF does unless --channels says otherwise.
+    channels=SLEEP_EDF_20.channels,
+    provenance=Provenance(what="{nights} nights"),
+    trim_minutes=30.0,
+)
+
+#: Every dataset by name; commands and training look names up here and read the spec.
+DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
+    {spec.name: spec for spec in (SLEEP_EDF_20, SLEEP_EDF_20_FEATURES, FOLDER)})
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The registered dataset ``name``; :class:`UsageError` naming the known ones otherwise."""
+    if name not in DATASETS:
+        raise UsageError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    return DATASETS[name]
 
 
 def subject_night(name: str) -> tuple[int, int]:
@@ -198,6 +308,28 @@ def parse_subjects(text: str) -> list[int]:
             raise UsageError(f"subjects {text!r}: range {part.strip()!r} runs backwards")
         subjects.update(range(first, last + 1))
     return sorted(subjects)
+
+
+def subject_ids(text: str | None) -> list[str] | None:
+    """Subject ids as training splits name them (:attr:`sleepscore.training.data.Night.subject`).
+
+    Sleep-EDF numbers become two digits; other tokens, e.g. a folder dataset's subject names,
+    are kept as written.
+
+    Examples
+    --------
+    >>> subject_ids("6,7"), subject_ids("0-2"), subject_ids("lab-a")
+    (['06', '07'], ['00', '01', '02'], ['lab-a'])
+    """
+    if text is None:
+        return None
+    ids: list[str] = []
+    for token in (t.strip() for t in text.split(",") if t.strip()):
+        if token.replace("-", "").isdigit():
+            ids += [f"{number:02d}" for number in parse_subjects(token)]
+        else:
+            ids.append(token)
+    return ids
 
 
 def _format_ranges(values: Sequence[int]) -> str:
@@ -341,7 +473,13 @@ def _find_local(data_dir: Path, spec: DatasetSpec) -> dict[tuple[int, int], Reco
 
 def fetch_sleep_edf20(subjects: Iterable[int], data_dir: str | Path | None = None,
                       base_url: str | None = None) -> list[RecordingPair]:
-    """Local paths of the Sleep-EDF-20 recordings of ``subjects``, downloading what is missing.
+    """:func:`fetch_recordings` of :data:`SLEEP_EDF_20`."""
+    return fetch_recordings(SLEEP_EDF_20, subjects, data_dir, base_url)
+
+
+def fetch_recordings(spec: DatasetSpec, subjects: Iterable[int], data_dir: str | Path | None = None,
+                     base_url: str | None = None) -> list[RecordingPair]:
+    """Local paths of the recordings of ``subjects`` of a Sleep-EDF-layout dataset, downloading what is missing.
 
     Files already under ``data_dir`` (any depth, Sleep-EDF names) are used as they are; the
     others are fetched by MNE's ``sleep_physionet.age.fetch_data`` into
@@ -364,7 +502,6 @@ def fetch_sleep_edf20(subjects: Iterable[int], data_dir: str | Path | None = Non
     list of RecordingPair
         One ``(psg, hypnogram)`` per night, in subject then night order.
     """
-    spec = SLEEP_EDF_20
     subjects = list(subjects)
     wanted = spec.recordings(subjects)  # rejects subjects outside the dataset before any download
     for subject, night in spec.missing_nights:
@@ -420,9 +557,50 @@ def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
+def collect_pairs(inputs: Sequence[str | Path], dataset: str | None = None,
+                  subjects: str | None = None, data_dir: str | Path | None = None
+                  ) -> list[RecordingPair]:
+    """PSG/hypnogram pairs from folders, explicit file pairs and/or a registered dataset.
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Folders (paired by :func:`pair_folder`) and files, the files as PSG HYPNOGRAM pairs in
+        that order.
+    dataset : str, optional
+        A :data:`DATASETS` name; its recordings of ``subjects`` are added (from ``data_dir``, else
+        downloaded).
+    subjects : str, optional
+        ``"15-19"`` or ``"0,3,5-7"``; default: all of ``dataset``'s.
+    data_dir : str or Path, optional
+        Where ``dataset``'s files are or go.
+
+    Returns
+    -------
+    list of RecordingPair
+    """
+    pairs = []
+    loose = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            pairs.extend(pair_folder(item))
+        else:
+            loose.append(item)
+    if len(loose) % 2:
+        raise UsageError(f"files must come as PSG HYPNOGRAM pairs; {loose[-1]} has no partner")
+    pairs.extend(RecordingPair(psg, hyp) for psg, hyp in zip(loose[::2], loose[1::2]))
+    if dataset is not None:
+        pairs.extend(get_dataset(dataset).pairs(data_dir, parse_subjects(subjects) if subjects else None))
+    elif subjects is not None:
+        raise UsageError("--subjects needs --dataset")
+    if not pairs:
+        raise UsageError("no nights to evaluate: give folders, PSG HYPNOGRAM pairs or --dataset")
+    return pairs
+
+
 def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
                 channels: Sequence[str] | None = None, spec: DatasetSpec = SLEEP_EDF_20,
-                *, trim: str | None = None) -> list[Night]:
+                *, trim: str | None = None, input_kind: str = "raw") -> list[Night]:
     """Read recordings as training nights with the literature protocol of ``spec``.
 
     Each PSG is read with :func:`sleepscore.edf.read_psg` (volts, ``spec.fs``), cut into 30-s
@@ -439,21 +617,25 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
         Gives the channels, rate and trimming.
     trim : str, optional
         A :data:`sleepscore.protocols.TRIMS` name overriding the spec's.
+    input_kind : {"raw", "features"}
+        The epochs themselves, or their spectral-v1 features (see
+        :func:`sleepscore.pipeline.read_model_input`).
 
     Returns
     -------
     list of Night
-        ``x`` float32 ``[n_epochs, n_channels, 3000]`` in volts, ``y`` int64; ``subject`` is
+        ``x`` float32 ``[n_epochs, n_channels, 3000]`` in volts (or ``[n_epochs, 9 * n_channels]``
+        features), ``y`` int64; ``subject`` is
         the two-digit ``ss`` of Sleep-EDF names (as in the feature files), else the recording
         name.
     """
-    from sleepscore.edf import read_psg
-    from sleepscore.epochs import cut_epochs
     from sleepscore.hypnogram import epoch_labels, read_hypnogram, trim_mask
+    from sleepscore.pipeline import read_model_input
 
     channels = list(channels or spec.channels)
     # The spec's label map, not the reader's defaults, decides the stages: datasets are data.
-    label_map = {text: STAGES[code] if code != UNSCORED else "?" for text, code in spec.label_map.items()}
+    label_map = ({text: STAGES[code] if code != UNSCORED else "?" for text, code in spec.label_map.items()}
+                 if spec.label_map is not None else None)
     protocol = trim or ("30min" if spec.trim_minutes == 30 else "none")
     if spec.trim_minutes not in (None, 30):
         raise UsageError(f"{spec.name}: only the ±30 min protocol is implemented for trimming, "
@@ -461,12 +643,14 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
     nights = []
     for psg, hypnogram in pairs:
         pair = RecordingPair(Path(psg), Path(hypnogram))
-        recording = read_psg(pair.psg, channels, unit="V", fs=spec.fs)
-        epochs, _ = cut_epochs(recording.signals, fs=recording.fs)
-        labels = epoch_labels(read_hypnogram(pair.hypnogram, label_map=label_map), len(epochs),
-                              recording.start)
+        model_input = read_model_input(pair.psg, channels, input_kind=input_kind, unit="V", fs=spec.fs)
+        labels = epoch_labels(read_hypnogram(pair.hypnogram, label_map=label_map), len(model_input.x),
+                              model_input.recording.start)
         keep = trim_mask(labels, protocol, source=pair.psg)
         match = SLEEP_EDF_NAME.match(pair.name.upper())
         subject = match.group(1) if match else pair.name
-        nights.append(Night(pair.name, subject, epochs[keep].astype(np.float32), labels[keep]))
+        # Features as predict computes them (from float64 epochs); raw epochs in float32, as the
+        # networks take them, at half the memory.
+        x = model_input.x if input_kind == "features" else model_input.x.astype(np.float32)
+        nights.append(Night(pair.name, subject, x[keep], labels[keep]))
     return nights

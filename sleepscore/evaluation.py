@@ -7,17 +7,21 @@ carries the protocol's name.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .batch import one_line, run_many, worker_model
 from .datasets import RecordingPair
 from .errors import SleepscoreError
+from .output import atomic_path
 from .hypnogram import LightsTable, read_hypnogram, trim_mask
 from .metrics import Agreement, Summary, agreement, summarise
 from .model import SleepModel, load_model
 from .protocols import by_trim
 from .scoring import score_night
+from .stages import STAGES
 
 
 @dataclass
@@ -87,20 +91,35 @@ class Evaluation:
             "summary": summary.to_dict() if summary else None,
         }
 
+    def write_csv(self, path: str | Path, force: bool = False) -> None:
+        """One row per night (failed nights with their error), written atomically."""
+        with atomic_path(path, force=force) as temporary, temporary.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["night", "psg", "hypnogram", "protocol", "epochs", "accuracy",
+                             "macro_f1", "kappa", *(f"f1_{s}" for s in STAGES), "error"])
+            for night in self.nights:
+                a = night.agreement
+                values = ([a.n_epochs, f"{a.accuracy:.4f}", f"{a.macro_f1:.4f}", f"{a.kappa:.4f}",
+                           *(f"{f:.4f}" for f in a.f1)] if a is not None else [""] * (4 + len(STAGES)))
+                writer.writerow([night.name, night.psg, night.hypnogram, self.protocol, *values,
+                                 night.error or ""])
+
 
 def evaluate_night(pair: RecordingPair, model: SleepModel | str | Path | None = None, *,
                    protocol: str = "none", lights: LightsTable | None = None,
                    label_map: Mapping[str, str] | None = None,
                    channels: Sequence[str] | None = None,
-                   hypnogram_epoch_s: float | None = None) -> NightAgreement:
+                   hypnogram_epoch_s: float | None = None,
+                   threads: int | None = None) -> NightAgreement:
     """Score one PSG/hypnogram pair and measure agreement on the epochs ``protocol`` keeps.
 
     Errors in the night's data are returned in ``error`` (on one line) rather than raised, so
-    that a cohort run goes on past a bad night.
+    that a cohort run goes on past a bad night. ``threads``: see
+    :func:`~sleepscore.scoring.score_night`.
     """
     try:
         expert = read_hypnogram(pair.hypnogram, label_map=label_map, epoch_s=hypnogram_epoch_s)
-        night = score_night(pair.psg, model, channels=channels, hypnogram=expert)
+        night = score_night(pair.psg, model, channels=channels, hypnogram=expert, threads=threads)
         window = lights.lookup(pair.name) if lights is not None else None
         kept = trim_mask(night.expert, protocol, lights=window, epoch_s=night.epoch_s,
                          source=pair.psg)
@@ -111,10 +130,22 @@ def evaluate_night(pair: RecordingPair, model: SleepModel | str | Path | None = 
                           n_epochs=night.n_epochs, model=night.model, channels=night.channels)
 
 
+def evaluate_in_worker(pair: RecordingPair, model: Path | None, **options: Any) -> NightAgreement:
+    """:func:`evaluate_night` with the worker process's cached single-threaded model."""
+    return evaluate_night(pair, worker_model(model) if model is not None else None, **options)
+
+
+def _lost_night(arguments: tuple, err: BaseException) -> NightAgreement:
+    pair = arguments[0]
+    return NightAgreement(pair.name, pair.psg, pair.hypnogram,
+                          error=f"{pair.psg}: worker failed ({one_line(err)})")
+
+
 def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | None = None, *,
              protocol: str = "none", lights: LightsTable | None = None,
              label_map: Mapping[str, str] | None = None, channels: Sequence[str] | None = None,
-             hypnogram_epoch_s: float | None = None,
+             hypnogram_epoch_s: float | None = None, jobs: int = 1,
+             dask_scheduler: str | None = None,
              on_night: Callable[[NightAgreement], None] | None = None) -> Evaluation:
     """Evaluate a model on several nights.
 
@@ -137,26 +168,34 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
     hypnogram_epoch_s : float, optional
         Epoch length of one-label-per-line hypnograms (None: detected per night, see
         :func:`sleepscore.hypnogram.epoch_labels`).
+    jobs, dask_scheduler
+        Where the nights run, as for ``predict`` (see :func:`sleepscore.batch.run_many`): 1 job
+        scores in this process with every core; workers use one thread each.
     on_night : callable, optional
         Called after each night (progress bars).
 
     Returns
     -------
     Evaluation
+        Nights in the order of ``pairs``.
 
     Examples
     --------
     >>> from sleepscore.datasets import pair_folder
-    >>> report = evaluate(pair_folder("sleep-cassette"), protocol="30min")  # doctest: +SKIP
+    >>> report = evaluate(pair_folder("sleep-cassette"), protocol="30min", jobs=2)  # doctest: +SKIP
     >>> report.summary.pooled.kappa  # doctest: +SKIP
     """
-    if isinstance(model, (str, Path)):
-        model = load_model(model)
-    nights = []
-    for pair in pairs:
-        outcome = evaluate_night(pair, model, protocol=protocol, lights=lights, label_map=label_map,
-                                 channels=channels, hypnogram_epoch_s=hypnogram_epoch_s)
-        nights.append(outcome)
-        if on_night is not None:
-            on_night(outcome)
+    pairs = list(pairs)
+    options: dict[str, Any] = {"protocol": protocol, "lights": lights, "label_map": label_map,
+                               "channels": channels, "hypnogram_epoch_s": hypnogram_epoch_s}
+    in_process = dask_scheduler is None and (jobs == 1 or len(pairs) <= 1)
+    if in_process:
+        chosen = load_model(model) if isinstance(model, (str, Path)) else model
+        nights = run_many(evaluate_night, [(pair,) for pair in pairs], model=None, jobs=1,
+                          lost=_lost_night, on_result=on_night, options={**options, "model": chosen})
+    else:
+        path = model.path if isinstance(model, SleepModel) else (Path(model) if model else None)
+        nights = run_many(evaluate_in_worker, [(pair,) for pair in pairs], model=path, jobs=jobs,
+                          dask_scheduler=dask_scheduler, lost=_lost_night, on_result=on_night,
+                          options={**options, "model": path, "threads": 1})
     return Evaluation(protocol=protocol, nights=nights)

@@ -9,20 +9,22 @@ import warnings as warnings_module
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .edf import match_channels, read_header, read_psg
-from .epochs import EpochQuality, cut_epochs, epoch_quality
+from .edf import match_channels, read_header
+from .epochs import EpochQuality
 from .errors import DataError
-from .features import spectral_features
 from .hypnogram import EpochList, Hypnogram, HypnogramWarning, epoch_labels, read_hypnogram
 from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, declared_channels, load_model, shipped_models_dir
 from .montage import choose_eeg
 from .output import ScoredNight, write_hypnogram_edf, write_scored_table
+from .pipeline import read_model_input
 from .sleepstats import sleep_statistics
-from .threads import usable_cores
+
+if TYPE_CHECKING:
+    from .metrics import Agreement
 
 #: Share of epochs beyond the model's training range above which a recording gets a warning. By
 #: construction ~1 % of training epochs are beyond it; simulated nights give 0.5-0.7 % clean and
@@ -193,12 +195,10 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
                         f"{info.channels}, but {len(wanted)} were given: {wanted}")
     # The hypnogram is read before the signal so that a wrong label fails fast, before the heavy work.
     hyp = read_hypnogram(hypnogram, label_map=label_map) if hypnogram is not None else None
-    recording = read_psg(psg, wanted, unit=info.unit, fs=info.fs)
-    epochs, dropped_s = cut_epochs(recording.signals, fs=info.fs, epoch_s=info.epoch_s)
-    cores = threads or usable_cores()
-    quality = epoch_quality(epochs, recording.physical_min, recording.physical_max, threads=cores)
-    x = spectral_features(epochs, fs=info.fs, threads=cores) if info.input == "features" else epochs
-    probs, distance = chosen.predict(x)
+    model_input = read_model_input(psg, wanted, input_kind=info.input, unit=info.unit, fs=info.fs,
+                                   epoch_s=info.epoch_s, quality=True, threads=threads)
+    recording, dropped_s = model_input.recording, model_input.dropped_s
+    probs, distance = chosen.predict(model_input.x)
     warnings = list(recording.warnings)
     if dropped_s > 0:
         warnings.append(f"{Path(psg).name}: the last {dropped_s:g} s do not fill a "
@@ -216,11 +216,23 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
             expert = epoch_labels(hyp, len(probs), psg_start=recording.start, epoch_s=info.epoch_s)
         warnings += [str(w.message) for w in caught if issubclass(w.category, HypnogramWarning)]
     return NightScore(probs=probs, start=recording.start, epoch_s=info.epoch_s,
-                      quality=quality_flags(quality, recording.channels), expert=expert,
+                      quality=quality_flags(model_input.quality, recording.channels), expert=expert,
                       psg=Path(psg), channels=recording.channels, model=chosen.path,
                       dropped_s=dropped_s, warnings=warnings, notes=choice.notes,
                       distance=distance)
 
+
+
+def night_metrics(night: NightScore, stats: dict[str, float | None],
+                  result: Agreement | None) -> dict[str, object]:
+    """What ``predict --metrics-json`` writes: the night's source, its sleep statistics and, with an
+    expert hypnogram, its agreement on the whole recording."""
+    return {
+        "psg": str(night.psg), "model": str(night.model), "channels": night.channels,
+        "n_epochs": night.n_epochs, "protocol": "whole recording",
+        "sleep_statistics": stats,
+        "agreement": result.to_dict() if result is not None else None,
+    }
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> str:

@@ -250,3 +250,50 @@ def test_output_path_follows_the_format() -> None:
     assert output_path("in/night.bdf", "out", "edf") == Path("out/night.edf")
     with pytest.raises(UsageError, match="xlsx"):
         output_path("night.edf", "out", "xlsx")
+
+
+# ``evaluate`` runs on the same engine: a pool or a Dask cluster must give the in-process
+# report, and a night that fails must fail alone.
+
+def write_expert(psg: Path, seed: int) -> Path:
+    stages = np.random.default_rng(seed).choice(["W", "N1", "N2", "N3", "R"], size=EPOCHS)
+    path = psg.with_suffix(".tsv")
+    path.write_text("onset\tduration\tdescription\n"
+                    + "".join(f"{30 * i}\t30\t{stage}\n" for i, stage in enumerate(stages)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cohort_pairs(cohort: list[Path]) -> list:
+    from sleepscore.datasets import RecordingPair
+
+    return [RecordingPair(psg, write_expert(psg, seed)) for seed, psg in enumerate(cohort)]
+
+
+def test_evaluate_in_a_pool_and_on_dask_matches_in_process(cohort_pairs: list, model: Path) -> None:
+    from sleepscore.evaluation import evaluate
+
+    reference = evaluate(cohort_pairs, model, protocol="none").to_dict()
+    kappas = [night["agreement"]["kappa"] for night in reference["nights"]]
+    assert len(set(kappas)) > 1  # different nights, so a mix-up would show
+    pooled = evaluate(cohort_pairs, model, protocol="none", jobs=2).to_dict()
+    assert pooled == reference
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, worker_dashboard_address=None) as cluster:
+        on_dask = evaluate(cohort_pairs, model, protocol="none",
+                           dask_scheduler=cluster.scheduler_address).to_dict()
+    assert on_dask == reference
+
+
+def test_evaluate_in_a_pool_keeps_a_bad_night_to_itself(tmp_path: Path, cohort_pairs: list,
+                                                        model: Path) -> None:
+    from sleepscore.datasets import RecordingPair
+    from sleepscore.evaluation import evaluate
+
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("onset\tduration\tdescription\n0\t30\tDeep sleep\n")
+    pairs = [cohort_pairs[0], RecordingPair(cohort_pairs[1].psg, bad), cohort_pairs[2]]
+    report = evaluate(pairs, model, jobs=2)
+    assert [night.error is None for night in report.nights] == [True, False, True]
+    assert "Deep sleep" in report.nights[1].error

@@ -144,6 +144,10 @@ def test_evaluate_folder_per_night_pooled_and_reports(tmp_path, linear_model):
     np.testing.assert_array_equal(pooled, summed)
     rows = list(csv.DictReader(per_night.open()))
     assert [r["night"] for r in rows] == ["a", "b"] and rows[0]["protocol"] == "none"
+    in_pool = tmp_path / "eval-jobs2.json"
+    result = run("evaluate", data, "--model", linear_model, "--report", in_pool, "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert json.loads(in_pool.read_text()) == content
 
 
 def test_evaluate_goes_on_after_a_bad_night_and_exits_1(tmp_path, linear_model):

@@ -1,0 +1,115 @@
+"""``sleepscore train``: train a network and export it as a contract ONNX model."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from .common import split_channels
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(["sleep-edf20", "folder", "sleep-edf20-features"]),
+              required=True, help="sleep-edf20: the 39 PSG files (from --data-dir, else downloaded); "
+              "folder: your own PSG/hypnogram pairs in --data-dir; sleep-edf20-features: "
+              "precomputed per-night spectral-v1 feature files (features/*.npz in --data-dir).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--arch", default="spectral-bigru", show_default=True,
+              help="Architecture: spectral-robust, spectral-bigru (features), deepsleepnet, "
+                   "tinysleepnet, attnsleep, eegmobile, mc2sleepnet (raw signal).")
+@click.option("--channels", help="Comma-separated input channels (default: the dataset's).")
+@click.option("--subjects", help="Sleep-EDF-20 subjects to use, e.g. '0-9' (default: all 20).")
+@click.option("--val-subjects", help="Early-stopping subjects, e.g. '6' or '06,07'.")
+@click.option("--test-subjects", help="Held-out subjects for the final report, e.g. '15-19'.")
+@click.option("--cv", type=click.IntRange(2), help="Subject-wise K-fold cross-validation, then "
+              "train the exported model on every subject.")
+# The architectures' default lengths are spelled out rather than read from the registry, which
+# imports torch and would make `--help` take seconds; tests/test_train_cli.py pins both.
+@click.option("--epochs", type=click.IntRange(1),
+              help="Maximum training epochs  [default: the architecture's own: 300 for "
+                   "deepsleepnet (the paper's 100 pre-training + 200 fine-tuning; other values "
+                   "keep that 1:2 split), 60 for the others].")
+@click.option("--members", type=click.IntRange(1), default=1, show_default=True,
+              help="Networks (seeds) averaged inside the exported graph.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--transition-prior", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="spectral-bigru: add a stage-transition smoothing layer whose prior is learnt "
+                   "from the Sleep-EDF text hypnograms (SC4*.txt) in this folder; nights of "
+                   "Sleep-EDF-20 subjects (0-19) are left out, so no scored night shapes it.")
+@click.option("--recording-crops", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Probability per night and epoch of training on a clinical-length cut of the "
+                   "recording (0-2 h of wake around the sleep period), normalised on the cut alone.")
+@click.option("--random-crops", type=click.IntRange(0), default=0, show_default=True,
+              help="Extra recordings of random length (10 min to 8 h) and position cut from each "
+                   "night every training epoch, each normalised on itself alone.")
+@click.option("--any-eeg", is_flag=True,
+              help="Train a single-EEG model on every --channels derivation as a recording of its "
+                   "own; predict then feeds it whichever EEG channel a file has.")
+@click.option("--card-notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Markdown added to the model card (e.g. what each training choice gave).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="ONNX model to write; NAME.log, NAME.json, NAME.md and NAME.pt go beside it.")
+@click.option("--force", is_flag=True, help="Overwrite an existing model.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
+          subjects: str | None, val_subjects: str | None, test_subjects: str | None,
+          cv: int | None, epochs: int | None, members: int, seed: int, transition_prior: Path | None,
+          recording_crops: float, random_crops: int, any_eeg: bool, card_notes: Path | None,
+          output: Path, force: bool, quiet: bool) -> None:
+    """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
+
+    \b
+    Examples:
+      sleepscore train --dataset sleep-edf20-features --data-dir ../shared/data/sleep-edf --cv 8 -o models/mine.onnx
+      sleepscore train --dataset sleep-edf20 --data-dir ~/sleep-edf --arch tinysleepnet --test-subjects 15-19 -o tiny.onnx
+      sleepscore train --dataset folder --data-dir my-lab/ --channels C4-A1 --test-subjects 7 -o lab.onnx
+    """
+    from ..datasets import subject_ids
+    from ..output import check_output
+
+    check_output(output, force)
+    try:
+        from ..training.api import cross_validate, train_model
+        from ..training.evaluate import headline
+        from ..training.loop import TrainConfig
+        from ..training.transitions import transition_probabilities
+        from ..training.raw_data import nights_for_training
+    except ModuleNotFoundError as err:
+        if err.name == "torch":
+            raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
+        raise
+    channel_list = split_channels(channels)
+    options = {}
+    if transition_prior is not None:
+        if arch not in ("spectral-bigru", "spectral-robust"):
+            raise UsageError("--transition-prior applies to --arch spectral-bigru and spectral-robust")
+        options["transition_prior"] = transition_probabilities(
+            transition_prior, exclude_subjects=range(20)).tolist()
+    if subjects is not None and dataset != "sleep-edf20":
+        raise UsageError("--subjects applies to --dataset sleep-edf20 only")
+    nights, provenance = None, {}
+    if dataset != "sleep-edf20-features":
+        nights, channel_list, provenance = nights_for_training(
+            dataset, data_dir, arch, channel_list,
+            subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
+    common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
+                  output=output, quiet=quiet, members=members, options=options,
+                  config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
+                  any_eeg=any_eeg, provenance=provenance,
+                  notes=card_notes.read_text() if card_notes is not None else None,
+                  command="sleepscore " + shlex.join(sys.argv[1:]))
+    if cv is not None:
+        if val_subjects or test_subjects:
+            raise UsageError("--cv chooses its own validation and test subjects; drop "
+                             "--val-subjects/--test-subjects")
+        result = cross_validate(dataset, data_dir, k=cv, **common)
+    else:
+        result = train_model(dataset, data_dir, val_subjects=subject_ids(val_subjects),
+                             test_subjects=subject_ids(test_subjects), **common)
+    click.echo(f"wrote {output} ({result.seconds:.0f} s)")
+    for protocol in result.metrics:
+        click.echo(f"held-out, pooled: {headline(result.metrics, protocol)}")
