@@ -7,9 +7,9 @@ Two targets, each run for ``--seconds``:
   lengths, through :func:`sleepscore.pipeline.read_model_input` (reading, epochs and quality
   flags);
 - ``hypnogram``: event tables (TSV, CSV, Sleep-EDF text), one-label-a-line files and EDF+
-  hypnograms (written by :func:`sleepscore.output.write_hypnogram_edf`, plus the real ones when
-  present) with mutated bytes, through :func:`sleepscore.hypnogram.read_hypnogram` and
-  :func:`~sleepscore.hypnogram.epoch_labels`.
+  hypnograms (written by :func:`sleepscore.io.writers.write_hypnogram_edf`, plus the real ones when
+  present) with mutated bytes, through :func:`sleepscore.io.hypnogram.read_hypnogram` and
+  :func:`~sleepscore.alignment.epoch_labels`.
 
 An input passes when the reader returns a sane result or raises
 :class:`~sleepscore.errors.SleepscoreError`; anything else is an *escape*. Escapes are counted and
@@ -57,10 +57,11 @@ sys.path.insert(0, str(REPO / "tests"))
 from edf_factory import START, Channel, field_offset, n_signals, sine, sleep_edf_like, write_psg  # noqa: E402
 
 from benchmarks._common import machine  # noqa: E402
-from sleepscore.edf import list_channels  # noqa: E402
+from sleepscore.io.edf import list_channels  # noqa: E402
 from sleepscore.errors import SleepscoreError  # noqa: E402
-from sleepscore.hypnogram import Hypnogram, HypnogramWarning, epoch_labels, read_hypnogram  # noqa: E402
-from sleepscore.output import write_hypnogram_edf  # noqa: E402
+from sleepscore.alignment import epoch_labels  # noqa: E402
+from sleepscore.io.hypnogram import Hypnogram, HypnogramWarning, read_hypnogram  # noqa: E402
+from sleepscore.io.writers import write_hypnogram_edf  # noqa: E402
 from sleepscore.pipeline import read_model_input  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "fuzz_inputs.md"

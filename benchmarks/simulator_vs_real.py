@@ -19,7 +19,8 @@ import mne
 import numpy as np
 
 from sleepscore.features import feature_names, spectral_features
-from sleepscore.hypnogram import epoch_labels, read_hypnogram
+from sleepscore.alignment import epoch_labels
+from sleepscore.io.hypnogram import read_hypnogram
 from sleepscore.simulate import EEG_CHANNELS, load_reference, reference_dir, simulate_dataset
 from sleepscore.stages import STAGES
 

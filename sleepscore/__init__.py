@@ -1,11 +1,14 @@
 """sleepscore: sleep-stage scoring of clinical EDF recordings with self-describing ONNX models.
 
-The pipeline, one module per stage: :mod:`sleepscore.edf` (reading), :mod:`sleepscore.epochs`
-(epoching and quality flags), :mod:`sleepscore.hypnogram` (expert labels), :mod:`sleepscore.features`
-(spectral-v1), :mod:`sleepscore.model` (ONNX contract), :mod:`sleepscore.scoring` (one night end to
-end), :mod:`sleepscore.output` (writing), :mod:`sleepscore.metrics` and :mod:`sleepscore.sleepstats`
-(agreement and sleep statistics), :mod:`sleepscore.evaluation` (many nights). The names most
-uses need are importable from the package itself (``__all__``).
+The pipeline, one module per stage: :mod:`sleepscore.io` (reading recordings, hypnograms and
+lights tables; writing results), :mod:`sleepscore.epochs` (epoching and quality flags),
+:mod:`sleepscore.labels` and :mod:`sleepscore.alignment` (expert labels on the epochs),
+:mod:`sleepscore.features` (spectral-v1), :mod:`sleepscore.pipeline` (read → epochs → model
+input), :mod:`sleepscore.model` (ONNX contract), :mod:`sleepscore.scoring` (one night end to end),
+:mod:`sleepscore.metrics` and :mod:`sleepscore.sleepstats` (agreement and sleep statistics),
+:mod:`sleepscore.evaluation` and :mod:`sleepscore.batch` (many nights), :mod:`sleepscore.datasets`
+(the dataset registry). The names most uses need are importable from the package itself
+(``__all__``).
 
 Examples
 --------
@@ -37,8 +40,9 @@ __version__ = "0.1.0"
 # them all here would put numpy and onnxruntime (~0.15 s) in front of `sleepscore --help`.
 _PUBLIC = {
     "score_night": "scoring", "save_night": "scoring", "choose_model": "scoring", "NightScore": "scoring",
-    "read_psg": "edf", "read_header": "edf",
-    "read_hypnogram": "hypnogram", "epoch_labels": "hypnogram",
+    "read_psg": "io.edf", "read_header": "io.edf",
+    "read_hypnogram": "io.hypnogram", "epoch_labels": "alignment",
+    "read_model_input": "pipeline",
     "cut_epochs": "epochs", "epoch_quality": "epochs",
     "spectral_features": "features",
     "load_model": "model", "SleepModel": "model",

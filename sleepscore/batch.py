@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import SleepscoreError, UsageError
-from .output import check_output
+from .io.writers import check_output
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -47,6 +47,10 @@ RK_LABELS: Mapping[str, int] = MappingProxyType({
     "Movement time": UNSCORED,
 })
 
+#: Written into the EDF header's recording field of every PSG ``sleepscore simulate`` writes, and
+#: looked for by training, so that a model trained on simulated nights says so in its metadata
+#: and card whatever dataset the files were laid out as.
+SIMULATION_MARK = "simulated"
 SLEEP_EDF_NAME = re.compile(r"SC4(\d\d)(\d)")
 _SLEEP_EDF_PSG = re.compile(r"(SC4\d{3}[A-Z])[A-Z0-9]-PSG\.edf", re.IGNORECASE)
 _SLEEP_EDF_HYPNOGRAM = re.compile(r"(SC4\d{3}[A-Z])[A-Z0-9]-Hypnogram\.edf", re.IGNORECASE)
@@ -61,6 +65,8 @@ class Provenance:
     ----------
     what : str
         What a model was trained on, with ``{nights}`` for the number of nights.
+    title : str
+        The dataset's published name (empty for a user's own folder).
     limits : str
         Markdown bullet lines for the model card's limits (population, scoring rules, input).
     source : str
@@ -73,6 +79,7 @@ class Provenance:
     """
 
     what: str
+    title: str = ""
     limits: str = ""
     source: str = ""
     licence: str = ""
@@ -202,7 +209,7 @@ SLEEP_EDF_20 = DatasetSpec(
     pairing="sleep-edf",
     channels=("EEG Fpz-Cz",),
     provenance=Provenance(what="the PSG signals of {nights} nights of Sleep-EDF-20 (sleep cassette)",
-                          limits=_SLEEP_EDF_LIMITS, source=_PHYSIONET, licence="ODC-By 1.0"),
+                          title="Sleep-EDF-20", limits=_SLEEP_EDF_LIMITS, source=_PHYSIONET, licence="ODC-By 1.0"),
     subjects=tuple(range(20)),
     nights=(1, 2),
     missing_nights=((13, 2),),  # SC4132 was never recorded (PhysioNet, MNE's fetch_data docs)
@@ -221,6 +228,7 @@ SLEEP_EDF_20_FEATURES = DatasetSpec(
     channels=("EEG Fpz-Cz", "EEG Pz-Oz"),
     provenance=Provenance(
         what="real spectral features (`spectral-v1`) of {nights} nights of Sleep-EDF-20 (sleep cassette)",
+        title="Sleep-EDF-20 features",
         limits=_SLEEP_EDF_LIMITS + """\
 - Data: trained on precomputed `spectral-v1` features only, not on raw signals; the model
   needs the whole recording as one sequence (per-recording standardisation inside the graph).
@@ -603,7 +611,7 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
                 *, trim: str | None = None, input_kind: str = "raw") -> list[Night]:
     """Read recordings as training nights with the literature protocol of ``spec``.
 
-    Each PSG is read with :func:`sleepscore.edf.read_psg` (volts, ``spec.fs``), cut into 30-s
+    Each PSG is read with :func:`sleepscore.io.edf.read_psg` (volts, ``spec.fs``), cut into 30-s
     epochs, labelled from its hypnogram (R&K 3 and 4 -> N3, ``?`` and movement -> -1, labels
     past the signal cut) and trimmed (``spec.trim_minutes``: the ±30 min protocol).
 
@@ -629,7 +637,8 @@ def load_nights(pairs: Iterable[tuple[str | Path, str | Path]],
         the two-digit ``ss`` of Sleep-EDF names (as in the feature files), else the recording
         name.
     """
-    from sleepscore.hypnogram import epoch_labels, read_hypnogram, trim_mask
+    from sleepscore.alignment import epoch_labels, trim_mask
+    from sleepscore.io.hypnogram import read_hypnogram
     from sleepscore.pipeline import read_model_input
 
     channels = list(channels or spec.channels)

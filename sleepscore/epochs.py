@@ -1,7 +1,7 @@
 """Cut a recording into 30-s epochs and flag the epochs whose signal cannot be trusted.
 
 A short flat, clipped or NaN stretch inside a good night is scored and flagged, not fatal; only
-a channel that is unusable for the whole night is an error, raised by :func:`sleepscore.edf.read_psg`.
+a channel that is unusable for the whole night is an error, raised by :func:`sleepscore.io.edf.read_psg`.
 
 Example
 -------
@@ -110,7 +110,7 @@ def epoch_quality(
         ``[n_epochs, n_channels, n_samples]``, e.g. from :func:`cut_epochs`.
     physical_min, physical_max : array_like
         ``[n_channels]`` recordable range of each channel, in the unit of ``epochs``
-        (:class:`sleepscore.edf.Recording` carries both).
+        (:class:`sleepscore.io.edf.Recording` carries both).
     clipped_fraction : float
         An epoch is clipped when at least this fraction of its samples sit at a rail.
     threads : int

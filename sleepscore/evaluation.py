@@ -15,8 +15,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .batch import one_line, run_many, worker_model
 from .datasets import RecordingPair
 from .errors import SleepscoreError
-from .output import atomic_path
-from .hypnogram import LightsTable, read_hypnogram, trim_mask
+from .io.writers import atomic_path
+from .alignment import trim_mask
+from .io.hypnogram import read_hypnogram
+from .io.lights import LightsTable
 from .metrics import Agreement, Summary, agreement, summarise
 from .model import SleepModel, load_model
 from .protocols import by_trim
@@ -157,7 +159,7 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
         The model (None: the shipped default, per night as :func:`~sleepscore.scoring.choose_model`
         decides).
     protocol : {"none", "30min", "lights"}
-        Epochs that count (see :func:`sleepscore.hypnogram.trim_mask`).
+        Epochs that count (see :func:`sleepscore.alignment.trim_mask`).
     lights : LightsTable, optional
         Lights-off/on times, needed by ``lights``.
     label_map : mapping, optional
@@ -167,7 +169,7 @@ def evaluate(pairs: Iterable[RecordingPair], model: SleepModel | str | Path | No
         night, see :func:`~sleepscore.scoring.choose_model`).
     hypnogram_epoch_s : float, optional
         Epoch length of one-label-per-line hypnograms (None: detected per night, see
-        :func:`sleepscore.hypnogram.epoch_labels`).
+        :func:`sleepscore.alignment.epoch_labels`).
     jobs, dask_scheduler
         Where the nights run, as for ``predict`` (see :func:`sleepscore.batch.run_many`): 1 job
         scores in this process with every core; workers use one thread each.

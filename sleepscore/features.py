@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# The name, per-channel columns and log offset live with the other shared constants, where the
+# networks (which import nothing else of the package) read them too.
+from sleepscore.stages import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET  # noqa: F401
 from sleepscore.threads import run_in_threads
 
-FEATURE_SET = "spectral-v1"
-FEATURES_PER_CHANNEL = ("delta", "theta", "alpha", "beta", "gamma",
-                        "theta_alpha", "alpha_delta", "log_var", "hjorth_mobility")
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 50.0))
-#: The contract's offset inside every log and ratio (``ln(P + LOG_OFFSET)``).
-LOG_OFFSET = 1e-10
 #: Welch segment length (samples) of the band powers.
 WELCH_NPERSEG = 256
 # Epochs per block: a block's temporaries (~3 MB for two channels) stay in the CPU caches.

@@ -25,7 +25,7 @@ from .errors import UsageError
 from .metrics import Agreement
 from .model import ModelInfo, load_model
 from .model_card import held_out_metrics, input_line, limits, training_line
-from .output import atomic_path, stage_runs
+from .io.writers import atomic_path, stage_runs
 from .report import STAT_LABELS, _score, _stat_value
 from .scoring import NightScore
 from .stages import STAGES

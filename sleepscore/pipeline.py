@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .edf import Recording, read_psg
+from .io.edf import Recording, read_psg
 from .epochs import EpochQuality, cut_epochs, epoch_quality
 from .features import spectral_features
 from .stages import EPOCH_S, TARGET_FS
@@ -64,7 +64,7 @@ def read_model_input(psg: str | Path, channels: Sequence[str], *, input_kind: st
         EDF/EDF+/BDF recording.
     channels : sequence of str
         File channel labels, in the model's input order (matched as
-        :func:`sleepscore.edf.match_channels` does).
+        :func:`sleepscore.io.edf.match_channels` does).
     input_kind : {"features", "raw"}
         The contract's ``sleepscore.input``.
     unit, fs, epoch_s

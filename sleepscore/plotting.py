@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, UsageError
-from .output import ScoredNight, atomic_path
+from .io.writers import ScoredNight, atomic_path
 from .sleepstats import check_stage_codes
 from .stages import EPOCH_S, STAGES, UNSCORED
 
@@ -50,7 +50,7 @@ def plot_night(path: str | Path, probs: np.ndarray, stages: np.ndarray,
     Parameters
     ----------
     path : str or Path
-        Output PNG file, written atomically (see :func:`sleepscore.output.atomic_path`).
+        Output PNG file, written atomically (see :func:`sleepscore.io.writers.atomic_path`).
     probs : np.ndarray
         float ``[n_epochs, 5]`` stage probabilities (W, N1, N2, N3, REM).
     stages : np.ndarray

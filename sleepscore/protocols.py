@@ -2,7 +2,7 @@
 
 The one vocabulary that evaluation, training, the model cards, the CLI and the benchmarks share.
 A protocol's ``name`` is the key its metrics are stored under (in the JSON summaries and in the
-models' ``sleepscore.metrics``); its ``trim`` is the :func:`sleepscore.hypnogram.trim_mask` rule
+models' ``sleepscore.metrics``); its ``trim`` is the :func:`sleepscore.alignment.trim_mask` rule
 that keeps the counted epochs; its ``scoring`` says what the model is given.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Trimming rules of :func:`sleepscore.hypnogram.trim_mask`.
+#: Trimming rules of :func:`sleepscore.alignment.trim_mask`.
 TRIMS: tuple[str, ...] = ("none", "30min", "lights")
 #: What the model is given: the whole recording; each night cut to the trim window first (a
 #: clinical-length recording); or 30-min recordings cut one after another from the sleep period,

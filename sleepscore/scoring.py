@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .edf import match_channels, read_header
+from .io.edf import match_channels, read_header
 from .epochs import EpochQuality
 from .errors import DataError
-from .hypnogram import EpochList, Hypnogram, HypnogramWarning, epoch_labels, read_hypnogram
+from .alignment import epoch_labels
+from .io.hypnogram import EpochList, Hypnogram, HypnogramWarning, read_hypnogram
 from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, declared_channels, load_model, shipped_models_dir
 from .montage import choose_eeg
-from .output import ScoredNight, write_hypnogram_edf, write_scored_table
+from .io.writers import ScoredNight, write_hypnogram_edf, write_scored_table
 from .pipeline import read_model_input
 from .sleepstats import sleep_statistics
 
@@ -34,7 +35,7 @@ UNFAMILIAR_WARNING_SHARE = 0.25
 
 @dataclass(kw_only=True)
 class NightScore(ScoredNight):
-    """A scored night: what :class:`~sleepscore.output.ScoredNight` writes, and where it came from.
+    """A scored night: what :class:`~sleepscore.io.writers.ScoredNight` writes, and where it came from.
 
     Attributes
     ----------
@@ -87,7 +88,7 @@ class ModelChoice:
     model : SleepModel
     channels : list[str]
         Channel names to read, in the model's input order (matched as
-        :func:`~sleepscore.edf.match_channels` does).
+        :func:`~sleepscore.io.edf.match_channels` does).
     notes : list[str]
         One line each for the user: which model and channel were picked, by which rule.
     """
@@ -169,7 +170,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
         (e.g. ``["C4-A1", "O2-A1"]`` for a recording without Fpz-Cz/Pz-Oz).
     hypnogram : str, Path, Hypnogram or EpochList, optional
         Expert hypnogram (a file, or one already read with
-        :func:`~sleepscore.hypnogram.read_hypnogram`), aligned to the epochs for metrics.
+        :func:`~sleepscore.io.hypnogram.read_hypnogram`), aligned to the epochs for metrics.
     label_map : dict, optional
         Integer-code → stage map for hypnograms scored with numbers.
     threads : int, optional

@@ -56,18 +56,15 @@ import pyedflib
 from scipy.signal import sawtooth
 from scipy.special import ndtr, ndtri
 
-from sleepscore.datasets import RK_LABELS, RecordingPair
+from sleepscore.datasets import RK_LABELS, SIMULATION_MARK, RecordingPair
 from sleepscore.errors import DataError, UsageError
 from sleepscore.features import BANDS_HZ, LOG_OFFSET, WELCH_NPERSEG, welch_psd
-from sleepscore.output import atomic_path
+from sleepscore.io.writers import atomic_path
 from sleepscore.stages import EPOCH_S, UNSCORED
 
 FS = 100
 EPOCH_SAMPLES = int(EPOCH_S * FS)
 EEG_CHANNELS = ("EEG Fpz-Cz", "EEG Pz-Oz")
-#: Written into the EDF header's recording field of every simulated PSG, and looked for by
-#: training, so that a model trained on simulated nights says so in its metadata and card.
-SIMULATION_MARK = "simulated"
 _BASE_COLUMNS = 18
 _N_TARGETS = 6  # per EEG channel: five band powers and the variance
 _CHUNK_EPOCHS = 400  # bounds memory: one chunk is ~10 MB per array

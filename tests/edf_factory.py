@@ -3,7 +3,7 @@
 Files are written with pyedflib's writer, so the bytes are what a field library produces; the
 byte-level helpers that damage them (``patch_header``, ``make_discontinuous``) locate fields
 from the EDF specification (https://www.edfplus.info/specs/edf.html) on their own, so a
-mistake in ``sleepscore.edf``'s header parser cannot hide behind the same mistake here.
+mistake in ``sleepscore.io.edf``'s header parser cannot hide behind the same mistake here.
 
 Example
 -------

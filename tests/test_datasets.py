@@ -211,3 +211,34 @@ def test_missing_night_of_subject_13_is_skipped_with_mne_warning(tmp_path):
 def test_subjects_outside_sleep_edf20_are_refused():
     with pytest.raises(UsageError, match="25"):
         fetch_sleep_edf20([3, 25])
+
+
+def test_command_line_dataset_choices_are_the_registry() -> None:
+    # The CLI spells the names out to keep `--help` fast; they must not drift from the registry.
+    from sleepscore.cli.evaluate import SCORABLE_DATASETS
+    from sleepscore.cli.train import train
+    from sleepscore.datasets import DATASETS
+
+    choices = next(p for p in train.params if p.name == "dataset").type.choices
+    assert sorted(choices) == sorted(DATASETS)
+    assert list(SCORABLE_DATASETS) == [name for name, spec in DATASETS.items()
+                                       if spec.files == "psg" and spec.subjects]
+
+
+def test_unknown_dataset_names_the_known_ones() -> None:
+    from sleepscore.datasets import get_dataset
+
+    with pytest.raises(UsageError, match="sleep-edf20-features"):
+        get_dataset("sleep-edf-78")
+
+
+def test_folder_dataset_pairs_its_folder_and_refuses_subjects(tmp_path: Path) -> None:
+    from sleepscore.datasets import FOLDER
+
+    (tmp_path / "a.edf").write_bytes(b"")
+    (tmp_path / "a.tsv").write_text("onset\tduration\tdescription\n")
+    assert FOLDER.pairs(tmp_path) == [RecordingPair(tmp_path / "a.edf", tmp_path / "a.tsv")]
+    with pytest.raises(UsageError, match="--data-dir"):
+        FOLDER.pairs(None)
+    with pytest.raises(UsageError, match="--subjects"):
+        FOLDER.pairs(tmp_path, [1])

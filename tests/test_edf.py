@@ -10,7 +10,7 @@ import numpy as np
 import pyedflib
 import pytest
 
-import sleepscore.edf as edf
+import sleepscore.io.edf as edf
 from edf_factory import (
     START,
     Channel,

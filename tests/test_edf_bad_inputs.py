@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sleepscore.edf as edf
+import sleepscore.io.edf as edf
 from edf_factory import (
     Channel,
     header_bytes,

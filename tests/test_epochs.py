@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edf_factory import Channel, sine, sleep_edf_like, write_psg
-from sleepscore.edf import read_psg
+from sleepscore.io.edf import read_psg
 from sleepscore.epochs import cut_epochs, epoch_quality
 from sleepscore.errors import DataError
 

@@ -14,6 +14,7 @@ from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
 from sleepscore.training.api import load_checkpoint  # noqa: E402
 from sleepscore.training.export import contract_metadata, export_onnx  # noqa: E402
 from sleepscore.training.feature_files import load_feature_nights  # noqa: E402
+from sleepscore.training.loop import fit_population  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_a_network_that_measures_distance_exports_it_as_a_second_output(first_ni
     x = first_night.x[:, :9]
     members = [build_network("spectral-robust", 1) for _ in range(2)]
     for member in members:
-        member.fit_population([x], [first_night.y])
+        fit_population(member, [x], [first_night.y])
     network = ProbabilityAverage(members).eval()
     network.set_temperature(1.7)
     metadata = contract_metadata(input_kind="features", channels=[ANY_EEG], architecture="spectral-robust",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from sleepscore.edf import read_psg
+from sleepscore.io.edf import read_psg
 from sleepscore.epochs import cut_epochs
 from sleepscore.features import feature_names, spectral_features, welch_psd
 

@@ -17,14 +17,10 @@ import pyedflib
 import pytest
 
 from sleepscore.errors import DataError, UsageError
-from sleepscore.hypnogram import (
-    Hypnogram,
-    epoch_labels,
-    parse_label_map,
-    read_hypnogram,
-    read_lights_table,
-    trim_mask,
-)
+from sleepscore.alignment import epoch_labels, trim_mask
+from sleepscore.io.hypnogram import Hypnogram, read_hypnogram
+from sleepscore.io.lights import read_lights_table
+from sleepscore.labels import parse_label_map
 
 W, N1, N2, N3, REM, UNSCORED = 0, 1, 2, 3, 4, -1
 PSG_START = datetime(2021, 3, 4, 22, 15, 0)

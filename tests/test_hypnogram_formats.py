@@ -17,14 +17,8 @@ import pyedflib
 import pytest
 
 from sleepscore.errors import DataError, UsageError
-from sleepscore.hypnogram import (
-    EpochList,
-    Hypnogram,
-    HypnogramWarning,
-    epoch_labels,
-    length_tolerance_s,
-    read_hypnogram,
-)
+from sleepscore.alignment import epoch_labels, length_tolerance_s
+from sleepscore.io.hypnogram import EpochList, Hypnogram, HypnogramWarning, read_hypnogram
 
 W, N1, N2, N3, REM, UNSCORED = 0, 1, 2, 3, 4, -1
 NAMES = {W: "W", N1: "N1", N2: "N2", N3: "N3", REM: "REM", UNSCORED: "?"}

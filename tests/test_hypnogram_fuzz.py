@@ -11,15 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sleepscore.errors import SleepscoreError, UsageError
-from sleepscore.hypnogram import (
-    EpochList,
-    Hypnogram,
-    epoch_labels,
-    parse_label_map,
-    read_hypnogram,
-    read_lights_table,
-    trim_mask,
-)
+from sleepscore.alignment import epoch_labels, trim_mask
+from sleepscore.io.hypnogram import EpochList, Hypnogram, read_hypnogram
+from sleepscore.io.lights import read_lights_table
+from sleepscore.labels import parse_label_map
 
 # No deadline: the machine is shared and slow, and how long an example takes is not the property.
 FUZZ = settings(max_examples=150, deadline=None,

@@ -71,7 +71,7 @@ def test_no_eeg_is_one_line_naming_the_file_the_channels_and_the_option() -> Non
 
 
 def test_a_missing_named_channel_lists_the_eeg_candidates_and_the_option() -> None:
-    from sleepscore.edf import match_channels
+    from sleepscore.io.edf import match_channels
 
     with pytest.raises(DataError) as caught:
         match_channels(["C3-M2"], ["E1-M2", "EEG O2-M1", "Chin", "EEG C4-M1"], "psg.edf")

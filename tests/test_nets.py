@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import math
+import pkgutil
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -14,16 +18,21 @@ import scipy.signal
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from sleepscore.nets import get_architecture  # noqa: E402
+import sleepscore.nets  # noqa: E402
+from sleepscore.errors import UsageError  # noqa: E402
+from sleepscore.nets import UnknownArchitectureError, architecture_names, get_architecture  # noqa: E402
 from sleepscore.nets.attnsleep import AttnSleep  # noqa: E402
-from sleepscore.nets.deepsleepnet import DeepSleepNet, two_step_hook  # noqa: E402
+from sleepscore.nets.deepsleepnet import DeepSleepNet  # noqa: E402
 from sleepscore.nets.eegmobile import EEGMobile  # noqa: E402
 from sleepscore.nets.layers import LogSpectrogram  # noqa: E402
-from sleepscore.nets.mc2sleepnet import MC2SleepNet, info_nce  # noqa: E402
-from sleepscore.nets.tinysleepnet import TinySleepNet, shift_signal  # noqa: E402
+from sleepscore.nets.mc2sleepnet import MC2SleepNet  # noqa: E402
+from sleepscore.nets.tinysleepnet import TinySleepNet  # noqa: E402
+from sleepscore.training.augment import shift_signal  # noqa: E402
 from sleepscore.training.data import Night  # noqa: E402
 from sleepscore.training.export import contract_metadata, export_onnx  # noqa: E402
-from sleepscore.training.loop import EpochPlan, TrainConfig, fit  # noqa: E402
+from sleepscore.training.loop import PassPlan, TrainConfig, fit  # noqa: E402
+from sleepscore.training.recipes import (RECIPES, get_recipe, info_nce,  # noqa: E402
+                                         mc2sleepnet_pretrain_loss, two_step_hook)
 
 NETWORKS: dict[str, Callable[[], nn.Module]] = {
     "deepsleepnet": DeepSleepNet,
@@ -222,7 +231,7 @@ def test_mc2sleepnet_pretrain_loss_decreases_and_frozen_backbones_stay_put() -> 
     losses = []
     for _ in range(6):
         optimiser.zero_grad()
-        loss = net.pretrain_loss(x, y)
+        loss = mc2sleepnet_pretrain_loss(net, x, y)
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
@@ -252,7 +261,7 @@ def synthetic_nights(n_nights: int, n_epochs: int) -> list[Night]:
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_registered_network_trains_in_the_shared_loop(name: str) -> None:
-    architecture = get_architecture(name)
+    architecture, recipe = get_architecture(name), get_recipe(name)
     assert architecture.input_kind == "raw"
     net = architecture.build(1)
     before = [p.detach().clone() for p in net.parameters()]
@@ -260,9 +269,10 @@ def test_registered_network_trains_in_the_shared_loop(name: str) -> None:
         net,
         synthetic_nights(2, 6),
         [],
-        TrainConfig(max_epochs=1, window=3, batch_size=2),
-        augment=architecture.augment,
-        on_epoch_start=architecture.on_epoch_start,
+        TrainConfig(max_passes=1, window=3, batch_size=2),
+        augment=recipe.augment,
+        on_pass_start=recipe.on_pass_start,
+        training_loss=recipe.training_loss,
         quiet=True,
     )
     assert np.isfinite(result.history[0]["loss"])
@@ -273,18 +283,18 @@ def test_deepsleepnet_two_steps_in_the_shared_loop() -> None:
     hook = two_step_hook()
     seen: dict[str, object] = {}
 
-    def spy(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer, max_epochs: int) -> EpochPlan:
-        plan = hook(model, epoch, optimizer, max_epochs)
-        seen[f"lrs{epoch}"] = sorted(group["lr"] for group in optimizer.param_groups)
-        if epoch == 2:
+    def spy(model: nn.Module, pass_number: int, optimizer: torch.optim.Optimizer, max_passes: int) -> PassPlan:
+        plan = hook(model, pass_number, optimizer, max_passes)
+        seen[f"lrs{pass_number}"] = sorted(group["lr"] for group in optimizer.param_groups)
+        if pass_number == 2:
             seen["lstm_after_pretraining"] = model.bilstm.weight_ih_l0.detach().clone()
         return plan
 
     net = DeepSleepNet()
     lstm_initial = net.bilstm.weight_ih_l0.detach().clone()
-    # 3 epochs: 1 of pre-training, 2 of fine-tuning (the paper's 1:2 split).
-    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_epochs=3, window=2, batch_size=2),
-        on_epoch_start=spy, quiet=True)
+    # 3 passes: 1 of pre-training, 2 of fine-tuning (the paper's 1:2 split).
+    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_passes=3, window=2, batch_size=2),
+        on_pass_start=spy, quiet=True)
     # Step 1 trains only the CNN and its per-epoch head; the BiLSTM waits for step 2.
     assert torch.equal(seen["lstm_after_pretraining"], lstm_initial)
     assert not torch.equal(net.bilstm.weight_ih_l0, lstm_initial)
@@ -336,9 +346,9 @@ def deepsleepnet_run() -> dict[str, object]:
         patch.setattr(net, "forward", spy_forward)
         patch.setattr(torch.nn.utils, "clip_grad_norm_", spy_clip)
         patch.setattr(loop, "_validation_kappa", lambda model, val_nights, short_recordings: next(kappas))
-        architecture = get_architecture("deepsleepnet")
-        result = fit(net, nights, val, TrainConfig(max_epochs=3, patience=5),
-                     on_epoch_start=architecture.on_epoch_start, quiet=True)
+        recipe = get_recipe("deepsleepnet")
+        result = fit(net, nights, val, TrainConfig(max_passes=3, patience=5),
+                     on_pass_start=recipe.on_pass_start, quiet=True)
     return {"nights": nights, "calls": calls, "clips": clips, "result": result, "net": net}
 
 
@@ -374,7 +384,7 @@ def test_deepsleepnet_keeps_a_finetuning_epoch_even_if_pretraining_validates_bet
         deepsleepnet_run: dict) -> None:
     result = deepsleepnet_run["result"]
     assert [row["selectable"] for row in result.history] == [False, True, True]
-    assert result.best_epoch == 3 and result.best_val_kappa == 0.2
+    assert result.best_pass == 3 and result.best_val_kappa == 0.2
     assert not deepsleepnet_run["net"].pretraining
 
 
@@ -409,27 +419,52 @@ def test_networks_see_the_edf_microvolts_when_given_mne_volts(sleep_edf_dir: Pat
 
 def test_mc2sleepnet_trains_with_infonce_in_the_shared_loop_until_its_backbones_freeze(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import sleepscore.nets.mc2sleepnet as mc2
+    import sleepscore.training.recipes as recipes
 
     calls = []
-    original = mc2.info_nce
+    original = recipes.info_nce
 
     def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(mc2, "info_nce", spy)
+    monkeypatch.setattr(recipes, "info_nce", spy)
     net = MC2SleepNet()
-    hook = mc2.freeze_backbones_hook(1)
-    per_epoch = []
+    hook = recipes.freeze_backbones_hook(1)
+    per_pass = []
 
-    def count(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer, max_epochs: int) -> None:
-        per_epoch.append(len(calls))
-        hook(model, epoch, optimizer, max_epochs)
+    def count(model: nn.Module, pass_number: int, optimizer: torch.optim.Optimizer, max_passes: int) -> None:
+        per_pass.append(len(calls))
+        hook(model, pass_number, optimizer, max_passes)
 
-    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_epochs=2, window=2, batch_size=2),
-        on_epoch_start=count, quiet=True)
-    in_stage_one = per_epoch[1] - per_epoch[0]
-    in_stage_two = len(calls) - per_epoch[1]
+    fit(net, synthetic_nights(2, 4), [], TrainConfig(max_passes=2, window=2, batch_size=2),
+        on_pass_start=count, training_loss=recipes.mc2sleepnet_loss, quiet=True)
+    in_stage_one = per_pass[1] - per_pass[0]
+    in_stage_two = len(calls) - per_pass[1]
     assert in_stage_one > 0  # the contrastive term is part of stage 1's loss
     assert in_stage_two == 0 and net.backbones_frozen  # stage 2: cross-entropy only
+
+
+NETS_MODULES = ["sleepscore.nets",
+                *(f"sleepscore.nets.{m.name}" for m in pkgutil.iter_modules(sleepscore.nets.__path__))]
+
+
+@pytest.mark.parametrize("module", NETS_MODULES)
+def test_nets_modules_import_no_other_part_of_the_package(module: str) -> None:
+    # The networks are plain modules: torch, numpy, the stage constants and one another, nothing
+    # of training, errors, I/O or the pipeline (the recipes in sleepscore.training hold the rest).
+    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sleepscore'))"
+    loaded = ast.literal_eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                             check=True).stdout.strip())
+    assert module in loaded
+    assert [m for m in loaded if m not in ("sleepscore", "sleepscore.stages")
+            and m.split(".")[:2] != ["sleepscore", "nets"]] == []
+
+
+def test_every_network_has_a_recipe_and_an_unknown_name_is_a_usage_error() -> None:
+    assert sorted(RECIPES) == architecture_names()
+    message = r"unknown architecture 'nope'; known: attnsleep, deepsleepnet, eegmobile, mc2sleepnet, "
+    with pytest.raises(UnknownArchitectureError, match=message):
+        get_architecture("nope")
+    with pytest.raises(UsageError, match=message):
+        get_recipe("nope")

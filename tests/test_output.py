@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sleepscore.errors import DataError, UsageError
-from sleepscore.output import (ScoredNight, atomic_path, stage_runs, write_hypnogram_edf,
+from sleepscore.io.writers import (ScoredNight, atomic_path, stage_runs, write_hypnogram_edf,
                                write_json, write_scored_table)
 
 START = datetime(2024, 3, 1, 23, 58, 30)
@@ -183,7 +183,7 @@ def test_unwritable_folder_error_without_chmod(tmp_path: Path, monkeypatch) -> N
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("sleepscore.output.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("sleepscore.io.writers.tempfile.mkstemp", refuse)
     message = f"cannot write to output folder {tmp_path}: Permission denied"
     with pytest.raises(DataError, match=message):
         write_json(tmp_path / "x.json", {})
@@ -242,13 +242,14 @@ def test_real_hypnogram_survives_round_trip(tmp_path: Path, sleep_edf_dir: Path)
 
 
 def test_hypnogram_read_back_by_sleepscore(tmp_path: Path) -> None:
-    hypnogram = pytest.importorskip("sleepscore.hypnogram")
+    hypnogram = pytest.importorskip("sleepscore.io.hypnogram")
     stages = np.array([0, 0, 1, 2, 3, 3, -1, 4, 0])
     start = datetime(2024, 3, 1, 23, 0, 0)
     out = tmp_path / "h.edf"
     write_hypnogram_edf(out, stages, start=start)
     read = hypnogram.read_hypnogram(out)
-    labels = hypnogram.epoch_labels(read, len(stages), psg_start=start, epoch_s=30.0)
+    labels = pytest.importorskip("sleepscore.alignment").epoch_labels(read, len(stages), psg_start=start,
+                                                                      epoch_s=30.0)
     np.testing.assert_array_equal(labels, stages)
 
 

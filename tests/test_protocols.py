@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepscore.hypnogram import trim_mask
+from sleepscore.alignment import trim_mask
 from sleepscore.protocols import PROTOCOLS, SCORINGS, TRIMS, by_trim
 
 

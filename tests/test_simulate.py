@@ -15,7 +15,8 @@ from sleepscore import simulate
 from sleepscore.datasets import load_nights
 from sleepscore.errors import DataError
 from sleepscore.features import spectral_features
-from sleepscore.hypnogram import epoch_labels, read_hypnogram
+from sleepscore.alignment import epoch_labels
+from sleepscore.io.hypnogram import read_hypnogram
 from sleepscore.simulate import load_reference, save_reference, simulate_dataset
 
 EEG = ["EEG Fpz-Cz", "EEG Pz-Oz"]

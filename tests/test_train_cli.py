@@ -109,15 +109,15 @@ def test_evaluate_named_dataset_from_local_files(simulated, tmp_path):
 
 
 def test_epochs_default_to_the_architectures_own_length():
-    from sleepscore.training.api import resolve_epochs
+    from sleepscore.training.api import resolve_passes
 
     help_text = " ".join(invoke("train", "--help").output.split())
     assert "[default: the architecture's own: 300 for deepsleepnet" in help_text
     assert "60 for the others" in help_text
     # DeepSleepNet's paper schedule is 100 pre-training + 200 fine-tuning epochs.
-    assert resolve_epochs("deepsleepnet", None) == 300
-    assert resolve_epochs("tinysleepnet", None) == resolve_epochs("spectral-bigru", None) == 60
-    assert resolve_epochs("deepsleepnet", 30) == 30
+    assert resolve_passes("deepsleepnet", None) == 300
+    assert resolve_passes("tinysleepnet", None) == resolve_passes("spectral-bigru", None) == 60
+    assert resolve_passes("deepsleepnet", 30) == 30
 
 
 def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
@@ -132,7 +132,7 @@ def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
         """Ends the run once its configuration is known, before the 300 epochs themselves."""
 
     def stop(arch, n_channels, options, train, val, config, *args):  # noqa: ANN001, ANN002, ANN202
-        seen.append(config.max_epochs)
+        seen.append(config.max_passes)
         raise Stop
 
     monkeypatch.setattr(api, "_train_ensemble", stop)

@@ -16,8 +16,9 @@ from sleepscore.errors import DataError, UsageError  # noqa: E402
 from sleepscore.features import spectral_features  # noqa: E402
 from sleepscore.model import REQUIRED_KEYS, SleepModel  # noqa: E402
 from sleepscore.nets import build_network  # noqa: E402
-from sleepscore.nets.spectral import LogPowerUnsquash, spectral_augment  # noqa: E402
+from sleepscore.nets.spectral import LogPowerUnsquash  # noqa: E402
 from sleepscore.training.api import cross_validate, train_model  # noqa: E402
+from sleepscore.training.augment import spectral_augment  # noqa: E402
 from sleepscore.training.data import Night  # noqa: E402
 from sleepscore.training.evaluate import protocol_labels  # noqa: E402
 from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,  # noqa: E402
@@ -27,7 +28,7 @@ from sleepscore.training.splits import split_by_subject, subject_folds  # noqa: 
 from sleepscore.training.transitions import transition_probabilities  # noqa: E402
 
 # Small, fast settings: a few short windows per step keep each training test to seconds.
-FAST = TrainConfig(max_epochs=3, window=128, batch_size=16, patience=100, threads=1)
+FAST = TrainConfig(max_passes=3, window=128, batch_size=16, patience=100, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def test_same_seed_gives_same_weights_and_other_seed_does_not(nights):
     def trained(seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
         net = build_network("spectral-bigru", 2)
-        fit(net, train, val, TrainConfig(max_epochs=2, window=128, batch_size=16, seed=seed), quiet=True)
+        fit(net, train, val, TrainConfig(max_passes=2, window=128, batch_size=16, seed=seed), quiet=True)
         return net
 
     first, again, other = trained(7), trained(7), trained(8)
@@ -260,15 +261,15 @@ def test_balanced_epochs_oversample_every_stage_to_the_majority_count(nights, se
 
 def test_stop_after_runs_the_first_epochs_of_the_full_schedule():
     # The model shipped after cross-validation stops at the folds' kept epoch but must follow the
-    # folds' schedule up to there (DeepSleepNet's pre-training length depends on max_epochs).
+    # folds' schedule up to there (DeepSleepNet's pre-training length depends on max_passes).
     rng = np.random.default_rng(0)
     train = [Night(f"n{i}", f"0{i}", rng.normal(size=(40, 18)), rng.integers(0, 5, 40)) for i in range(2)]
     seen = []
 
-    def spy(model, epoch, optimizer, max_epochs):
-        seen.append((epoch, max_epochs))
+    def spy(model, pass_number, optimizer, max_passes):
+        seen.append((pass_number, max_passes))
 
     result = fit(build_network("spectral-bigru", 2), train, [],
-                 dataclasses.replace(FAST, max_epochs=6, stop_after=2), on_epoch_start=spy, quiet=True)
+                 dataclasses.replace(FAST, max_passes=6, stop_after=2), on_pass_start=spy, quiet=True)
     assert seen == [(1, 6), (2, 6)]
     assert [row["epoch"] for row in result.history] == [1, 2]

@@ -66,7 +66,7 @@ def split_channels(value: str | None) -> list[str] | None:
 
 
 def label_map_option(value: str | None) -> dict[str, str] | None:
-    from ..hypnogram import parse_label_map
+    from ..labels import parse_label_map
     return parse_label_map(value) if value is not None else None
 
 

@@ -61,8 +61,8 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
     """
     from ..datasets import collect_pairs
     from ..evaluation import evaluate as run_evaluation
-    from ..hypnogram import read_lights_table
-    from ..output import check_output, write_json
+    from ..io.lights import read_lights_table
+    from ..io.writers import check_output, write_json
 
     for path in (report, csv_path):
         if path is not None:

@@ -23,7 +23,7 @@ def features(psg: Path, output: Path, channels: str, force: bool) -> None:
     computed on the signal in volts at 100 Hz.
     """
     from ..features import feature_names
-    from ..output import check_output, write_feature_table
+    from ..io.writers import check_output, write_feature_table
     from ..pipeline import read_model_input
 
     check_output(output, force)

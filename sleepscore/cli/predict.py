@@ -67,9 +67,9 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
         return
     if jobs > 1 or dask_scheduler is not None:
         warn("--jobs and --dask-scheduler apply to several nights; scoring one night here")
-    from ..hypnogram import read_hypnogram
+    from ..io.hypnogram import read_hypnogram
     from ..metrics import agreement
-    from ..output import check_output, write_json
+    from ..io.writers import check_output, write_json
     from ..scoring import night_metrics, save_night, score_night
 
     psg = Path(inputs[0])

@@ -69,7 +69,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
       sleepscore train --dataset folder --data-dir my-lab/ --channels C4-A1 --test-subjects 7 -o lab.onnx
     """
     from ..datasets import subject_ids
-    from ..output import check_output
+    from ..io.writers import check_output
 
     check_output(output, force)
     try:

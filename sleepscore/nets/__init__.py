@@ -1,4 +1,4 @@
-"""Registry of trainable architectures (needs torch; never imported on the predict path).
+"""Registry of the networks (needs torch; never imported on the predict path).
 
 Every network maps ``x`` ``[batch, seq, ...]`` to logits ``[batch, seq, 5]``: ``[batch, seq,
 n_features]`` for ``features`` networks, ``[batch, seq, n_channels, 3000]`` for ``raw`` ones.
@@ -7,30 +7,30 @@ see the whole night, such as per-recording standardisation) and ``per_window`` (
 the training loop then trains ``per_window`` on crops of nights pre-processed by ``per_recording``,
 while export and prediction run ``forward`` on the whole night.
 
+This package holds the networks only, as plain ``torch.nn.Module`` s: how each is trained (its
+augmentation, schedule of training passes, auxiliary losses) is its recipe in
+:mod:`sleepscore.training.recipes`. Its modules import torch, numpy, the standard library, the
+constants of :mod:`sleepscore.stages` and one another (:mod:`sleepscore.nets.layers`, another
+network's constants), nothing else of the package (``tests/test_nets.py`` checks it).
+
 Other modules register their networks with :func:`register`, e.g. in ``sleepscore/nets/deepsleepnet.py``::
 
-    register(Architecture("deepsleepnet", build_deepsleepnet, input_kind="raw"))
+    register(Architecture("deepsleepnet", DeepSleepNet, input_kind="raw"))
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-
-from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from ..training.loop import EpochHook
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """How to build and train one kind of network.
+    """How to build one kind of network and what it takes as input.
 
     Attributes
     ----------
@@ -43,27 +43,16 @@ class Architecture:
         ``"features"`` or ``"raw"`` (the contract's ``sleepscore.input``).
     feature_set : str or None
         Feature extractor name and version for ``features`` networks (``"spectral-v1"``).
-    augment : callable, optional
-        ``augment(x, rng) -> x`` applied to a training night's whole input ``[n_epochs, ...]``
-        (numpy) before ``per_recording``; None for no augmentation.
-    on_epoch_start : callable, optional
-        ``on_epoch_start(model, epoch, optimizer, max_epochs)`` called before each training
-        epoch (1-based, of ``max_epochs``), for schedules such as DeepSleepNet's pre-training
-        then fine-tuning; returns that epoch's ``sleepscore.training.loop.EpochPlan`` (how it
-        samples batches, weights the loss, clips gradients, and whether its weights may be
-        kept), or None for the training configuration's defaults.
-    default_epochs : int or None
-        Training epochs when the user gives none (e.g. the paper's schedule length); None:
-        ``TrainConfig``'s default.
     """
 
     name: str
     build: Callable[..., torch.nn.Module]
     input_kind: str
     feature_set: str | None = None
-    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None
-    on_epoch_start: EpochHook | None = None
-    default_epochs: int | None = None
+
+
+class UnknownArchitectureError(ValueError):
+    """No network is registered under the name asked for (the message names the known ones)."""
 
 
 _REGISTRY: dict[str, Architecture] = {}
@@ -111,9 +100,10 @@ def register(architecture: Architecture) -> None:
 
 
 def get_architecture(name: str) -> Architecture:
-    """The registered architecture ``name``; :class:`UsageError` naming the known ones otherwise."""
+    """The registered architecture ``name``; :class:`UnknownArchitectureError` naming the known
+    ones otherwise (the training side reports it as a usage error)."""
     if name not in _REGISTRY:
-        raise UsageError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise UnknownArchitectureError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 

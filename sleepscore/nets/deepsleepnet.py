@@ -7,25 +7,11 @@ Representation learning: two CNN branches on each raw 30-s epoch, one with small
 learning: a two-layer bidirectional LSTM (512 units per direction) over the epoch sequence, plus
 a shortcut (fully connected layer on the CNN features, 1024 units) added to the LSTM output.
 
-Two-step training (the paper's Section II-C), run by the shared training loop
-(``sleepscore.training.loop.fit``) through :func:`two_step_hook`, its ``on_epoch_start``:
-
-1. Pre-training: the CNN alone with a per-epoch softmax head (the network's ``pretraining``
-   buffer makes ``forward`` return that head's logits), on a class-balanced training set of
-   single 30-s epochs (every scored epoch once, minority stages duplicated until each stage is as
-   frequent as the most frequent one), 100 epochs per batch, learning rate 1e-4, plain
-   cross-entropy, no gradient clipping. These epochs are never kept by early stopping and do
-   not count towards its patience.
-2. Fine-tuning: the whole network on sequences (batches of 10 sequences of 25 epochs), the CNN at
-   a learning rate of 1e-6 and the rest at 1e-4 (the optimiser is split in place at the switch),
-   plain cross-entropy, global gradient norm clipped at 10.
-
-:data:`TWO_STEP` holds these settings. The paper runs 100 + 200 epochs, which is the
-architecture's default training length; a run of another length keeps the 1:2 split (``--epochs
-30``: 10 + 20). Differences that remain: sequences are random crops of the nights, and the LSTM
-state is not carried from one sequence of a night to the next as in the original code; the
-optimiser is the loop's AdamW (weight decay on every weight, where the paper put L2 on the
-first convolutions only).
+Two-step training (the paper's Section II-C) is a training recipe
+(:mod:`sleepscore.training.recipes`: ``TWO_STEP`` and ``two_step_hook``). The network provides
+what it needs: a per-epoch softmax head that the ``pretraining`` buffer makes ``forward`` return
+(step 1, the CNN alone on class-balanced single 30-s epochs), and the CNN and sequence parameter
+groups (step 2, fine-tuning the whole network with a low learning rate for the pre-trained CNN).
 
 Parameter count (``n_channels=1``): 24,760,202 here (``benchmarks/nets_throughput.py``). The
 issue quotes ~21-24 M for the paper; the LSTM input is the concatenated CNN features (2048 + 1024
@@ -44,7 +30,6 @@ torch.Size([2, 3, 5])
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -52,67 +37,8 @@ from torch import nn
 from sleepscore.nets import Architecture, register
 from sleepscore.nets.layers import fold_epochs, output_shape, raw_conv_branch, to_microvolts, unfold_epochs
 from sleepscore.stages import N_STAGES, TARGET_FS
-from sleepscore.training.loop import EpochHook, EpochPlan
 
 DROPOUT = 0.5
-
-
-@dataclass(frozen=True)
-class TwoStepSchedule:
-    """DeepSleepNet's two-step training settings (Supratak et al. 2017, Section III-C).
-
-    Attributes
-    ----------
-    pretrain_lr : float
-        Adam learning rate for CNN pre-training on class-balanced single epochs.
-    pretrain_epochs : int
-        Passes over the oversampled training set in pre-training.
-    pretrain_batch_epochs : int
-        Single 30-s epochs per pre-training batch.
-    finetune_lr_cnn : float
-        Adam learning rate of the pre-trained CNN during fine-tuning (kept low so the
-        sequence part cannot wash out what the CNN learnt).
-    finetune_lr_sequence : float
-        Adam learning rate of the BiLSTM, shortcut and softmax during fine-tuning.
-    finetune_epochs : int
-        Passes over the training nights in fine-tuning.
-    finetune_batch_sequences, finetune_seq_len : int
-        Batch shape of fine-tuning: sequences per batch, epochs per sequence.
-    clip_grad_norm : float
-        Global gradient-norm clip during fine-tuning (the LSTM's exploding gradients).
-    class_weighting : str
-        Loss weighting of both steps: ``"none"``, the paper's plain cross-entropy (pre-training
-        balances the stages by oversampling instead).
-    """
-
-    pretrain_lr: float = 1e-4
-    pretrain_epochs: int = 100
-    pretrain_batch_epochs: int = 100
-    finetune_lr_cnn: float = 1e-6
-    finetune_lr_sequence: float = 1e-4
-    finetune_epochs: int = 200
-    finetune_batch_sequences: int = 10
-    finetune_seq_len: int = 25
-    clip_grad_norm: float = 10.0
-    class_weighting: str = "none"
-
-    @property
-    def total_epochs(self) -> int:
-        """Pre-training plus fine-tuning epochs (300 in the paper)."""
-        return self.pretrain_epochs + self.finetune_epochs
-
-    def pretraining_epochs(self, max_epochs: int) -> int:
-        """Pre-training epochs of a ``max_epochs`` run: its share at the paper's split, rounded down.
-
-        Examples
-        --------
-        >>> TWO_STEP.pretraining_epochs(300), TWO_STEP.pretraining_epochs(30), TWO_STEP.pretraining_epochs(2)
-        (100, 10, 0)
-        """
-        return max_epochs * self.pretrain_epochs // self.total_epochs
-
-
-TWO_STEP = TwoStepSchedule()
 
 
 class DeepSleepNet(nn.Module):
@@ -212,67 +138,4 @@ class DeepSleepNet(nn.Module):
             yield from part.parameters()
 
 
-def two_step_hook(schedule: TwoStepSchedule = TWO_STEP) -> EpochHook:
-    """An ``on_epoch_start(model, epoch, optimizer, max_epochs)`` hook running DeepSleepNet's two steps.
-
-    The first ``schedule.pretraining_epochs(max_epochs)`` epochs pre-train the CNN with its
-    per-epoch head at ``schedule.pretrain_lr`` on class-balanced single epochs; they are not
-    selectable for early stopping. From the next epoch on the whole network is fine-tuned on
-    sequences, the CNN at ``schedule.finetune_lr_cnn`` and the rest at
-    ``schedule.finetune_lr_sequence``, with clipped gradients. The optimiser is split in place,
-    keeping its state.
-
-    Parameters
-    ----------
-    schedule : TwoStepSchedule
-        Learning rates, split of the epochs, batch shapes and clipping.
-
-    Returns
-    -------
-    callable
-        The hook; it returns each epoch's :class:`~sleepscore.training.loop.EpochPlan`.
-
-    Examples
-    --------
-    >>> net = DeepSleepNet()
-    >>> optimiser = torch.optim.Adam(net.parameters())
-    >>> hook = two_step_hook()
-    >>> plan = hook(net, 1, optimiser, 3); bool(net.pretraining), plan.sampling, plan.selectable
-    (True, 'balanced_epochs', False)
-    >>> plan = hook(net, 2, optimiser, 3); bool(net.pretraining), [g["lr"] for g in optimiser.param_groups]
-    (False, [0.0001, 1e-06])
-    >>> plan.window, plan.batch_size, plan.clip_grad_norm
-    (25, 10, 10.0)
-    """
-    pretrain_plan = EpochPlan(sampling="balanced_epochs", batch_size=schedule.pretrain_batch_epochs,
-                              class_weighting=schedule.class_weighting, clip_grad_norm=None,
-                              selectable=False)
-    finetune_plan = EpochPlan(window=schedule.finetune_seq_len,
-                              batch_size=schedule.finetune_batch_sequences,
-                              class_weighting=schedule.class_weighting,
-                              clip_grad_norm=schedule.clip_grad_norm)
-
-    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer,
-                       max_epochs: int) -> EpochPlan:
-        pretrain_epochs = schedule.pretraining_epochs(max_epochs)
-        if epoch <= pretrain_epochs:
-            if epoch == 1:
-                model.pretraining.fill_(True)
-                for group in optimizer.param_groups:
-                    group["lr"] = schedule.pretrain_lr
-            return pretrain_plan
-        if epoch == pretrain_epochs + 1:
-            model.pretraining.fill_(False)
-            cnn = list(model.cnn_parameters())
-            cnn_ids = {id(p) for p in cnn}
-            for group in optimizer.param_groups:
-                group["params"] = [p for p in group["params"] if id(p) not in cnn_ids]
-                group["lr"] = schedule.finetune_lr_sequence
-            optimizer.add_param_group({"params": cnn, "lr": schedule.finetune_lr_cnn})
-        return finetune_plan
-
-    return on_epoch_start
-
-
-register(Architecture("deepsleepnet", DeepSleepNet, input_kind="raw", on_epoch_start=two_step_hook(),
-                      default_epochs=TWO_STEP.total_epochs))
+register(Architecture("deepsleepnet", DeepSleepNet, input_kind="raw"))

@@ -8,17 +8,18 @@ Multi-modal Cross-masking with Contrastive learning. Two backbones embed every 3
   2-s Hann segments every 0.5 s, 0.5-Hz bins), one token per time column with a learned
   position embedding, a transformer encoder, mean-pooled.
 
-Training has two stages, exposed for the training loop's schedule hook:
+Training has two stages; their losses and schedule are a training recipe
+(:mod:`sleepscore.training.recipes`: ``mc2sleepnet_pretrain_loss``, ``mc2sleepnet_loss`` and
+``freeze_backbones_hook``). The network provides what they need:
 
-1. :meth:`MC2SleepNet.pretrain_loss`: cross-entropy of the full network plus an epoch-level
-   InfoNCE loss that pulls the two embeddings of the same epoch together and pushes apart those
-   of other epochs in the batch. During training, **cross-masking** replaces, at random
-   sequence positions, the embedding of one modality (never both) by a learned mask token; the
-   sequence-level **cross-attention** (each modality's epochs attend to the other's) then has to
-   recover the masked epoch from the other modality and the neighbouring epochs.
+1. Stage 1 trains the full network on cross-entropy plus an epoch-level InfoNCE loss between the
+   two backbones' projected embeddings (:meth:`MC2SleepNet.epoch_embeddings`,
+   ``raw_projection``, ``spectrogram_projection``). During training, **cross-masking** replaces,
+   at random sequence positions, the embedding of one modality (never both) by a learned mask
+   token; the sequence-level **cross-attention** (each modality's epochs attend to the other's)
+   then has to recover the masked epoch from the other modality and the neighbouring epochs.
 2. :meth:`MC2SleepNet.freeze_backbones`, then fine-tune the sequence part with plain
-   cross-entropy (``forward``), backbones frozen. :func:`freeze_backbones_hook` does this
-   inside the shared training loop (its ``on_epoch_start``).
+   cross-entropy (``forward``), backbones frozen.
 
 At evaluation (and in the ONNX graph) nothing is masked.
 
@@ -37,7 +38,7 @@ torch.Size([2, 3, 5])
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -55,37 +56,10 @@ from sleepscore.nets.layers import (
     to_microvolts,
     unfold_epochs,
 )
-from sleepscore.stages import N_STAGES, TARGET_FS, UNSCORED
-from sleepscore.training.loop import EpochHook
+from sleepscore.stages import N_STAGES, TARGET_FS
 
 DROPOUT = 0.1
 CNN_DROPOUT = 0.5
-# Half of the shared loop's default 60 epochs for each stage.
-LOOP_STAGE_ONE_EPOCHS = 30
-
-
-def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE (van den Oord et al. 2018; the CLIP form) between paired embeddings.
-
-    Row ``i`` of ``anchors`` and row ``i`` of ``positives`` are the two views of one epoch;
-    every other row of the batch is a negative.
-
-    Parameters
-    ----------
-    anchors, positives : torch.Tensor
-        ``[n, dim]`` embeddings; they are L2-normalised here.
-    temperature : float
-        Softmax temperature of the cosine similarities.
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar loss; ``ln(n)`` for embeddings that carry no pairing information.
-    """
-    similarity = nn.functional.normalize(anchors, dim=1) @ nn.functional.normalize(positives, dim=1).T
-    logits = similarity / temperature
-    targets = torch.arange(logits.shape[0], device=logits.device)
-    return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.T, targets)) / 2
 
 
 def sinusoidal_positions(length: torch.Tensor | int, dim: int) -> torch.Tensor:
@@ -143,9 +117,9 @@ class MC2SleepNet(nn.Module):
     mask_ratio : float
         Fraction of sequence positions where one modality is masked during training.
     temperature : float
-        InfoNCE temperature.
+        InfoNCE temperature (read by the training recipe's stage-1 loss).
     contrastive_weight : float
-        Weight of the InfoNCE term in :meth:`pretrain_loss`.
+        Weight of the InfoNCE term in the stage-1 loss (read by the training recipe).
     """
 
     def __init__(
@@ -243,68 +217,5 @@ class MC2SleepNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.sequence_logits(*self.epoch_embeddings(x))
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor,
-                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """The training loop's loss: :meth:`pretrain_loss` while the backbones learn (stage 1),
-        the loop's cross-entropy ``loss_fn`` alone once they are frozen (stage 2)."""
-        if self.backbones_frozen:
-            return loss_fn(self(x).flatten(0, 1), y.flatten())
-        return self.pretrain_loss(x, y, loss_fn)
 
-    def pretrain_loss(self, x: torch.Tensor, y: torch.Tensor,
-                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-        """Stage-1 loss: cross-entropy on scored epochs plus weighted epoch-level InfoNCE.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            ``[batch, seq, n_channels, 3000]`` volts.
-        y : torch.Tensor
-            int64 ``[batch, seq]`` stage codes, ``-1`` for unscored (left out of the
-            cross-entropy; the contrastive term needs no labels and uses every epoch).
-        loss_fn : callable, optional
-            Cross-entropy to use (e.g. the loop's class-weighted one); plain by default.
-
-        Returns
-        -------
-        torch.Tensor
-            Scalar loss.
-        """
-        raw, spectrogram = self.epoch_embeddings(x)
-        logits = self.sequence_logits(raw, spectrogram)
-        if loss_fn is None:
-            loss_fn = nn.CrossEntropyLoss(ignore_index=UNSCORED)
-        classification = loss_fn(logits.flatten(0, 1), y.flatten())
-        contrastive = info_nce(
-            self.raw_projection(raw.flatten(0, 1)), self.spectrogram_projection(spectrogram.flatten(0, 1)), self.temperature
-        )
-        return classification + self.contrastive_weight * contrastive
-
-
-def freeze_backbones_hook(
-    stage_one_epochs: int = LOOP_STAGE_ONE_EPOCHS,
-) -> EpochHook:
-    """An ``on_epoch_start(model, epoch, optimizer, max_epochs)`` hook: stage 2 after stage 1.
-
-    Frozen parameters get no gradient, which the loop's optimiser then skips, so the optimiser
-    itself needs no change. Both stages train with the loop's default epoch plan.
-
-    Examples
-    --------
-    >>> net = MC2SleepNet()
-    >>> hook = freeze_backbones_hook(stage_one_epochs=2)
-    >>> hook(net, 2, None, 60); net.backbones_frozen
-    False
-    >>> hook(net, 3, None, 60); net.backbones_frozen
-    True
-    """
-
-    def on_epoch_start(model: nn.Module, epoch: int, optimizer: torch.optim.Optimizer,
-                       max_epochs: int) -> None:
-        if epoch == stage_one_epochs + 1:
-            model.freeze_backbones()
-
-    return on_epoch_start
-
-
-register(Architecture("mc2sleepnet", MC2SleepNet, input_kind="raw", on_epoch_start=freeze_backbones_hook()))
+register(Architecture("mc2sleepnet", MC2SleepNet, input_kind="raw"))

@@ -11,14 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..features import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET
-from ..stages import N_STAGES
+from ..stages import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET, N_STAGES
 from . import Architecture, register
 
 _N_BASE = len(FEATURES_PER_CHANNEL)
 # Columns of one channel's block that are ln(power + 1e-10): the 5 band powers and the variance.
 _LOG_POWER_COLUMNS = (0, 1, 2, 3, 4, 7)
-_DELTA, _THETA, _ALPHA, _THETA_ALPHA, _ALPHA_DELTA, _LOG_VAR, _MOBILITY = 0, 1, 2, 5, 6, 7, 8
+_LOG_VAR, _MOBILITY = 7, 8
 # The extractor's epsilon (LOG_OFFSET): log powers are ln(P + 1e-10) and ratios divide by
 # (log + 1e-10). EEG powers in V^2/Hz are ~1e-13..1e-10, so it squashes the log powers towards
 # ln(1e-10).
@@ -165,46 +164,6 @@ class SpectralBiGRU(nn.Module):
         return self.per_window(self.per_recording(x))
 
 
-def spectral_augment(x: np.ndarray, rng: np.random.Generator, max_gain: float = 2.0,
-                     noise: float = 0.1) -> np.ndarray:
-    """Random amplitude change and feature noise for one night's ``spectral-v1`` features.
-
-    A gain ``g`` applied to a channel's signal multiplies its band powers and variance by
-    ``g**2``; their features ``ln(P + 1e-10)`` are recomputed from ``P = exp(f) - 1e-10``, the
-    two ratio features from the new log powers and Hjorth mobility ``sqrt(var(diff) / (var +
-    1e-10))`` from the scaled variances, as the extractor would. Gaussian noise of ``noise`` times each column's SD over the night is then added.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        ``[n_epochs, 9 * n_channels]`` unnormalised features.
-    rng : np.random.Generator
-        Source of randomness (seeded by the training loop).
-    max_gain : float
-        Per-channel gain drawn log-uniformly from ``[1 / max_gain, max_gain]``.
-    noise : float
-        Noise SD relative to each column's SD over the night.
-
-    Returns
-    -------
-    np.ndarray
-        Augmented copy, same shape and dtype.
-    """
-    out = np.array(x, dtype=np.float64, copy=True)
-    for start in range(0, out.shape[1], _N_BASE):
-        block = out[:, start:start + _N_BASE]
-        gain = max_gain ** rng.uniform(-1.0, 1.0)
-        power = np.maximum(np.exp(block[:, _LOG_POWER_COLUMNS]) - LOG_OFFSET, 0.0)
-        variance = power[:, _LOG_POWER_COLUMNS.index(_LOG_VAR)]
-        diff_variance = block[:, _MOBILITY] ** 2 * (variance + LOG_OFFSET)
-        block[:, _MOBILITY] = np.sqrt(gain**2 * diff_variance / (gain**2 * variance + LOG_OFFSET))
-        block[:, _LOG_POWER_COLUMNS] = np.log(gain**2 * power + LOG_OFFSET)
-        block[:, _THETA_ALPHA] = block[:, _THETA] / (block[:, _ALPHA] + LOG_OFFSET)
-        block[:, _ALPHA_DELTA] = block[:, _ALPHA] / (block[:, _DELTA] + LOG_OFFSET)
-    out += rng.normal(0.0, 1.0, out.shape) * noise * out.std(axis=0)
-    return out.astype(x.dtype)
-
-
 def build_spectral_bigru(n_channels: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                          unsquash: bool = True, standardise: bool = True,
                          transition_prior: list[list[float]] | None = None) -> SpectralBiGRU:
@@ -215,4 +174,4 @@ def build_spectral_bigru(n_channels: int, hidden: int = 64, layers: int = 2, dro
 
 
 register(Architecture("spectral-bigru", build_spectral_bigru, input_kind="features",
-                      feature_set=FEATURE_SET, augment=spectral_augment))
+                      feature_set=FEATURE_SET))

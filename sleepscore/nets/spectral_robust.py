@@ -13,7 +13,7 @@ far outside anything seen in training, which the network reads as wake.
   level itself. Relative powers do not change with amplifier gain or electrode distance. Gamma
   power, Hjorth mobility and the variance are dropped: they are the features a 50-Hz sampling rate,
   line noise and muscle artefacts destroy. Beta is kept (it separates wake from sleep) and made
-  robust by augmentation (:func:`montage_augment`).
+  robust by augmentation (``montage_augment`` in :mod:`sleepscore.training.augment`).
 - **Shrunk per-recording centring.** Every trusted feature is given twice: standardised with the
   training population's statistics, and centred on the recording's own mean shrunk toward the
   population mean, ``c = (sum_t v_t + k * mu) / (n + k)`` with ``k`` epochs of prior weight. A
@@ -33,9 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..features import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET
-from ..hypnogram import trim_mask
-from ..stages import N_STAGES, UNSCORED
+from ..stages import FEATURE_SET, FEATURES_PER_CHANNEL, N_STAGES
 from . import Architecture, register
 from .spectral import LogPowerUnsquash, TransitionSmoothing
 
@@ -96,16 +94,23 @@ class TrustedSpectralInputs(nn.Module):
         return torch.cat(parts, dim=-1)
 
     @torch.no_grad()
-    def fit_population(self, nights_x: list[np.ndarray], nights_y: list[np.ndarray]) -> None:
+    def fit_population(self, nights_x: list[np.ndarray], nights_y: list[np.ndarray],
+                       population: list[np.ndarray]) -> None:
         """Population and per-stage statistics of the trusted features of the training nights.
 
-        The population is the scored epochs of the nights' sleep periods (30 min around the first
-        and last sleep epoch), what a clinical recording holds, so that a short recording is
-        shrunk toward a typical night rather than toward the long wake of a 22-h Sleep-EDF day.
+        Parameters
+        ----------
+        nights_x, nights_y : list of np.ndarray
+            Each night's spectral-v1 features ``[n_epochs, 9 * n_channels]`` and stage codes.
+        population : list of np.ndarray
+            Per night, bool ``[n_epochs]``: the epochs the statistics are fitted on, all of them
+            scored. The training loop gives the scored epochs of the sleep periods (30 min around
+            the first and last sleep epoch, :func:`sleepscore.training.loop.fit_population`),
+            what a clinical recording holds, so that a short recording is shrunk toward a typical
+            night rather than toward the long wake of a 22-h Sleep-EDF day.
         """
         values, labels = [], []
-        for x, y in zip(nights_x, nights_y):
-            keep = trim_mask(y, "30min") & (y != UNSCORED)
+        for x, y, keep in zip(nights_x, nights_y, population):
             values.append(self.trusted(torch.from_numpy(np.asarray(x, dtype=np.float32))[None])[0][keep])
             labels.append(torch.from_numpy(y[keep]))
         v, y = torch.cat(values), torch.cat(labels)
@@ -182,9 +187,11 @@ class SpectralRobustGRU(nn.Module):
         self.smooth = TransitionSmoothing(transition_prior) if transition_prior is not None else nn.Identity()
         self.register_buffer("temperature", torch.ones(()))
 
-    def fit_population(self, nights_x: list[np.ndarray], nights_y: list[np.ndarray]) -> None:
-        """Fit the input statistics on the training nights (the loop calls this before training)."""
-        self.inputs.fit_population(nights_x, nights_y)
+    def fit_population(self, nights_x: list[np.ndarray], nights_y: list[np.ndarray],
+                       population: list[np.ndarray]) -> None:
+        """Fit the input statistics on the ``population`` epochs of the training nights (see
+        :meth:`TrustedSpectralInputs.fit_population`; the loop calls this before training)."""
+        self.inputs.fit_population(nights_x, nights_y, population)
 
     def set_temperature(self, temperature: float) -> None:
         """Divide the logits by ``temperature`` (fitted on held-out nights) from now on."""
@@ -211,71 +218,6 @@ class SpectralRobustGRU(nn.Module):
         return float(self.inputs.distance_threshold)
 
 
-# Band edges of spectral-v1 (delta .. gamma) in Hz, for the band totals the augmentation rescales.
-_EDGES_HZ = np.array([[0.5, 4], [4, 8], [8, 13], [13, 30], [30, 50]])
-_WIDTH_HZ = _EDGES_HZ[:, 1] - _EDGES_HZ[:, 0]
-_DIFF_GAIN = 4 * np.sin(np.pi * _EDGES_HZ.mean(axis=1) / 100.0) ** 2
-
-
-def _band_total(power: np.ndarray, weight: np.ndarray | float = 1.0) -> np.ndarray:
-    """Approximate (weighted) total power from the five band mean densities."""
-    return (power * _WIDTH_HZ * weight).sum(axis=1)
-
-
-def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Exact spectral-v1 features of the same night recorded another way.
-
-    Per channel: an amplifier/electrode-distance gain (x1/2.5 to x2.5 in amplitude); band-wise
-    gains and a spectral tilt, as another derivation or another lab's filters give (log-power SD
-    0.25 per band, tilt SD 0.1 per band step); with probability 0.15 a 50-Hz recording's loss of
-    beta above 25 Hz and of all gamma; with probability 0.25 muscle bursts in a random share (up to
-    30 %) of the epochs, adding up to 20x the epoch's beta power and more in gamma. Powers are
-    changed in ``P`` (``exp(f) - 1e-10``) and the features recomputed as the extractor would; the
-    variance and Hjorth mobility move with the band powers' change, approximated from the five
-    band densities.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        ``[n_epochs, 9 * n_channels]`` unnormalised spectral-v1 features.
-    rng : np.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    np.ndarray
-        Augmented copy, same shape and dtype.
-    """
-    out = np.array(x, dtype=np.float64, copy=True)
-    n_epochs = len(out)
-    band_step = np.arange(5) - 2.0
-    for start in range(0, out.shape[1], _N_BASE):
-        block = out[:, start:start + _N_BASE]
-        power = np.maximum(np.exp(block[:, :5]) - LOG_OFFSET, 0.0)
-        log_gain = (2 * np.log(2.5) * rng.uniform(-1, 1) + rng.normal(0, 0.25, 5)
-                    + rng.normal(0, 0.1) * band_step)
-        gain = np.exp(log_gain)[None, :].repeat(n_epochs, axis=0)
-        if rng.random() < 0.15:  # sampled at 50 Hz: nothing above 25 Hz
-            gain[:, 3] *= rng.uniform(0.6, 0.9)
-            gain[:, 4] *= 1e-6
-        if rng.random() < 0.25:  # chin-muscle bursts
-            burst = rng.random(n_epochs) < rng.uniform(0, 0.3)
-            gain[burst, 3] *= 1 + rng.uniform(0, 20, burst.sum())
-            gain[burst, 4] *= 1 + rng.uniform(0, 200, burst.sum())
-        new_power = gain * power
-        variance = np.maximum(np.exp(block[:, _LOG_VAR]) - LOG_OFFSET, 0.0)
-        variance *= _band_total(new_power) / np.maximum(_band_total(power), 1e-300)
-        # Mobility^2 is the diff's variance over the signal's: each band's power weighted by
-        # the first difference's gain 4 sin^2(pi f / fs) at the band's centre.
-        block[:, _MOBILITY] *= np.sqrt(_band_total(new_power, _DIFF_GAIN) / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300)
-                                       * _band_total(power) / np.maximum(_band_total(new_power), 1e-300))
-        block[:, :5] = np.log(new_power + LOG_OFFSET)
-        block[:, 5] = block[:, 1] / (block[:, 2] + LOG_OFFSET)
-        block[:, 6] = block[:, 2] / (block[:, 0] + LOG_OFFSET)
-        block[:, _LOG_VAR] = np.log(variance + LOG_OFFSET)
-    return out.astype(x.dtype)
-
-
 def build_spectral_robust(n_channels: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                           shrinkage_epochs: float = 120.0, high_frequency: bool = True,
                           transition_prior: list[list[float]] | None = None) -> SpectralRobustGRU:
@@ -286,4 +228,4 @@ def build_spectral_robust(n_channels: int, hidden: int = 64, layers: int = 2, dr
 
 
 register(Architecture("spectral-robust", build_spectral_robust, input_kind="features",
-                      feature_set=FEATURE_SET, augment=montage_augment))
+                      feature_set=FEATURE_SET))

@@ -5,9 +5,10 @@ convolution of 128 filters of fs/2 = 50 samples with stride fs/16 = 6, max-pool 
 three convolutions of 128 filters of 8 samples, max-pool 4, dropout 0.5 (batch norm and ReLU
 after every convolution); then one LSTM layer of 128 units over the epoch sequence, dropout 0.5
 and a softmax layer. Trained end to end with plain cross-entropy (the paper's signal and
-sequence augmentation belong to training, not to the network: :func:`shift_signal` is the
-signal augmentation, registered as the architecture's ``augment``; the sequence augmentation,
-a random start for each training sequence, is what the shared loop's random crops already do).
+sequence augmentation belong to training, not to the network: the signal augmentation is
+``shift_signal`` in :mod:`sleepscore.training.augment`, the architecture's recipe's ``augment``;
+the sequence augmentation, a random start for each training sequence, is what the shared loop's
+random crops already do).
 
 Parameter count (``n_channels=1``): 1,516,421 here against ~1.3 M in the paper. The layer list
 is the paper's; the LSTM input is the flattened CNN output, 128 filters × 16 steps = 2048
@@ -24,7 +25,6 @@ torch.Size([2, 3, 5])
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -33,8 +33,6 @@ from sleepscore.nets.layers import fold_epochs, output_shape, raw_conv_branch, t
 from sleepscore.stages import N_STAGES, TARGET_FS
 
 DROPOUT = 0.5
-# The paper's B_sig: shifts are drawn from ±10 % of an epoch.
-MAX_SHIFT_FRACTION = 0.1
 
 
 class TinySleepNet(nn.Module):
@@ -77,37 +75,4 @@ class TinySleepNet(nn.Module):
         return self.classifier(self.sequence_dropout(context))
 
 
-def shift_signal(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """TinySleepNet's signal augmentation: shift a whole night along time, then re-cut epochs.
-
-    The shift is drawn uniformly from ±10 % of an epoch (±300 samples), so every epoch keeps
-    at least 90 % of its own signal and its label stays valid. Samples pushed off one end of
-    the night come back at the other; both ends are wake, so this adds no new stage content.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        ``[n_epochs, n_channels, n_samples]``, one whole night.
-    rng : np.random.Generator
-        Source of the shift.
-
-    Returns
-    -------
-    np.ndarray
-        Same shape and dtype as ``x``.
-
-    Examples
-    --------
-    >>> night = np.arange(12.0).reshape(3, 1, 4)
-    >>> shift_signal(night, np.random.default_rng(0)).shape
-    (3, 1, 4)
-    """
-    n_epochs, n_channels, n_samples = x.shape
-    max_shift = int(MAX_SHIFT_FRACTION * n_samples)
-    shift = int(rng.integers(-max_shift, max_shift + 1))
-    continuous = x.transpose(1, 0, 2).reshape(n_channels, n_epochs * n_samples)
-    shifted = np.roll(continuous, shift, axis=1)
-    return shifted.reshape(n_channels, n_epochs, n_samples).transpose(1, 0, 2)
-
-
-register(Architecture("tinysleepnet", TinySleepNet, input_kind="raw", augment=shift_signal))
+register(Architecture("tinysleepnet", TinySleepNet, input_kind="raw"))

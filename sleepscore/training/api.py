@@ -6,7 +6,7 @@ this package loads itself, or, for every other dataset name, from a list of :cla
 by the caller (``sleepscore.datasets`` for PSG folders): the ``nights`` argument is that seam.
 
 With ``output`` set, a run writes beside ``NAME.onnx``: ``NAME.log`` (one line per training
-epoch and the results), ``NAME.json`` (split, configuration, metrics), ``NAME.md`` (model card)
+pass and the results), ``NAME.json`` (split, configuration, metrics), ``NAME.md`` (model card)
 and ``NAME.pt`` (the torch weights, to rebuild the network with :func:`load_checkpoint`).
 """
 
@@ -27,7 +27,7 @@ import torch
 from ..errors import UsageError
 from ..contract import ANY_EEG
 from ..protocols import PROTOCOLS
-from ..nets import ProbabilityAverage, build_network, get_architecture
+from ..nets import ProbabilityAverage
 from .card import model_card
 from .data import Night, per_channel_nights
 from .evaluate import (SCORED_PROTOCOLS, fit_temperature, headline, predict_held_out,
@@ -35,6 +35,7 @@ from .evaluate import (SCORED_PROTOCOLS, fit_temperature, headline, predict_held
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
 from .loop import FitResult, TrainConfig, deterministic, fit
+from .recipes import get_recipe, registered_architecture
 from .splits import split_by_subject, subject_folds, subjects_of
 
 FEATURES_DATASET = "sleep-edf20-features"
@@ -55,14 +56,14 @@ class RunResult:
         ``30min`` and ``whole`` (the ``sleepscore.metrics`` metadata); empty without test
         subjects. For cross-validation, pooled over every fold's test nights.
     folds : list of dict
-        Cross-validation only: per fold the test and validation subjects, kept epochs and
+        Cross-validation only: per fold the test and validation subjects, kept passes and
         metrics under both protocols.
     seconds : float
         Wall-clock time of the whole run.
     final_seconds : float
         Wall-clock time of training the exported model alone.
     histories : list of list of dict
-        Per network of the exported model (or of the single run), the loop's per-epoch
+        Per network of the exported model (or of the single run), the loop's per-pass
         ``loss`` and ``val_kappa`` (:class:`FitResult` ``history``).
     """
 
@@ -114,45 +115,47 @@ def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night
     return nights, list(channels)
 
 
-def resolve_epochs(arch: str, epochs: int | None) -> int:
-    """Training epochs of a run: ``epochs`` if given, else the architecture's default length.
+def resolve_passes(arch: str, passes: int | None) -> int:
+    """Training passes of a run: ``passes`` if given, else the architecture's default length.
 
     Parameters
     ----------
     arch : str
         Registered architecture.
-    epochs : int or None
-        The user's choice (``--epochs``); None when not given.
+    passes : int or None
+        The user's choice (``epochs`` of :func:`train_model`, the CLI's ``--epochs``); None
+        when not given.
 
     Returns
     -------
     int
-        ``epochs``, else ``Architecture.default_epochs``, else ``TrainConfig``'s ``max_epochs``.
+        ``passes``, else ``Recipe.default_passes``, else ``TrainConfig``'s ``max_passes``.
 
     Examples
     --------
-    >>> [resolve_epochs(arch, epochs) for arch, epochs in
+    >>> [resolve_passes(arch, passes) for arch, passes in
     ...  [("deepsleepnet", None), ("deepsleepnet", 30), ("tinysleepnet", None)]]
     [300, 30, 60]
     """
-    if epochs is not None:
-        return epochs
-    return get_architecture(arch).default_epochs or TrainConfig().max_epochs
+    if passes is not None:
+        return passes
+    return get_recipe(arch).default_passes or TrainConfig().max_passes
 
 
 def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
                     val: list[Night], config: TrainConfig, members: int, quiet: bool,
                     log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
     """Train ``members`` networks with seeds ``config.seed``, ``config.seed + 1``, ...; average them."""
-    architecture = get_architecture(arch)
+    architecture, recipe = registered_architecture(arch), get_recipe(arch)
     networks, fits = [], []
     for member in range(members):
         member_config = dataclasses.replace(config, seed=config.seed + member)
         with deterministic(member_config.seed, member_config.threads):
-            network = build_network(arch, n_channels, **options)
+            network = architecture.build(n_channels, **options)
         log.append(f"member {member + 1}/{members} (seed {member_config.seed})")
-        fits.append(fit(network, train, val, member_config, augment=architecture.augment,
-                        on_epoch_start=architecture.on_epoch_start, quiet=quiet, log=log.append))
+        fits.append(fit(network, train, val, member_config, augment=recipe.augment,
+                        on_pass_start=recipe.on_pass_start, training_loss=recipe.training_loss,
+                        quiet=quiet, log=log.append))
         networks.append(network)
     return ProbabilityAverage(networks).eval(), fits
 
@@ -160,8 +163,8 @@ def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: 
 def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     """Rebuild the exact torch network of a run from its ``NAME.pt``."""
     saved = torch.load(path, weights_only=True)
-    network = ProbabilityAverage([build_network(saved["architecture"], saved["n_channels"],
-                                                **saved["options"])
+    architecture = registered_architecture(saved["architecture"])
+    network = ProbabilityAverage([architecture.build(saved["n_channels"], **saved["options"])
                                   for _ in range(saved["members"])])
     # Checkpoints written before calibration existed have no temperature: theirs is 1.
     network.load_state_dict({"temperature": torch.ones(()), **saved["state_dict"]})
@@ -172,7 +175,7 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
                    channels: list[str], options: dict[str, Any], config: TrainConfig,
                    log: list[str], command: str | None, notes: str | None,
                    example: np.ndarray) -> None:
-    architecture = get_architecture(arch)
+    architecture = registered_architecture(arch)
     metadata = contract_metadata(input_kind=architecture.input_kind, channels=channels,
                                  architecture=arch, trained_on=result.trained_on,
                                  metrics=result.metrics, feature_set=architecture.feature_set)
@@ -219,11 +222,12 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
         EDF labels of the input channels, in order; default Fpz-Cz and Pz-Oz for the features.
     val_subjects : list of str, optional
         Early-stopping subjects. None picks one non-test subject with ``seed``; an empty list
-        trains for exactly ``epochs`` epochs and keeps the last weights.
+        trains for exactly ``epochs`` passes and keeps the last weights.
     test_subjects : list of str, optional
         Held-out subjects the final metrics are computed on (none: no metrics).
     epochs : int or None
-        Maximum training epochs; None: the architecture's default (:func:`resolve_epochs`).
+        Maximum training passes (``TrainConfig.max_passes``; the name is the CLI's
+        ``--epochs``); None: the architecture's default (:func:`resolve_passes`).
     seed : int
         Seed of everything random (member ``i`` of an ensemble uses ``seed + i``).
     output : str or Path, optional
@@ -233,7 +237,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     members : int
         Networks averaged inside the exported graph (ensemble).
     config : TrainConfig, optional
-        Other hyper-parameters; ``epochs`` and ``seed`` override its fields.
+        Other hyper-parameters; ``epochs`` and ``seed`` override its ``max_passes`` and ``seed``.
     options : dict, optional
         Keyword arguments of the architecture's constructor (e.g. ``hidden``).
     command, notes : str, optional
@@ -260,7 +264,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     started = time.perf_counter()
     derivations = list(channels or FEATURE_FILE_CHANNELS)
     all_nights, channels = resolve_nights(dataset, data_dir, nights, channels, any_eeg)
-    config = dataclasses.replace(config or TrainConfig(), max_epochs=resolve_epochs(arch, epochs),
+    config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, epochs),
                                  seed=seed)
     options = dict(options or {})
     test_subjects = list(test_subjects or [])
@@ -275,10 +279,11 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     metrics = score_held_out(test, predict_held_out(network, test)) if test else {}
     if metrics:
         log.append(f"test {subjects_of(test)} " + _headlines(metrics))
+    # "kept_epochs" (kept passes) and "final_epochs" are the keys of the shipped models' metadata.
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
                   "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
-                  "kept_epochs": [f.best_epoch for f in fits], "temperature": temperature,
+                  "kept_epochs": [f.best_pass for f in fits], "temperature": temperature,
                   "metrics_protocol": "test subjects; " + _PROTOCOLS_TEXT}
     elapsed = time.perf_counter() - started
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics,
@@ -302,8 +307,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
     and trains on the rest. Metrics are reported per fold and pooled over all test nights
     (summed confusion matrix), under both protocols. The exported model is then trained on
-    every subject, without validation, for the median of the folds' kept epoch counts (the first
-    epochs of the folds' schedule, see ``TrainConfig.stop_after``); its
+    every subject, without validation, for the median of the folds' kept pass counts (the first
+    passes of the folds' schedule, see ``TrainConfig.stop_after``); its
     metadata carries the cross-validated metrics, which is what they estimate.
 
     Each fold's ensemble is calibrated on its validation subject (:func:`fit_temperature`)
@@ -336,13 +341,13 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
             raise UsageError("scoring other derivations needs any_eeg on sleep-edf20-features "
                              "and no exported model")
         scored_nights = resolve_nights(dataset, data_dir, None, score_channels, True)[0]
-    config = dataclasses.replace(config or TrainConfig(), max_epochs=resolve_epochs(arch, epochs),
+    config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, epochs),
                                  seed=seed)
     options = dict(options or {})
     subjects = subjects_of(all_nights)
     rng = np.random.default_rng(seed)
     log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
-    folds, held_out, predictions, kept_epochs, temperatures = [], [], [], [], []
+    folds, held_out, predictions, kept_passes, temperatures = [], [], [], [], []
     for number, test_subjects in enumerate(subject_folds(subjects, k, seed), start=1):
         val_subjects = [str(rng.choice([s for s in subjects if s not in test_subjects]))]
         train, val, _ = split_by_subject(all_nights, val_subjects, test_subjects)
@@ -355,32 +360,32 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         scores = score_held_out(test, fold_predictions)
         log.append(f"fold {number}/{k} " + _headlines(scores))
         folds.append({"test_subjects": test_subjects, "val_subjects": val_subjects,
-                      "kept_epochs": [f.best_epoch for f in fits], "temperature": temperatures[-1],
+                      "kept_epochs": [f.best_pass for f in fits], "temperature": temperatures[-1],
                       **{p: scores[p]["pooled"] for p in scores}})
         held_out += test
         predictions += fold_predictions
-        kept_epochs += [f.best_epoch for f in fits]
+        kept_passes += [f.best_pass for f in fits]
     metrics = score_held_out(held_out, predictions)
     log.append("pooled " + _headlines(metrics))
-    final_epochs = int(np.median(kept_epochs))
+    final_passes = int(np.median(kept_passes))
     final_temperature = float(np.median(temperatures))
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "subjects": subjects, "nights": [n.name for n in all_nights],
-                  "final_epochs": final_epochs, "temperature": final_temperature,
+                  "final_epochs": final_passes, "temperature": final_temperature,
                   "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "
                                       "the test folds, each fold's ensemble calibrated on its "
                                       "validation subject; " + _PROTOCOLS_TEXT,
-                  "final_model": f"trained on all {len(subjects)} subjects for {final_epochs} epochs "
-                                 "(median kept epoch of the folds), temperature "
+                  "final_model": f"trained on all {len(subjects)} subjects for {final_passes} passes "
+                                 "(median kept pass of the folds), temperature "
                                  f"{final_temperature:.3f} (median of the folds'); the metrics are "
                                  "the cross-validation estimate, not of this exact model"}
     if score_channels is not None:
         trained_on["scored_derivations"] = list(score_channels)
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics, folds=folds)
     if output is not None:
-        log.append(f"final model: all subjects, {final_epochs} epochs")
+        log.append(f"final model: all subjects, {final_passes} passes")
         final_started = time.perf_counter()
-        final_config = dataclasses.replace(config, stop_after=final_epochs)
+        final_config = dataclasses.replace(config, stop_after=final_passes)
         network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
                                         members, quiet, log)
         network.set_temperature(final_temperature)

@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import ANY_EEG
+from ..datasets import DATASETS, DatasetSpec
 from ..protocols import PROTOCOLS
 from ..stages import STAGES
 
 
 _INPUTS = {"features": "the unnormalised spectral-v1 features", "raw": "the 30-s raw signal epochs"}
-_SLEEP_EDF_LIMITS = """\
-- Population: healthy adults aged 25-34 (Sleep-EDF-20 sleep cassette), ambulatory
-  cassette recordings; no patients, children or elderly subjects.
-- Scoring: one expert per night, Rechtschaffen & Kales rules (stages 3 and 4 merged into N3,
-  `?` and movement time unscored); agreement with AASM-scored data will be lower.
-"""
-_FEATURES_LIMITS = """\
-- Data: trained on precomputed `spectral-v1` features only, not on raw signals; the model
-  needs the whole recording as one sequence (per-recording standardisation inside the graph).
-"""
+
+
+def _dataset(trained_on: dict[str, Any]) -> DatasetSpec | None:
+    """The registered dataset a model was trained on (None for one the caller described)."""
+    return DATASETS.get(trained_on["dataset"])
 
 
 def _data_description(trained_on: dict[str, Any]) -> str:
@@ -27,14 +23,13 @@ def _data_description(trained_on: dict[str, Any]) -> str:
     # A single-EEG model's recordings are "NIGHT:DERIVATION"; count the nights.
     nights = sorted({name.split(":")[0] for name in trained_on.get("nights", trained_on.get("train_nights", []))})
     subjects = ", ".join(trained_on.get("subjects", trained_on.get("train_subjects", [])))
-    if dataset == "sleep-edf20-features":
-        what = f"real spectral features (`spectral-v1`) of {len(nights)} nights of Sleep-EDF-20 (sleep cassette)"
-    elif dataset == "sleep-edf20":
-        what = f"the PSG signals of {len(nights)} nights " + (
-            "laid out as Sleep-EDF-20 (its file names and expert stage sequences)"
-            if trained_on.get("simulated_recordings") else "of Sleep-EDF-20 (sleep cassette)")
+    spec = _dataset(trained_on)
+    if spec is not None and spec.provenance.source and trained_on.get("simulated_recordings"):
+        # Simulated files in a published dataset's layout are that dataset in name only.
+        what = (f"the PSG signals of {len(nights)} nights laid out as {spec.provenance.title} "
+                "(its file names and expert stage sequences)")
     else:
-        what = f"{len(nights)} nights"
+        what = (spec.provenance.what if spec is not None else "{nights} nights").format(nights=len(nights))
     if trained_on.get("simulated_recordings"):
         what += (f"; {trained_on['simulated_recordings']} of {trained_on.get('recordings', '?')} "
                  "recordings were written by `sleepscore simulate` (real expert stage sequences, "
@@ -63,11 +58,8 @@ def _limits(trained_on: dict[str, Any]) -> str:
     if trained_on.get("simulated_recordings"):
         montage += ("- Data: simulated recordings; the metrics show that training and export work, "
                     "not how well real PSG is scored.\n")
-    if trained_on["dataset"] == "sleep-edf20-features":
-        return montage + _SLEEP_EDF_LIMITS + _FEATURES_LIMITS
-    if trained_on["dataset"] == "sleep-edf20":
-        return montage + _SLEEP_EDF_LIMITS
-    return montage
+    spec = _dataset(trained_on)
+    return montage + (spec.provenance.limits if spec is not None else "")
 
 
 def _agreement_table(pooled: dict[str, Any], ece: float | None = None) -> list[str]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..metrics import agreement, expected_calibration_error, summarise
-from ..hypnogram import trim_mask
+from ..alignment import trim_mask
 from ..protocols import PIECE_EPOCHS, PROTOCOLS
 from ..stages import UNSCORED
 from .data import Night

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..features import FEATURES_PER_CHANNEL
-from ..hypnogram import epoch_labels, read_hypnogram
+from ..alignment import epoch_labels
+from ..io.hypnogram import read_hypnogram
 from ..stages import EPOCH_S, UNSCORED
 from .data import Night
 
@@ -63,7 +64,7 @@ def load_feature_night(npz_path: str | Path, hypnogram_path: str | Path,
     npz_path : str or Path
         ``SC4ssNE0.npz`` with ``X`` ``[n_scored, 72]`` and ``y`` ``[n_scored]``.
     hypnogram_path : str or Path
-        The night's hypnogram, any format :func:`sleepscore.hypnogram.read_hypnogram` reads.
+        The night's hypnogram, any format :func:`sleepscore.io.hypnogram.read_hypnogram` reads.
     channels : sequence of str
         Which channels' 9 base features to keep (``spectral-v1`` order).
 

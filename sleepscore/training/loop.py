@@ -3,14 +3,16 @@
 A network is any ``torch.nn.Module`` mapping ``x`` ``[batch, seq, ...]`` to logits ``[batch, seq,
 5]``. If it also defines ``per_recording(x)`` (parameter-free work that needs the whole night, e.g.
 per-recording standardisation) and ``per_window(x)``, the loop applies ``per_recording`` to each
-whole training night once per epoch and trains ``per_window`` on random windows (crops) of it;
+whole training night once per pass and trains ``per_window`` on random windows (crops) of it;
 otherwise it trains ``forward`` on crops of the raw input. Validation and prediction always run
 ``forward`` on whole nights, as the exported model will.
 
-How one training epoch samples and steps is an :class:`EpochPlan`: by default the
-:class:`TrainConfig`'s windows, batch size and class weighting with the gradient norm clipped at
-1, but an architecture's ``on_epoch_start`` hook may return another plan for some epochs
-(DeepSleepNet pre-trains on class-balanced single epochs, then fine-tunes on short sequences).
+A *pass* is one round of training over every training night (what many frameworks call an
+"epoch"; here an epoch is always a 30-s window of a recording). How one pass samples and steps is
+a :class:`PassPlan`: by default the :class:`TrainConfig`'s windows, batch size and class
+weighting with the gradient norm clipped at 1, but an architecture's ``on_pass_start`` hook (its
+recipe, :mod:`sleepscore.training.recipes`) may return another plan for some passes (DeepSleepNet
+pre-trains on class-balanced single epochs, then fine-tunes on short sequences).
 """
 
 from __future__ import annotations
@@ -27,16 +29,22 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from ..alignment import trim_mask
 from ..stages import N_STAGES, UNSCORED
 from .data import Night
 from .evaluate import predict_nights, score_predictions, sleep_pieces
 
+#: ``augment(x, rng) -> x``: a training night's numpy input changed at random (:mod:`.augment`).
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+#: ``training_loss(model, x, y, loss_fn) -> loss``: a batch's loss in place of the loop's
+#: ``loss_fn(per_window(x), y)``, for auxiliary objectives (MC2SleepNet's InfoNCE); ``loss_fn`` is
+#: the loop's class-weighted cross-entropy (labels -1 ignored).
+TrainingLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, nn.Module], torch.Tensor]
 
 
 @dataclass(frozen=True)
-class EpochPlan:
-    """How one training epoch samples its batches and steps (None fields: the config's).
+class PassPlan:
+    """How one training pass samples its batches and steps (None fields: the config's).
 
     Attributes
     ----------
@@ -54,7 +62,7 @@ class EpochPlan:
     clip_grad_norm : float or None
         Global gradient-norm clip of each step; None: no clipping.
     selectable : bool
-        Whether the epoch's weights may be kept and the epoch counts towards ``patience``.
+        Whether the pass's weights may be kept and the pass counts towards ``patience``.
         False for a preparatory stage (pre-training) whose weights are not the final network.
     """
 
@@ -70,9 +78,9 @@ class EpochPlan:
             raise ValueError(f"unknown sampling {self.sampling!r}")
 
 
-#: ``on_epoch_start(model, epoch, optimizer, max_epochs)``: called before each 1-based training
-#: epoch; may change the model or optimiser and returns the epoch's plan (None: the default).
-EpochHook = Callable[[nn.Module, int, torch.optim.Optimizer, int], EpochPlan | None]
+#: ``on_pass_start(model, pass_number, optimizer, max_passes)``: called before each 1-based
+#: training pass; may change the model or optimiser and returns the pass's plan (None: the default).
+PassHook = Callable[[nn.Module, int, torch.optim.Optimizer, int], PassPlan | None]
 
 
 @dataclass(frozen=True)
@@ -81,16 +89,16 @@ class TrainConfig:
 
     Attributes
     ----------
-    max_epochs : int
-        Training epochs (passes over every training night); the best one on validation is kept.
-        Epoch schedules (``on_epoch_start``) are laid out over this many epochs.
+    max_passes : int
+        Training passes over every training night; the best one on validation is kept.
+        Schedules (``on_pass_start``) are laid out over this many passes.
     stop_after : int or None
-        Run only the first ``stop_after`` epochs of that schedule (None: all of them). The model
-        shipped after cross-validation trains for the folds' kept epoch count under the folds'
+        Run only the first ``stop_after`` passes of that schedule (None: all of them). The model
+        shipped after cross-validation trains for the folds' kept pass count under the folds'
         schedule: DeepSleepNet's pre-training then lasts as long as it did in the folds.
     patience : int
-        Stop after this many epochs without a better validation kappa (ignored without
-        validation nights, where all ``max_epochs`` run and the last weights are kept).
+        Stop after this many passes without a better validation kappa (ignored without
+        validation nights, where all ``max_passes`` run and the last weights are kept).
     lr, weight_decay : float
         AdamW settings.
     batch_size : int
@@ -102,19 +110,19 @@ class TrainConfig:
         ``"none"``, ``"inverse_sqrt"`` or ``"inverse"`` of each stage's frequency in the
         training labels (normalised to mean 1), against the dominance of wake and N2.
     augment : bool
-        Apply the architecture's augmentation to each training night every epoch.
+        Apply the architecture's augmentation to each training night every pass.
     recording_crops : float
-        Probability, per training night and epoch, of training on a clinical-length cut of the
+        Probability, per training night and pass, of training on a clinical-length cut of the
         night instead of the whole recording: from a random 0-2 h before the first sleep epoch
         to a random 0-2 h after the last one, with ``per_recording`` (e.g. standardisation)
         computed on the cut only. Sleep-EDF recordings last ~22 h and are mostly wake; a model
         that only ever normalised over such recordings mis-scores an 8-h clinical one.
     random_crops : int
-        Extra recordings cut from each training night every epoch, besides the whole night (or
+        Extra recordings cut from each training night every pass, besides the whole night (or
         its clinical cut): naps, excerpts and stopped recordings. Each has a length drawn from
         10 min to 8 h in octaves (:data:`_RANDOM_CROP_EPOCHS`, so that crops of one length can
         share a batch), lies anywhere in the night or, half the time, within its sleep period,
-        and gets ``per_recording`` computed on itself alone. With random crops the kept epoch is
+        and gets ``per_recording`` computed on itself alone. With random crops the kept pass is
         chosen on the mean of the validation nights' ±30-min kappa and of their 30-min pieces'.
     seed : int
         Seeds torch and numpy: the same seed, data and config give the same weights.
@@ -122,7 +130,7 @@ class TrainConfig:
         torch intra-op threads; fixed so that results do not depend on the machine's load.
     """
 
-    max_epochs: int = 60
+    max_passes: int = 60
     stop_after: int | None = None
     patience: int = 12
     lr: float = 3e-3
@@ -143,16 +151,17 @@ class FitResult:
 
     Attributes
     ----------
-    best_epoch : int
-        1-based training epoch whose weights were kept.
+    best_pass : int
+        1-based training pass whose weights were kept.
     best_val_kappa : float or None
         Validation kappa (``30min``, pooled) of those weights; None without validation.
     history : list of dict
-        Per epoch: ``epoch``, ``loss`` (mean training loss), ``val_kappa`` and ``selectable``
-        (whether the epoch's plan let its weights be kept; see :class:`EpochPlan`).
+        Per pass: ``epoch`` (the 1-based pass; the key of the ``history`` already written to
+        ``NAME.json`` files), ``loss`` (mean training loss), ``val_kappa`` and ``selectable``
+        (whether the pass's plan let its weights be kept; see :class:`PassPlan`).
     """
 
-    best_epoch: int
+    best_pass: int
     best_val_kappa: float | None
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -196,7 +205,7 @@ _RANDOM_CROP_EPOCHS = (20, 40, 60, 120, 240, 480, 960)
 
 
 def _recording_crop(y: np.ndarray, probability: float, rng: np.random.Generator) -> tuple[int, int]:
-    """``(start, stop)`` of the part of a night trained on this epoch (the whole night, or with
+    """``(start, stop)`` of the part of a night trained on this pass (the whole night, or with
     ``probability`` a clinical-length cut around its sleep; see ``TrainConfig.recording_crops``)."""
     sleep = np.flatnonzero((y > 0) & (y != UNSCORED))
     if probability <= 0 or len(sleep) == 0 or rng.random() >= probability:
@@ -280,6 +289,29 @@ def _balanced_epochs(labels: list[np.ndarray], rng: np.random.Generator) -> list
     return [(int(night[j]), int(epoch[j]), int(epoch[j]) + 1) for j in order]
 
 
+#: Wake kept around the sleep period of the nights a network's population statistics are fitted on.
+POPULATION_TRIM = "30min"
+
+
+def fit_population(model: nn.Module, nights_x: list[np.ndarray], nights_y: list[np.ndarray]) -> None:
+    """Fit a network's population statistics (its ``fit_population``) on training nights.
+
+    The population is the scored epochs of the nights' sleep periods (:data:`POPULATION_TRIM`:
+    30 min around the first and last sleep epoch), what a clinical recording holds, so that a
+    short recording is compared with a typical night rather than with the long wake of a 22-h
+    Sleep-EDF day. :func:`fit` calls this before training a network that has the method.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Defines ``fit_population(nights_x, nights_y, population)`` (e.g. ``spectral-robust``).
+    nights_x, nights_y : list of numpy.ndarray
+        Each training night's whole input and stage codes.
+    """
+    population = [trim_mask(y, POPULATION_TRIM) & (y != UNSCORED) for y in nights_y]
+    model.fit_population(nights_x, nights_y, population)
+
+
 def _validation_kappa(model: nn.Module, nights: list[Night], short_recordings: bool = False) -> float:
     """Pooled ±30-min kappa of the whole validation nights; with ``short_recordings``, its mean
     with the kappa of their 30-min pieces scored alone."""
@@ -291,7 +323,8 @@ def _validation_kappa(model: nn.Module, nights: list[Night], short_recordings: b
 
 
 def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], config: TrainConfig,
-        augment: Augment | None = None, on_epoch_start: EpochHook | None = None,
+        augment: Augment | None = None, on_pass_start: PassHook | None = None,
+        training_loss: TrainingLoss | None = None,
         quiet: bool = False, log: Callable[[str], None] | None = None) -> FitResult:
     """Train ``model`` in place with early stopping on the validation nights' kappa.
 
@@ -301,60 +334,62 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
         Maps ``[batch, seq, ...]`` to logits ``[batch, seq, 5]`` (see the module docstring
         for the optional ``per_recording``/``per_window`` split).
     train_nights, val_nights : list of Night
-        Whole nights; labels -1 carry no loss. ``val_nights`` may be empty (then every epoch
-        runs and the last selectable epoch's weights are kept).
+        Whole nights; labels -1 carry no loss. ``val_nights`` may be empty (then every pass
+        runs and the last selectable pass's weights are kept).
     config : TrainConfig
         Hyper-parameters and seed.
     augment : callable, optional
         ``augment(x, rng)`` on a night's numpy input, used when ``config.augment`` is set.
-    on_epoch_start : callable, optional
-        ``on_epoch_start(model, epoch, optimizer, config.max_epochs)`` before each epoch
+    on_pass_start : callable, optional
+        ``on_pass_start(model, pass_number, optimizer, config.max_passes)`` before each pass
         (1-based), for special schedules (freezing parts, changing learning rates); it returns
-        the epoch's :class:`EpochPlan`, or None for the default one. Only epochs whose plan is
+        the pass's :class:`PassPlan`, or None for the default one. Only passes whose plan is
         ``selectable`` may be kept and count towards ``patience``; if none ran, the last
         weights are kept.
+    training_loss : callable, optional
+        ``training_loss(model, x, y, loss_fn)``: each batch's loss instead of the class-weighted
+        cross-entropy ``loss_fn`` of ``per_window(x)`` (see :data:`TrainingLoss`).
     quiet : bool
         No progress bar.
     log : callable, optional
-        Receives one line per epoch (loss and validation kappa), e.g. to write the run's log.
+        Receives one line per pass (loss and validation kappa), e.g. to write the run's log.
+
+    A network with a ``fit_population`` method has it fitted on the training nights first
+    (:func:`fit_population`).
 
     Returns
     -------
     FitResult
-        Kept epoch, its validation kappa and the per-epoch history.
+        Kept pass, its validation kappa and the per-pass history.
 
     Examples
     --------
     >>> from sleepscore.nets import build_network  # doctest: +SKIP
     >>> net = build_network("spectral-bigru", n_channels=2)  # doctest: +SKIP
-    >>> fit(net, train, val, TrainConfig(max_epochs=5)).best_epoch  # doctest: +SKIP
+    >>> fit(net, train, val, TrainConfig(max_passes=5)).best_pass  # doctest: +SKIP
     4
     """
     per_recording = getattr(model, "per_recording", None)
     per_window = getattr(model, "per_window", model.forward)
-    # A network with auxiliary objectives (MC2SleepNet's InfoNCE) computes its own loss from the
-    # loop's class-weighted cross-entropy.
-    training_loss = getattr(model, "training_loss", None)
-    fit_population = getattr(model, "fit_population", None)
-    if fit_population is not None:
-        fit_population([n.x for n in train_nights], [n.y for n in train_nights])
+    if hasattr(model, "fit_population"):
+        fit_population(model, [n.x for n in train_nights], [n.y for n in train_nights])
     with deterministic(config.seed, config.threads) as rng:
         loss_fns: dict[str, nn.CrossEntropyLoss] = {}  # per class-weighting scheme, built once
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        result = FitResult(best_epoch=0, best_val_kappa=None)
+        result = FitResult(best_pass=0, best_val_kappa=None)
         best_state = None
-        stale = 0  # selectable epochs since the best one
+        stale = 0  # selectable passes since the best one
         progress = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=quiet)
         with progress:
-            n_epochs = min(config.max_epochs, config.stop_after or config.max_epochs)
-            task = progress.add_task("train", total=n_epochs, status="")
-            for epoch in range(1, n_epochs + 1):
+            n_passes = min(config.max_passes, config.stop_after or config.max_passes)
+            task = progress.add_task("train", total=n_passes, status="")
+            for pass_number in range(1, n_passes + 1):
                 plan = None
-                if on_epoch_start is not None:
-                    plan = on_epoch_start(model, epoch, optimizer, config.max_epochs)
+                if on_pass_start is not None:
+                    plan = on_pass_start(model, pass_number, optimizer, config.max_passes)
                 if plan is None:
-                    plan = EpochPlan()
+                    plan = PassPlan()
                 scheme = plan.class_weighting or config.class_weighting
                 if scheme not in loss_fns:
                     loss_fns[scheme] = nn.CrossEntropyLoss(weight=class_weights(train_nights, scheme),
@@ -388,7 +423,7 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                     if (y == UNSCORED).all():
                         continue
                     if training_loss is not None:
-                        loss = training_loss(x, y, loss_fn)
+                        loss = training_loss(model, x, y, loss_fn)
                     else:
                         loss = loss_fn(per_window(x).reshape(-1, N_STAGES), y.reshape(-1))
                     optimizer.zero_grad()
@@ -397,13 +432,13 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                         nn.utils.clip_grad_norm_(model.parameters(), plan.clip_grad_norm)
                     optimizer.step()
                     losses.append(loss.item())
-                row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)), "val_kappa": None,
+                row: dict[str, Any] = {"epoch": pass_number, "loss": float(np.mean(losses)), "val_kappa": None,
                                        "selectable": plan.selectable}
                 if val_nights:
                     row["val_kappa"] = _validation_kappa(model, val_nights, config.random_crops > 0)
                 if plan.selectable:
-                    if not val_nights or result.best_epoch == 0 or row["val_kappa"] > result.best_val_kappa:
-                        result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]
+                    if not val_nights or result.best_pass == 0 or row["val_kappa"] > result.best_val_kappa:
+                        result.best_pass, result.best_val_kappa = pass_number, row["val_kappa"]
                         best_state = copy.deepcopy(model.state_dict())
                         stale = 0
                     else:
@@ -412,17 +447,17 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                 status = f"loss {row['loss']:.3f}"
                 if val_nights:
                     status += f" val kappa {row['val_kappa']:.3f}"
-                    if result.best_epoch:
-                        status += f" (best {result.best_val_kappa:.3f} @ {result.best_epoch})"
+                    if result.best_pass:
+                        status += f" (best {result.best_val_kappa:.3f} @ {result.best_pass})"
                 if not plan.selectable:
                     status += " (not selectable)"
                 progress.update(task, advance=1, status=status)
                 if log is not None:
-                    log(f"epoch {epoch:3d} {status}")
+                    log(f"pass {pass_number:3d} {status}")
                 if val_nights and stale >= config.patience:
                     break
         if best_state is None:
-            result.best_epoch, result.best_val_kappa = epoch, row["val_kappa"]
+            result.best_pass, result.best_val_kappa = pass_number, row["val_kappa"]
         else:
             model.load_state_dict(best_state)
         model.eval()

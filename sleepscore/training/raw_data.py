@@ -11,13 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..datasets import SLEEP_EDF_20, fetch_sleep_edf20, load_nights, pair_folder
-from ..edf import read_header
+from ..datasets import SIMULATION_MARK, SLEEP_EDF_20, fetch_sleep_edf20, load_nights, pair_folder
+from ..io.edf import read_header
 from ..errors import UsageError
 from ..features import spectral_features
-from ..nets import get_architecture
-from ..simulate import SIMULATION_MARK
 from .data import Night
+from .recipes import registered_architecture
 
 
 def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
@@ -60,7 +59,7 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
     else:
         raise UsageError(f"unknown dataset {dataset!r}")
     channels = list(channels or SLEEP_EDF_20.channels)
-    features = get_architecture(arch).input_kind == "features"
+    features = registered_architecture(arch).input_kind == "features"
     nights = load_nights(pairs, channels, trim="none" if features else None)
     if features:
         nights = [Night(n.name, n.subject, spectral_features(n.x), n.y) for n in nights]

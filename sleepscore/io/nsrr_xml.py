@@ -12,7 +12,7 @@ movement, 9 unscored.
 
 The files come from outside, so they are parsed with expat directly and refused when they
 declare a DOCTYPE or an entity: no entity is ever expanded, internal (billion laughs) or
-external (file or network reads). Only the layout is read here; :mod:`sleepscore.hypnogram`
+external (file or network reads). Only the layout is read here; :mod:`sleepscore.io.hypnogram`
 turns the labels into stages and checks the times.
 """
 
@@ -24,9 +24,9 @@ from typing import NoReturn
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
-from .errors import DataError
+from ..errors import DataError
 
-#: Stage code of both layouts → a label :mod:`sleepscore.hypnogram` reads (6 is movement,
+#: Stage code of both layouts → a label :mod:`sleepscore.io.hypnogram` reads (6 is movement,
 #: which this project leaves unscored as it does R&K movement time).
 PROFUSION_CODES: dict[str, str] = {"0": "W", "1": "N1", "2": "N2", "3": "N3", "4": "N4",
                                    "5": "REM", "6": "MT", "9": "?"}

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, UsageError
-from .sleepstats import check_stage_codes
-from .stages import EPOCH_S, STAGES, UNSCORED
+from ..errors import DataError, UsageError
+from ..sleepstats import check_stage_codes
+from ..stages import EPOCH_S, STAGES, UNSCORED
 
 # Labels of the EDF+ standard texts (edfplus.info "standard texts"): AASM stages, and "?" for
 # epochs the scorer left unscored, as the Sleep-EDF files write it.
