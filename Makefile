@@ -56,7 +56,7 @@ simulator-data: $(STAMP)
 # command (each run: 4-fold subject-wise cross-validation for the card, then the exported model).
 SLEEP_EDF ?= ../shared/data/sleep-edf
 TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-dir $(SLEEP_EDF) --cv 4 \
-	--arch spectral-robust --epochs 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 \
+	--arch spectral-robust --passes 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 \
 	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --force
 models: $(STAMP)
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 -o models/spectral-robust-fpzcz-pzoz.onnx

@@ -33,7 +33,6 @@ import numpy as np
 
 from sleepscore.errors import DataError, UsageError
 from sleepscore.stages import STAGES, UNSCORED
-from sleepscore.training.data import Night
 
 #: Rechtschaffen & Kales annotation texts of Sleep-EDF, mapped to stage codes (S3+S4 -> N3).
 RK_LABELS: Mapping[str, int] = MappingProxyType({
@@ -181,6 +180,30 @@ class DatasetSpec:
                                  f"{self.name} uses all its pairs")
             return pair_folder(data_dir)
         raise UsageError(f"dataset {self.name} holds precomputed features, not PSG/hypnogram pairs")
+
+
+@dataclass
+class Night:
+    """One recording, every 30-s epoch in time order.
+
+    Attributes
+    ----------
+    name : str
+        Recording name, e.g. ``"SC4001E0"``.
+    subject : str
+        Subject id; splits are made on this, never on nights.
+    x : np.ndarray
+        Per-epoch input: ``[n_epochs, n_features]`` for feature models,
+        ``[n_epochs, n_channels, 3000]`` for raw models.
+    y : np.ndarray
+        int64 ``[n_epochs]``, 0-4 (W, N1, N2, N3, REM) or -1 for unscored epochs, which
+        are kept in the sequence (the model sees them) but excluded from loss and metrics.
+    """
+
+    name: str
+    subject: str
+    x: np.ndarray
+    y: np.ndarray
 
 
 class RecordingPair(NamedTuple):

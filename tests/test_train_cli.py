@@ -63,7 +63,7 @@ def test_train_sleep_edf20_from_local_files_exports_a_contract_model(simulated, 
 def test_train_raw_network_on_a_folder(simulated, tmp_path):
     out = tmp_path / "tiny.onnx"
     result = invoke("train", "--dataset", "folder", "--data-dir", simulated, "--arch", "tinysleepnet",
-                    "--epochs", "1", "--val-subjects", "", "--test-subjects", "2", "-o", out, "-q")
+                    "--passes", "1", "--val-subjects", "", "--test-subjects", "2", "-o", out, "-q")
     assert result.exit_code == 0, result.output
     model = SleepModel(out)
     assert model.info.input == "raw" and model.info.channels == ["EEG Fpz-Cz"]

@@ -29,8 +29,10 @@ from .common import split_channels
               "train the exported model on every subject.")
 # The architectures' default lengths are spelled out rather than read from the registry, which
 # imports torch and would make `--help` take seconds; tests/test_train_cli.py pins both.
-@click.option("--epochs", type=click.IntRange(1),
-              help="Maximum training epochs  [default: the architecture's own: 300 for "
+# --epochs is the older name of --passes: the shipped models' cards record commands with it.
+@click.option("--passes", "--epochs", "passes", type=click.IntRange(1),
+              help="Maximum training passes over the nights (--epochs is the same option) "
+                   " [default: the architecture's own: 300 for "
                    "deepsleepnet (the paper's 100 pre-training + 200 fine-tuning; other values "
                    "keep that 1:2 split), 60 for the others].")
 @click.option("--members", type=click.IntRange(1), default=1, show_default=True,
@@ -41,11 +43,11 @@ from .common import split_channels
                    "from the Sleep-EDF text hypnograms (SC4*.txt) in this folder; nights of "
                    "Sleep-EDF-20 subjects (0-19) are left out, so no scored night shapes it.")
 @click.option("--recording-crops", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Probability per night and epoch of training on a clinical-length cut of the "
+              help="Probability per night and training pass of training on a clinical-length cut of the "
                    "recording (0-2 h of wake around the sleep period), normalised on the cut alone.")
 @click.option("--random-crops", type=click.IntRange(0), default=0, show_default=True,
               help="Extra recordings of random length (10 min to 8 h) and position cut from each "
-                   "night every training epoch, each normalised on itself alone.")
+                   "night every training pass, each normalised on itself alone.")
 @click.option("--any-eeg", is_flag=True,
               help="Train a single-EEG model on every --channels derivation as a recording of its "
                    "own; predict then feeds it whichever EEG channel a file has.")
@@ -57,7 +59,7 @@ from .common import split_channels
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
-          cv: int | None, epochs: int | None, members: int, seed: int, transition_prior: Path | None,
+          cv: int | None, passes: int | None, members: int, seed: int, transition_prior: Path | None,
           recording_crops: float, random_crops: int, any_eeg: bool, card_notes: Path | None,
           output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
@@ -68,14 +70,16 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
       sleepscore train --dataset sleep-edf20 --data-dir ~/sleep-edf --arch tinysleepnet --test-subjects 15-19 -o tiny.onnx
       sleepscore train --dataset folder --data-dir my-lab/ --channels C4-A1 --test-subjects 7 -o lab.onnx
     """
-    from ..datasets import subject_ids
+    from ..datasets import SLEEP_EDF_20, get_dataset, subject_ids
     from ..io.writers import check_output
 
     check_output(output, force)
+    spec = get_dataset(dataset)
     try:
         from ..training.api import cross_validate, train_model
         from ..training.evaluate import headline
         from ..training.loop import TrainConfig
+        from ..training.recipes import architecture_options
         from ..training.transitions import transition_probabilities
         from ..training.raw_data import nights_for_training
     except ModuleNotFoundError as err:
@@ -85,18 +89,20 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     channel_list = split_channels(channels)
     options = {}
     if transition_prior is not None:
-        if arch not in ("spectral-bigru", "spectral-robust"):
-            raise UsageError("--transition-prior applies to --arch spectral-bigru and spectral-robust")
+        if "transition_prior" not in architecture_options(arch):
+            raise UsageError(f"--transition-prior applies to architectures with a transition "
+                             f"smoothing layer (spectral-bigru, spectral-robust), not {arch}")
+        # Sleep-EDF-20's subjects are the ones scored; none of their nights may shape the prior.
         options["transition_prior"] = transition_probabilities(
-            transition_prior, exclude_subjects=range(20)).tolist()
-    if subjects is not None and dataset != "sleep-edf20":
-        raise UsageError("--subjects applies to --dataset sleep-edf20 only")
+            transition_prior, exclude_subjects=SLEEP_EDF_20.subjects).tolist()
+    if subjects is not None and not (spec.files == "psg" and spec.subjects):
+        raise UsageError(f"--subjects selects subjects of a published PSG dataset, not of {dataset}")
     nights, provenance = None, {}
-    if dataset != "sleep-edf20-features":
+    if spec.files == "psg":
         nights, channel_list, provenance = nights_for_training(
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
-    common = dict(nights=nights, arch=arch, channels=channel_list, epochs=epochs, seed=seed,
+    common = dict(nights=nights, arch=arch, channels=channel_list, epochs=passes, seed=seed,
                   output=output, quiet=quiet, members=members, options=options,
                   config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
                   any_eeg=any_eeg, provenance=provenance,

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import UsageError
 from ..contract import ANY_EEG
+from ..datasets import DATASETS
 from ..protocols import PROTOCOLS
 from ..nets import ProbabilityAverage
 from .card import model_card
@@ -38,7 +39,6 @@ from .loop import FitResult, TrainConfig, deterministic, fit
 from .recipes import get_recipe, registered_architecture
 from .splits import split_by_subject, subject_folds, subjects_of
 
-FEATURES_DATASET = "sleep-edf20-features"
 
 
 @dataclass
@@ -101,7 +101,8 @@ def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night
     the caller. With ``any_eeg`` every channel becomes a one-channel recording of its own
     (:func:`per_channel_nights`) and the model's channel list is ``[ANY_EEG]``.
     """
-    if dataset == FEATURES_DATASET:
+    spec = DATASETS.get(dataset)
+    if spec is not None and spec.files == "features":
         if nights is not None:
             raise UsageError(f"dataset {dataset} is loaded from --data-dir, not passed in")
         if data_dir is None:
@@ -337,7 +338,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     all_nights, channels = resolve_nights(dataset, data_dir, nights, channels, any_eeg)
     scored_nights = all_nights
     if score_channels is not None:
-        if not any_eeg or dataset != FEATURES_DATASET or output is not None:
+        spec = DATASETS.get(dataset)
+        if not any_eeg or spec is None or spec.files != "features" or output is not None:
             raise UsageError("scoring other derivations needs any_eeg on sleep-edf20-features "
                              "and no exported model")
         scored_nights = resolve_nights(dataset, data_dir, None, score_channels, True)[0]

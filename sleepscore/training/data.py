@@ -1,35 +1,8 @@
-"""The unit of training data: one night, as per-epoch inputs and stage labels."""
+"""Training data: one :class:`~sleepscore.datasets.Night` per recording, and per-channel recordings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
-
-
-@dataclass
-class Night:
-    """One recording, every 30-s epoch in time order.
-
-    Attributes
-    ----------
-    name : str
-        Recording name, e.g. ``"SC4001E0"``.
-    subject : str
-        Subject id; splits are made on this, never on nights.
-    x : np.ndarray
-        Per-epoch input: ``[n_epochs, n_features]`` for feature models,
-        ``[n_epochs, n_channels, 3000]`` for raw models.
-    y : np.ndarray
-        int64 ``[n_epochs]``, 0-4 (W, N1, N2, N3, REM) or -1 for unscored epochs, which
-        are kept in the sequence (the model sees them) but excluded from loss and metrics.
-    """
-
-    name: str
-    subject: str
-    x: np.ndarray
-    y: np.ndarray
+from ..datasets import Night
 
 
 def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
@@ -41,6 +14,7 @@ def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
 
     Examples
     --------
+    >>> import numpy as np
     >>> night = Night("n", "00", np.arange(12.0).reshape(2, 6), np.array([0, 2]))
     >>> [(n.name, n.x.tolist()) for n in per_channel_nights([night], ["A", "B"])]
     [('n:A', [[0.0, 1.0, 2.0], [6.0, 7.0, 8.0]]), ('n:B', [[3.0, 4.0, 5.0], [9.0, 10.0, 11.0]])]

@@ -11,10 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..datasets import SIMULATION_MARK, SLEEP_EDF_20, fetch_sleep_edf20, load_nights, pair_folder
+from ..datasets import SIMULATION_MARK, get_dataset, load_nights
 from ..io.edf import read_header
-from ..errors import UsageError
-from ..features import spectral_features
 from .data import Night
 from .recipes import registered_architecture
 
@@ -26,9 +24,10 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
 
     Parameters
     ----------
-    dataset : {"sleep-edf20", "folder"}
-        Sleep-EDF-20 (from ``data_dir`` when the files are there, else downloaded), or the
-        PSG/hypnogram pairs of ``data_dir`` (:func:`sleepscore.datasets.pair_folder`).
+    dataset : str
+        A registered dataset of PSG files (:data:`sleepscore.datasets.DATASETS`): ``sleep-edf20``
+        (from ``data_dir`` when the files are there, else downloaded) or ``folder`` (the
+        PSG/hypnogram pairs of ``data_dir``, :func:`sleepscore.datasets.pair_folder`).
     data_dir : str or Path, optional
         Where the files are (required for ``folder``).
     arch : str
@@ -36,7 +35,7 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
     channels : list of str, optional
         Input channels (default: the dataset's, Fpz-Cz).
     subjects : list of int, optional
-        Sleep-EDF-20 subjects to use (default: all 20).
+        Subjects of a published dataset (default: all of them).
 
     Returns
     -------
@@ -48,21 +47,13 @@ def nights_for_training(dataset: str, data_dir: str | Path | None, arch: str,
         ``trimmed_when_read`` (raw networks read ±30 min around sleep, the literature protocol,
         so their whole-recording metrics cover those epochs only).
     """
-    if dataset == "sleep-edf20":
-        pairs = fetch_sleep_edf20(subjects or SLEEP_EDF_20.subjects, data_dir=data_dir)
-    elif dataset == "folder":
-        if data_dir is None:
-            raise UsageError("--dataset folder needs --data-dir with PSG/hypnogram pairs")
-        if subjects is not None:
-            raise UsageError("--subjects selects Sleep-EDF-20 subjects; a folder dataset uses all its pairs")
-        pairs = pair_folder(data_dir)
-    else:
-        raise UsageError(f"unknown dataset {dataset!r}")
-    channels = list(channels or SLEEP_EDF_20.channels)
+    spec = get_dataset(dataset)
+    pairs = spec.pairs(data_dir, subjects)
+    channels = list(channels or spec.channels)
     features = registered_architecture(arch).input_kind == "features"
-    nights = load_nights(pairs, channels, trim="none" if features else None)
-    if features:
-        nights = [Night(n.name, n.subject, spectral_features(n.x), n.y) for n in nights]
+    # Feature networks see the whole recording at predict time, so they train on it whole.
+    nights = load_nights(pairs, channels, spec, trim="none" if features else None,
+                         input_kind="features" if features else "raw")
     provenance = {"recordings": len(pairs),
                   "simulated_recordings": sum(SIMULATION_MARK in read_header(pair.psg).recording for pair in pairs),
                   "trimmed_when_read": not features}

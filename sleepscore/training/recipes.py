@@ -35,6 +35,7 @@ first convolutions only).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,6 +56,21 @@ def registered_architecture(name: str) -> Architecture:
         return get_architecture(name)
     except UnknownArchitectureError as err:
         raise UsageError(str(err)) from None
+
+
+def architecture_options(name: str) -> set[str]:
+    """The keyword options the network ``name``'s build function takes (beyond ``n_channels``).
+
+    Examples
+    --------
+    >>> "transition_prior" in architecture_options("spectral-robust")
+    True
+    >>> "transition_prior" in architecture_options("tinysleepnet")
+    False
+    """
+    parameters = inspect.signature(registered_architecture(name).build).parameters
+    return {key for key, parameter in list(parameters.items())[1:]
+            if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)}
 
 
 @dataclass(frozen=True)
