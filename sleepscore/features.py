@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# The name, per-channel columns and log offset live with the other shared constants, where the
+# The per-channel columns and log offset live with the other shared constants, where the
 # networks (which import nothing else of the package) read them too.
-from sleepscore.stages import FEATURE_SET, FEATURES_PER_CHANNEL, LOG_OFFSET  # noqa: F401
+from sleepscore.stages import FEATURES_PER_CHANNEL, LOG_OFFSET
 from sleepscore.threads import run_in_threads
 
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 50.0))

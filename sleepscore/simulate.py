@@ -58,9 +58,9 @@ from scipy.special import ndtr, ndtri
 
 from sleepscore.datasets import RK_LABELS, SIMULATION_MARK, RecordingPair
 from sleepscore.errors import DataError, UsageError
-from sleepscore.features import BANDS_HZ, LOG_OFFSET, WELCH_NPERSEG, welch_psd
+from sleepscore.features import BANDS_HZ, WELCH_NPERSEG, welch_psd
 from sleepscore.io.writers import atomic_path
-from sleepscore.stages import EPOCH_S, UNSCORED
+from sleepscore.stages import EPOCH_S, LOG_OFFSET, UNSCORED
 
 FS = 100
 EPOCH_SAMPLES = int(EPOCH_S * FS)

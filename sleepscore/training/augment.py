@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..features import FEATURES_PER_CHANNEL, LOG_OFFSET
+from ..stages import FEATURES_PER_CHANNEL, LOG_OFFSET
 
 _N_BASE = len(FEATURES_PER_CHANNEL)
 # spectral-v1 columns of one channel: delta, theta, alpha, beta, gamma log powers, two ratios, log

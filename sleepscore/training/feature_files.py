@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..features import FEATURES_PER_CHANNEL
 from ..alignment import epoch_labels
 from ..io.hypnogram import read_hypnogram
-from ..stages import EPOCH_S, UNSCORED
+from ..stages import EPOCH_S, FEATURES_PER_CHANNEL, UNSCORED
 from .data import Night
 
 #: Channels of the feature files, in column order (channel-major, 9 base features each).
