@@ -82,7 +82,7 @@ def leave_one_derivation_out(epochs: int) -> list[str]:
                                 epochs=epochs, seed=0, quiet=True, config=config,
                                 options={**summary["options"], "transition_prior": prior})
         rows.append(_row(f"train {trained}, score {scored} ({time.perf_counter() - started:.0f} s)",
-                         result.metrics))
+                         result.metrics.to_dict()))
     return rows
 
 

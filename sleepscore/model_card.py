@@ -16,18 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .model import ModelInfo
+from .protocols import label_of
 
 if TYPE_CHECKING:
     from rich.table import Table
-
-#: Readable names of the protocols under which the exporter reports held-out metrics.
-PROTOCOL_NAMES: dict[str, str] = {
-    "30min_recording": "clinical-length recording",
-    "30min": "±30 min of whole recording",
-    "30min_pieces": "30-min pieces, each alone",
-    "whole": "whole recording",
-    "none": "whole recording",
-}
 
 
 class HeldOutMetrics(NamedTuple):
@@ -74,7 +66,7 @@ def held_out_metrics(info: ModelInfo) -> list[HeldOutMetrics]:
         values = {key: _number(pooled.get(key)) for key in ("accuracy", "macro_f1", "kappa")}
         if all(value is None for value in values.values()):
             continue
-        rows.append(HeldOutMetrics(protocol, PROTOCOL_NAMES.get(protocol, protocol),
+        rows.append(HeldOutMetrics(protocol, label_of(protocol),
                                    _count(entry.get("n_nights")), _count(pooled.get("n_epochs")),
                                    **values))
     return rows

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sleepscore.alignment import trim_mask
-from sleepscore.protocols import PROTOCOLS, SCORINGS, TRIMS, by_trim
+from sleepscore.protocols import PROTOCOLS, SCORINGS, TRIMS, by_trim, label_of
 
 
 def test_every_protocol_names_a_known_trim_and_scoring():
@@ -36,3 +36,11 @@ def test_training_reports_registry_protocols_only():
 
     assert set(SCORED_PROTOCOLS) <= set(PROTOCOLS)
     assert {PROTOCOLS[name].scoring for name in SCORED_PROTOCOLS} == set(SCORINGS)
+
+
+def test_table_labels_tell_every_protocol_apart_and_trims_read_as_their_protocol():
+    labels = [p.label for p in PROTOCOLS.values()]
+    assert len(set(labels)) == len(labels)
+    for trim in TRIMS:  # evaluate --trim reports its metrics under the trim's name
+        assert label_of(trim) == by_trim(trim).label
+    assert label_of("a-lab-protocol") == "a-lab-protocol"

@@ -150,7 +150,7 @@ def test_training_decreases_loss_and_exports_contract_model(nights, tmp_path):
         probs = model.predict_proba(subset[0].x[:length])
         assert probs.shape == (length, 5)
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    assert result.metrics["whole"]["pooled"]["n_epochs"] == sum((n.y != -1).sum() for n in subset
+    assert result.metrics["whole"].summary.pooled.n_epochs == sum((n.y != -1).sum() for n in subset
                                                                if n.subject == "02")
     for suffix in (".log", ".md", ".pt"):
         assert output.with_suffix(suffix).stat().st_size > 0
@@ -177,15 +177,15 @@ def test_cross_validation_tests_every_subject_once_and_pools_the_folds(nights):
     subset = [n for n in nights if n.subject in ("00", "01", "02", "03")]
     result = cross_validate("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), k=2,
                             epochs=1, seed=5, quiet=True, config=FAST)
-    tested = [s for fold in result.folds for s in fold["test_subjects"]]
+    tested = [s for fold in result.folds for s in fold.test_subjects]
     assert sorted(tested) == ["00", "01", "02", "03"]
     for fold in result.folds:
-        assert not set(fold["val_subjects"]) & set(fold["test_subjects"])
+        assert not set(fold.val_subjects) & set(fold.test_subjects)
     for protocol in ("30min", "whole"):
-        pooled = result.metrics[protocol]["pooled"]
-        summed = sum(np.asarray(fold[protocol]["confusion"]) for fold in result.folds)
-        np.testing.assert_array_equal(pooled["confusion"], summed)
-    assert result.metrics["whole"]["pooled"]["n_epochs"] == sum(int((n.y != -1).sum()) for n in subset)
+        pooled = result.metrics[protocol].summary.pooled
+        summed = sum(fold.scores[protocol].summary.pooled.confusion for fold in result.folds)
+        np.testing.assert_array_equal(pooled.confusion, summed)
+    assert result.metrics["whole"].summary.pooled.n_epochs == sum(int((n.y != -1).sum()) for n in subset)
 
 
 def test_transition_prior_counts_consecutive_scored_epochs(tmp_path):
@@ -217,8 +217,8 @@ def test_recording_cut_is_the_30min_window_scored_as_a_recording():
     perfect = np.eye(5)[np.clip(y, 0, 4)]
     scores = score_held_out([Night("n", "00", x, y)],
                             [HeldOutPrediction(perfect, np.eye(5)[cut.y], pieces=[])])
-    assert scores[RECORDING_CUT]["pooled"]["n_epochs"] == 124
-    assert scores[RECORDING_CUT]["pooled"]["accuracy"] == 1.0
+    assert scores[RECORDING_CUT].summary.pooled.n_epochs == 124
+    assert scores[RECORDING_CUT].summary.pooled.accuracy == 1.0
     assert SLEEP_PIECES not in scores  # 4 sleep epochs hold no 30-min piece
 
 

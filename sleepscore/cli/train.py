@@ -77,7 +77,6 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     spec = get_dataset(dataset)
     try:
         from ..training.api import cross_validate, train_model
-        from ..training.evaluate import headline
         from ..training.loop import TrainConfig
         from ..training.recipes import architecture_options
         from ..training.transitions import transition_probabilities
@@ -117,5 +116,5 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         result = train_model(dataset, data_dir, val_subjects=subject_ids(val_subjects),
                              test_subjects=subject_ids(test_subjects), **common)
     click.echo(f"wrote {output} ({result.seconds:.0f} s)")
-    for protocol in result.metrics:
-        click.echo(f"held-out, pooled: {headline(result.metrics, protocol)}")
+    for protocol, scores in result.metrics.by_protocol.items():
+        click.echo(f"held-out, pooled: {scores.headline(protocol)}")

@@ -31,7 +31,7 @@ from ..protocols import PROTOCOLS
 from ..nets import ProbabilityAverage
 from .card import model_card
 from .data import Night, per_channel_nights
-from .evaluate import (SCORED_PROTOCOLS, fit_temperature, headline, predict_held_out,
+from .evaluate import (SCORED_PROTOCOLS, HeldOutScores, fit_temperature, predict_held_out,
                        score_held_out)
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
@@ -39,6 +39,36 @@ from .loop import FitResult, TrainConfig, deterministic, fit
 from .recipes import get_recipe, registered_architecture
 from .splits import split_by_subject, subject_folds, subjects_of
 
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One cross-validation fold.
+
+    Attributes
+    ----------
+    test_subjects, val_subjects : list of str
+        Its held-out and early-stopping subjects.
+    kept_passes : list of int
+        Per ensemble member, the training pass whose weights were kept.
+    temperature : float
+        Fitted on the validation subject.
+    scores : HeldOutScores
+        Its test nights' scores.
+    """
+
+    test_subjects: list[str]
+    val_subjects: list[str]
+    kept_passes: list[int]
+    temperature: float
+    scores: HeldOutScores
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``folds`` entry of the JSON summary: subjects, kept passes (``kept_epochs``, the
+        shipped summaries' key), temperature, and the pooled agreement of each protocol."""
+        return {"test_subjects": self.test_subjects, "val_subjects": self.val_subjects,
+                "kept_epochs": self.kept_passes, "temperature": self.temperature,
+                **{protocol: scores.summary.pooled.to_dict()
+                   for protocol, scores in self.scores.by_protocol.items()}}
 
 
 @dataclass
@@ -51,13 +81,12 @@ class RunResult:
         The exported ONNX file, None when no ``output`` was asked for.
     trained_on : dict
         Dataset, nights and subjects of each split (the ``sleepscore.trained_on`` metadata).
-    metrics : dict
-        Held-out metrics, ``{protocol: {"pooled": ..., "mean": ..., "sd": ...}}`` for
-        ``30min`` and ``whole`` (the ``sleepscore.metrics`` metadata); empty without test
-        subjects. For cross-validation, pooled over every fold's test nights.
-    folds : list of dict
-        Cross-validation only: per fold the test and validation subjects, kept passes and
-        metrics under both protocols.
+    metrics : HeldOutScores
+        Held-out scores under every protocol of :data:`SCORED_PROTOCOLS` (written as the
+        ``sleepscore.metrics`` metadata); empty without test subjects. For cross-validation,
+        pooled over every fold's test nights.
+    folds : list of FoldResult
+        Cross-validation only, one per fold.
     seconds : float
         Wall-clock time of the whole run.
     final_seconds : float
@@ -69,15 +98,11 @@ class RunResult:
 
     model_path: Path | None
     trained_on: dict[str, Any]
-    metrics: dict[str, Any]
-    folds: list[dict[str, Any]] = field(default_factory=list)
+    metrics: HeldOutScores
+    folds: list[FoldResult] = field(default_factory=list)
     seconds: float = 0.0
     final_seconds: float = 0.0
     histories: list[list[dict[str, Any]]] = field(default_factory=list)
-
-
-def _headlines(scores: dict[str, Any]) -> str:
-    return "; ".join(headline(scores, protocol) for protocol in SCORED_PROTOCOLS if protocol in scores)
 
 
 _PROTOCOLS_TEXT = "; ".join([*(f"{name} = {PROTOCOLS[name].description}" for name in SCORED_PROTOCOLS),
@@ -179,7 +204,7 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
     architecture = registered_architecture(arch)
     metadata = contract_metadata(input_kind=architecture.input_kind, channels=channels,
                                  architecture=arch, trained_on=result.trained_on,
-                                 metrics=result.metrics, feature_set=architecture.feature_set)
+                                 metrics=result.metrics.to_dict(), feature_set=architecture.feature_set)
     if network.measures_distance:
         metadata["sleepscore.distance_threshold"] = f"{network.distance_threshold:.6g}"
     result.model_path = export_onnx(network, output, metadata, example)
@@ -190,7 +215,8 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
                f"torch {torch.__version__} on {config.threads} thread(s)")
     summary = {"architecture": arch, "input": architecture.input_kind, "channels": channels, "options": options,
                "config": dataclasses.asdict(config), "members": len(network.members),
-               "trained_on": result.trained_on, "metrics": result.metrics, "folds": result.folds,
+               "trained_on": result.trained_on, "metrics": result.metrics.to_dict(),
+               "folds": [fold.to_dict() for fold in result.folds],
                "seconds": round(result.seconds, 1), "final_seconds": round(result.final_seconds, 1),
                "machine": machine, "command": command, "history": result.histories}
     output.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -259,7 +285,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     --------
     >>> result = train_model("sleep-edf20-features", "../shared/data/sleep-edf",
     ...                      val_subjects=["06"], test_subjects=["07"], epochs=30)  # doctest: +SKIP
-    >>> result.metrics["30min"]["pooled"]["kappa"]  # doctest: +SKIP
+    >>> result.metrics["30min"].summary.pooled.kappa  # doctest: +SKIP
     0.74
     """
     started = time.perf_counter()
@@ -277,9 +303,9 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
            f"test {subjects_of(test)}"]
     network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet, log)
     temperature = _calibrate(network, val, log)
-    metrics = score_held_out(test, predict_held_out(network, test)) if test else {}
+    metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
-        log.append(f"test {subjects_of(test)} " + _headlines(metrics))
+        log.append(f"test {subjects_of(test)} " + metrics.headlines())
     # "kept_epochs" (kept passes) and "final_epochs" are the keys of the shipped models' metadata.
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
@@ -360,15 +386,14 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         temperatures.append(_calibrate(network, val, log))
         fold_predictions = predict_held_out(network, test)
         scores = score_held_out(test, fold_predictions)
-        log.append(f"fold {number}/{k} " + _headlines(scores))
-        folds.append({"test_subjects": test_subjects, "val_subjects": val_subjects,
-                      "kept_epochs": [f.best_pass for f in fits], "temperature": temperatures[-1],
-                      **{p: scores[p]["pooled"] for p in scores}})
+        log.append(f"fold {number}/{k} " + scores.headlines())
+        folds.append(FoldResult(test_subjects, val_subjects, [f.best_pass for f in fits],
+                                temperatures[-1], scores))
         held_out += test
         predictions += fold_predictions
         kept_passes += [f.best_pass for f in fits]
     metrics = score_held_out(held_out, predictions)
-    log.append("pooled " + _headlines(metrics))
+    log.append("pooled " + metrics.headlines())
     final_passes = int(np.median(kept_passes))
     final_temperature = float(np.median(temperatures))
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,

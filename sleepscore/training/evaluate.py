@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..metrics import agreement, expected_calibration_error, summarise
+from ..metrics import Summary, agreement, expected_calibration_error, summarise
 from ..alignment import trim_mask
 from ..protocols import PIECE_EPOCHS, PROTOCOLS
 from ..stages import UNSCORED
@@ -70,7 +70,7 @@ def predict_nights(model: torch.nn.Module, nights: list[Night]) -> list[np.ndarr
 
 
 def score_predictions(nights: list[Night], predictions: list[np.ndarray],
-                      protocols: tuple[str, ...] = WHOLE_RECORDING) -> dict[str, Any]:
+                      protocols: tuple[str, ...] = WHOLE_RECORDING) -> dict[str, Summary]:
     """Agreement of predicted stages with the expert under both protocols.
 
     Parameters
@@ -84,21 +84,72 @@ def score_predictions(nights: list[Night], predictions: list[np.ndarray],
 
     Returns
     -------
-    dict
-        ``{protocol: Summary.to_dict()}`` for ``30min`` and ``whole``: pooled metrics (summed
-        confusion matrix, per-class F1) and the mean and SD over nights.
+    dict of str to Summary
+        Per protocol, pooled metrics (summed confusion matrix, per-class F1) and the mean and
+        SD over nights.
     """
     stages = [p.argmax(axis=1) if p.ndim == 2 else p for p in predictions]
     return {protocol: summarise([agreement(protocol_labels(n.y, protocol), s)
-                                 for n, s in zip(nights, stages)]).to_dict()
+                                 for n, s in zip(nights, stages)])
             for protocol in protocols}
 
 
-def headline(scores: dict[str, Any], protocol: str = "30min") -> str:
-    """One line of pooled accuracy, macro-F1 and kappa, e.g. for logs and progress bars."""
-    pooled = scores[protocol]["pooled"]
-    return (f"{protocol}: acc {pooled['accuracy']:.3f} MF1 {pooled['macro_f1']:.3f} "
-            f"kappa {pooled['kappa']:.3f} ({pooled['n_epochs']} epochs)")
+@dataclass(frozen=True)
+class ProtocolScores:
+    """Held-out agreement under one protocol.
+
+    Attributes
+    ----------
+    summary : Summary
+        Pooled metrics and the mean and SD over nights.
+    ece : float or None
+        Expected calibration error of the top probability over the protocol's scored epochs
+        (:func:`sleepscore.metrics.expected_calibration_error`); None without epochs.
+    """
+
+    summary: Summary
+    ece: float | None
+
+    def headline(self, protocol: str) -> str:
+        """One line of pooled accuracy, macro-F1 and kappa, e.g. for logs and progress bars."""
+        pooled = self.summary.pooled
+        return (f"{protocol}: acc {pooled.accuracy:.3f} MF1 {pooled.macro_f1:.3f} "
+                f"kappa {pooled.kappa:.3f} ({pooled.n_epochs} epochs)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """``Summary.to_dict()`` plus ``ece``: the form of the JSON summaries and model metadata."""
+        return {**self.summary.to_dict(), "ece": self.ece}
+
+
+@dataclass(frozen=True)
+class HeldOutScores:
+    """Held-out scores of a run under each protocol it reports (:data:`SCORED_PROTOCOLS`).
+
+    Attributes
+    ----------
+    by_protocol : dict of str to ProtocolScores
+        Keyed by :mod:`sleepscore.protocols` name, in :data:`SCORED_PROTOCOLS` order; empty for
+        a run without test nights.
+    """
+
+    by_protocol: dict[str, ProtocolScores]
+
+    def __getitem__(self, protocol: str) -> ProtocolScores:
+        return self.by_protocol[protocol]
+
+    def __contains__(self, protocol: object) -> bool:
+        return protocol in self.by_protocol
+
+    def __bool__(self) -> bool:
+        return bool(self.by_protocol)
+
+    def headlines(self) -> str:
+        """Every protocol's :meth:`ProtocolScores.headline`, ``; ``-separated."""
+        return "; ".join(scores.headline(protocol) for protocol, scores in self.by_protocol.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{protocol: ProtocolScores.to_dict()}``: the ``sleepscore.metrics`` metadata."""
+        return {protocol: scores.to_dict() for protocol, scores in self.by_protocol.items()}
 
 
 def recording_cut(night: Night) -> Night:
@@ -165,27 +216,28 @@ def _calibration(nights: list[Night], logits: list[np.ndarray]) -> float | None:
     return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == labels)
 
 
-def score_held_out(nights: list[Night], predictions: list[HeldOutPrediction]) -> dict[str, Any]:
-    """:func:`score_predictions` of the whole-recording logits (``30min`` and ``whole``), plus
-    :data:`RECORDING_CUT` (every scored epoch of the cut nights, scored as recordings) and
-    :data:`SLEEP_PIECES` (every scored epoch of the 30-min pieces, each scored alone).
+def score_held_out(nights: list[Night], predictions: list[HeldOutPrediction]) -> HeldOutScores:
+    """Scores of held-out nights under every protocol of :data:`SCORED_PROTOCOLS`.
 
-    Every protocol also gets ``ece``: the expected calibration error of the top probability
-    (:func:`sleepscore.metrics.expected_calibration_error`) over its scored epochs.
+    :func:`score_predictions` of the whole-recording logits (``30min`` and ``whole``), plus
+    :data:`RECORDING_CUT` (every scored epoch of the cut nights, scored as recordings) and
+    :data:`SLEEP_PIECES` (every scored epoch of the 30-min pieces, each scored alone; left out
+    when no night has a full piece). Each comes with the calibration error of its epochs.
     """
-    scores = score_predictions(nights, [p.whole for p in predictions])
+    whole = [p.whole for p in predictions]
+    summaries = score_predictions(nights, whole)
+    scores = {}
     for protocol in WHOLE_RECORDING:
         kept = [Night(n.name, n.subject, n.x, protocol_labels(n.y, protocol)) for n in nights]
-        scores[protocol]["ece"] = _calibration(kept, [p.whole for p in predictions])
-    cut = [recording_cut(n) for n in nights]
-    scores[RECORDING_CUT] = score_predictions(cut, [p.cut for p in predictions], ("whole",))["whole"]
-    scores[RECORDING_CUT]["ece"] = _calibration(cut, [p.cut for p in predictions])
-    pieces = [piece for n in nights for piece in sleep_pieces(n)]
-    piece_logits = [logits for p in predictions for logits in p.pieces]
-    if pieces:
-        scores[SLEEP_PIECES] = score_predictions(pieces, piece_logits, ("whole",))["whole"]
-        scores[SLEEP_PIECES]["ece"] = _calibration(pieces, piece_logits)
-    return scores
+        scores[protocol] = ProtocolScores(summaries[protocol], _calibration(kept, whole))
+    views = {RECORDING_CUT: ([recording_cut(n) for n in nights], [p.cut for p in predictions]),
+             SLEEP_PIECES: ([piece for n in nights for piece in sleep_pieces(n)],
+                            [logits for p in predictions for logits in p.pieces])}
+    for protocol, (recordings, logits) in views.items():
+        if recordings:
+            summary = score_predictions(recordings, logits, ("whole",))["whole"]
+            scores[protocol] = ProtocolScores(summary, _calibration(recordings, logits))
+    return HeldOutScores(scores)
 
 
 def fit_temperature(nights: list[Night], predictions: list[HeldOutPrediction]) -> float:

@@ -315,11 +315,12 @@ def fit_population(model: nn.Module, nights_x: list[np.ndarray], nights_y: list[
 def _validation_kappa(model: nn.Module, nights: list[Night], short_recordings: bool = False) -> float:
     """Pooled ±30-min kappa of the whole validation nights; with ``short_recordings``, its mean
     with the kappa of their 30-min pieces scored alone."""
-    kappas = [score_predictions(nights, predict_nights(model, nights))["30min"]["pooled"]["kappa"]]
+    kappas = [score_predictions(nights, predict_nights(model, nights))["30min"].pooled.kappa]
     if short_recordings:
         pieces = [piece for night in nights for piece in sleep_pieces(night)]
-        kappas.append(score_predictions(pieces, predict_nights(model, pieces), ("whole",))["whole"]["pooled"]["kappa"])
-    return -1.0 if None in kappas else float(np.mean(kappas))
+        kappas.append(score_predictions(pieces, predict_nights(model, pieces), ("whole",))["whole"].pooled.kappa)
+    # An undefined kappa (one stage everywhere) ranks below any real one.
+    return -1.0 if np.isnan(kappas).any() else float(np.mean(kappas))
 
 
 def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], config: TrainConfig,
