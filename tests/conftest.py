@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
+from repo_paths import SLEEP_EDF
 
 
 @pytest.fixture(scope="session")

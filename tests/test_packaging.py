@@ -11,11 +11,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from sleepscore.model import DEFAULT_MODEL, SleepModel
 from sleepscore.simulate import simulate_dataset
 
-REPO = Path(__file__).resolve().parents[1]
 CHECK_WHEEL = REPO / "scripts" / "check_wheel.py"
 
 pytest.importorskip("hatchling", reason="building the wheel needs hatchling (pip install hatchling)")

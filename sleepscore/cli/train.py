@@ -28,7 +28,7 @@ from .common import split_channels
 @click.option("--cv", type=click.IntRange(2), help="Subject-wise K-fold cross-validation, then "
               "train the exported model on every subject.")
 # The architectures' default lengths are spelled out rather than read from the registry, which
-# imports torch and would make `--help` take seconds; tests/test_train_cli.py pins both.
+# imports torch and would make `--help` take seconds; tests/cli/test_train_cli.py pins both.
 # --epochs is the older name of --passes: the shipped models' cards record commands with it.
 @click.option("--passes", "--epochs", "passes", type=click.IntRange(1),
               help="Maximum training passes over the nights (--epochs is the same option) "

@@ -11,7 +11,7 @@ This package holds the networks only, as plain ``torch.nn.Module`` s: how each i
 augmentation, schedule of training passes, auxiliary losses) is its recipe in
 :mod:`sleepscore.training.recipes`. Its modules import torch, numpy, the standard library, the
 constants of :mod:`sleepscore.stages` and one another (:mod:`sleepscore.nets.layers`, another
-network's constants), nothing else of the package (``tests/test_nets.py`` checks it).
+network's constants), nothing else of the package (``tests/nets/test_nets.py`` checks it).
 
 Other modules register their networks with :func:`register`, e.g. in ``sleepscore/nets/deepsleepnet.py``::
 

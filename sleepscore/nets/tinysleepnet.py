@@ -13,7 +13,7 @@ random crops already do).
 Parameter count (``n_channels=1``): 1,516,421 here against ~1.3 M in the paper. The layer list
 is the paper's; the LSTM input is the flattened CNN output, 128 filters × 16 steps = 2048
 values with "SAME" pooling, so the LSTM alone holds 1.11 M and the CNN 0.40 M. The published
-layer list does not account for the 0.2 M gap; ``tests/test_nets.py`` derives the count above
+layer list does not account for the 0.2 M gap; ``tests/nets/test_nets.py`` derives the count above
 from that list independently.
 
 Examples

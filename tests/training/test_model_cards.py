@@ -4,14 +4,13 @@ exactly what the code writes from the committed JSON, so that neither drifts fro
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from repo_paths import MODELS
 
 from sleepscore.datasets import DATASETS, SLEEP_EDF_20
 from sleepscore.training.card import model_card
 
-MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 @pytest.mark.parametrize("name", ["spectral-robust-eeg", "spectral-robust-fpzcz-pzoz"])

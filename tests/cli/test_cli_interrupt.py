@@ -17,9 +17,9 @@ import pytest
 
 from edf_factory import Channel, sine, write_psg
 from onnx_factory import contract_metadata, write_linear_model
+from repo_paths import REPO
 from sleepscore.batch import BatchOutcome, score_many
 
-REPO = Path(__file__).resolve().parents[1]
 
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 STAGES = ["W", "N1", "N2", "N3", "REM"]

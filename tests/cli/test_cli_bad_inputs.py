@@ -39,6 +39,7 @@ from edf_factory import (
     write_psg,
 )
 from onnx_factory import contract_metadata, write_linear_model
+from repo_paths import REPO
 from sleepscore.cli import cli
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 
@@ -46,7 +47,6 @@ CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 STAGES = ["W", "N1", "N2", "N3", "REM"]
 SECONDS = 120  # four 30-s epochs
 ERROR_PREFIX = "sleepscore: error: "
-REPO = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------------------------------------
