@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -48,6 +49,9 @@ from .common import split_channels
 @click.option("--random-crops", type=click.IntRange(0), default=0, show_default=True,
               help="Extra recordings of random length (10 min to 8 h) and position cut from each "
                    "night every training pass, each normalised on itself alone.")
+@click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE",
+              help="A keyword of the architecture's build function, VALUE as JSON (repeatable), "
+                   "e.g. hidden=96 or adapt_passes=1 (spectral-robust).")
 @click.option("--any-eeg", is_flag=True,
               help="Train a single-EEG model on every --channels derivation as a recording of its "
                    "own; predict then feeds it whichever EEG channel a file has.")
@@ -60,8 +64,8 @@ from .common import split_channels
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
           cv: int | None, passes: int | None, members: int, seed: int, transition_prior: Path | None,
-          recording_crops: float, random_crops: int, any_eeg: bool, card_notes: Path | None,
-          output: Path, force: bool, quiet: bool) -> None:
+          recording_crops: float, random_crops: int, arch_options: tuple[str, ...], any_eeg: bool,
+          card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
     \b
@@ -86,7 +90,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
         raise
     channel_list = split_channels(channels)
-    options = {}
+    options = parse_arch_options(arch_options, architecture_options(arch))
     if transition_prior is not None:
         if "transition_prior" not in architecture_options(arch):
             raise UsageError(f"--transition-prior applies to architectures with a transition "
@@ -118,3 +122,26 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     click.echo(f"wrote {output} ({result.seconds:.0f} s)")
     for protocol, scores in result.metrics.by_protocol.items():
         click.echo(f"held-out, pooled: {scores.headline(protocol)}")
+
+
+def parse_arch_options(pairs: tuple[str, ...], known: set[str]) -> dict[str, object]:
+    """``--arch-option KEY=VALUE`` pairs as build keywords; VALUE is JSON, else a plain string.
+
+    Examples
+    --------
+    >>> parse_arch_options(("hidden=96", "adapt_passes=1"), {"hidden", "adapt_passes"})
+    {'hidden': 96, 'adapt_passes': 1}
+    """
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise UsageError(f"--arch-option {pair!r}: expected KEY=VALUE")
+        if key not in known or key == "transition_prior":
+            raise UsageError(f"--arch-option {key}: not an option of this architecture "
+                             f"(its options: {', '.join(sorted(known - {'transition_prior'}))})")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options

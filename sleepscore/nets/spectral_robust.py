@@ -59,10 +59,19 @@ class TrustedSpectralInputs(nn.Module):
     high_frequency : bool
         Also give the relative gamma power and the log Hjorth mobility (both read the 30-50 Hz
         content that 50-Hz files lack and muscle inflates; training augments both damages).
+
+    stage_centring : bool
+        Fit per-stage means of every trusted feature, for ``forward(x, probs)``.
+
+    Given stage probabilities (``forward(x, probs)``), the recording's offset from the population
+    is measured against the population mean *of each epoch's expected stage* rather than against
+    the population's overall mean, so that a recording's stage mix (22 h mostly wake, a 30-min
+    nap all sleep) no longer moves its centre; only what is left, the derivation's and the
+    subject's own offset, is removed.
     """
 
     def __init__(self, n_channels: int, shrinkage_epochs: float = 120.0,
-                 high_frequency: bool = False) -> None:
+                 high_frequency: bool = False, stage_centring: bool = False) -> None:
         super().__init__()
         self.n_channels = n_channels
         self.unsquash = LogPowerUnsquash(_N_BASE * n_channels)
@@ -76,6 +85,11 @@ class TrustedSpectralInputs(nn.Module):
         self.register_buffer("population_sd", torch.ones(width, dtype=torch.float64))
         self.register_buffer("stage_mean", torch.zeros(N_STAGES, len(self.bands) * n_channels, dtype=torch.float64))
         self.register_buffer("stage_sd", torch.ones(N_STAGES, len(self.bands) * n_channels, dtype=torch.float64))
+        # Only where used: the shipped models' checkpoints and graphs predate it.
+        if stage_centring:
+            self.register_buffer("stage_trusted_mean", torch.zeros(N_STAGES, width, dtype=torch.float64))
+        else:
+            self.stage_trusted_mean = None
         self.register_buffer("distance_threshold", torch.tensor(np.inf, dtype=torch.float64))
 
     @property
@@ -122,22 +136,30 @@ class TrustedSpectralInputs(nn.Module):
             if len(members) > 1:
                 self.stage_mean[stage] = members.mean(dim=0)
                 self.stage_sd[stage] = members.std(dim=0).clamp_min(1e-3)
+            if self.stage_trusted_mean is not None:
+                # A stage missing from the training nights expects the population mean.
+                self.stage_trusted_mean[stage] = (v[y == stage].mean(dim=0) if (y == stage).any()
+                                                  else self.population_mean)
         self.distance_threshold.fill_(torch.quantile(self._distance(v), 0.99).item())
 
     def _relative_z(self, trusted: torch.Tensor) -> torch.Tensor:
         width = len(self.bands) * self.n_channels
         return ((trusted - self.population_mean) / self.population_sd)[..., :width]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
+        """Network inputs of ``x`` ``[batch, seq, 9 * n_channels]``; with ``probs``
+        ``[batch, seq, 5]`` (a first pass's stage probabilities), stage-mix-adapted centring."""
         v = self.trusted(x)
         # The length as a tensor, not v.shape[1]: a Python int would be frozen into the exported
         # graph at the length of the tracing example.
         ones = v[..., :1] * 0 + 1
         n = ones.sum(dim=1, keepdim=True)
         k = self.shrinkage_epochs
-        centre = (v.sum(dim=1, keepdim=True) + k * self.population_mean) / (n + k)
+        expected = self.population_mean if probs is None else probs.double() @ self.stage_trusted_mean
+        # Shrunk toward no offset with k epochs of prior weight: (sum_t (v_t - e_t)) / (n + k).
+        offset = (v - expected).sum(dim=1, keepdim=True) / (n + k)
         population_z = (v - self.population_mean) / self.population_sd
-        recording_z = (v - centre) / self.population_sd
+        recording_z = (v - self.population_mean - offset) / self.population_sd
         weight = ones * (n / (n + k))
         out = torch.cat([population_z, recording_z], dim=-1).clamp(-_CLIP, _CLIP)
         return torch.cat([out, weight], dim=-1).float()
@@ -164,6 +186,9 @@ class SpectralRobustGRU(nn.Module):
         See :class:`TrustedSpectralInputs`.
     transition_prior : array-like, optional
         ``[5, 5]`` stage-transition probabilities for a :class:`TransitionSmoothing` layer.
+    adapt_passes : int
+        Extra passes that recentre the recording on its stage mix as the previous pass predicted
+        it (:class:`TrustedSpectralInputs` with ``probs``); 0 centres on the plain recording mean.
 
     Examples
     --------
@@ -174,11 +199,13 @@ class SpectralRobustGRU(nn.Module):
 
     def __init__(self, n_features: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                  shrinkage_epochs: float = 120.0, high_frequency: bool = True,
-                 transition_prior: list[list[float]] | None = None) -> None:
+                 transition_prior: list[list[float]] | None = None, adapt_passes: int = 0) -> None:
         super().__init__()
+        self.adapt_passes = adapt_passes
         if n_features % _N_BASE:
             raise ValueError(f"{n_features} input columns are not whole spectral-v1 channels")
-        self.inputs = TrustedSpectralInputs(n_features // _N_BASE, shrinkage_epochs, high_frequency)
+        self.inputs = TrustedSpectralInputs(n_features // _N_BASE, shrinkage_epochs, high_frequency,
+                                            stage_centring=adapt_passes > 0)
         self.project = nn.Sequential(nn.Linear(self.inputs.out_features, hidden), nn.GELU(),
                                      nn.Dropout(dropout))
         self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
@@ -198,8 +225,14 @@ class SpectralRobustGRU(nn.Module):
         self.temperature.fill_(float(temperature))
 
     def per_recording(self, x: torch.Tensor) -> torch.Tensor:
-        """The part that needs the whole recording: trusted features and their centring."""
-        return self.inputs(x)
+        """The part that needs the whole recording: trusted features and their centring (after
+        ``adapt_passes`` passes that predict the stage mix it is centred on)."""
+        inputs = self.inputs(x)
+        for _ in range(self.adapt_passes):
+            with torch.no_grad():
+                probs = torch.softmax(self.per_window(inputs), dim=-1)
+            inputs = self.inputs(x, probs)
+        return inputs
 
     def per_window(self, x: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.gru(self.project(x))
@@ -220,11 +253,12 @@ class SpectralRobustGRU(nn.Module):
 
 def build_spectral_robust(n_channels: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                           shrinkage_epochs: float = 120.0, high_frequency: bool = True,
-                          transition_prior: list[list[float]] | None = None) -> SpectralRobustGRU:
+                          transition_prior: list[list[float]] | None = None,
+                          adapt_passes: int = 0) -> SpectralRobustGRU:
     """:class:`SpectralRobustGRU` for ``n_channels`` EEG channels of ``spectral-v1`` features."""
     return SpectralRobustGRU(_N_BASE * n_channels, hidden=hidden, layers=layers, dropout=dropout,
                              shrinkage_epochs=shrinkage_epochs, high_frequency=high_frequency,
-                             transition_prior=transition_prior)
+                             transition_prior=transition_prior, adapt_passes=adapt_passes)
 
 
 register(Architecture("spectral-robust", build_spectral_robust, input_kind="features",

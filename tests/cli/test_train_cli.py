@@ -142,3 +142,33 @@ def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
             api.train_model("raw", nights=[night], channels=["EEG Fpz-Cz"], arch="deepsleepnet",
                             val_subjects=[], epochs=epochs, quiet=True)
         assert seen.pop() == expected
+
+
+def test_arch_options_reach_the_network_and_the_exported_graph(sleep_edf_dir, tmp_path):
+    import numpy as np
+    import torch
+
+    from sleepscore.training.api import load_checkpoint
+    from sleepscore.training.feature_files import load_feature_nights
+
+    out = tmp_path / "adapted.onnx"
+    result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                    "--arch", "spectral-robust", "--arch-option", "adapt_passes=1",
+                    "--arch-option", "hidden=16", "--epochs", "1", "--val-subjects", "",
+                    "--test-subjects", "7", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.with_suffix(".json").read_text())["options"] == {"adapt_passes": 1, "hidden": 16}
+    network = load_checkpoint(out.with_suffix(".pt"))
+    assert network.members[0].adapt_passes == 1 and network.members[0].gru.hidden_size == 16
+    night = load_feature_nights(sleep_edf_dir, ["EEG Fpz-Cz", "EEG Pz-Oz"])[0]
+    with torch.no_grad():
+        expected = torch.softmax(network(torch.from_numpy(night.x[:300])[None])[0], dim=-1).numpy()
+    # The second, recentred pass is part of the exported graph, not only of the torch network.
+    np.testing.assert_allclose(SleepModel(out).predict_proba(night.x[:300]), expected, atol=1e-4)
+
+
+def test_an_unknown_arch_option_is_refused_by_name(tmp_path):
+    result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", tmp_path,
+                    "--arch", "spectral-robust", "--arch-option", "widht=3", "-o", tmp_path / "m.onnx")
+    assert result.exit_code != 0 and "--arch-option widht" in result.output
+    assert "hidden" in result.output and not (tmp_path / "m.onnx").exists()

@@ -164,3 +164,31 @@ def test_per_channel_nights_keep_the_subject_and_labels() -> None:
     assert [n.name for n in split] == ["SC4001E0:EEG Fpz-Cz", "SC4001E0:EEG Pz-Oz"]
     assert all(n.subject == "00" and (n.y == night.y).all() for n in split)
     np.testing.assert_array_equal(np.hstack([n.x for n in split]), night.x)
+
+
+def staged_epochs(labels: np.ndarray, seed: int) -> np.ndarray:
+    """:func:`eeg_epochs` with a 1-Hz wave whose amplitude depends on the stage (N3 the largest)."""
+    slow_uv = np.array([0.0, 10.0, 20.0, 60.0, 5.0])[labels]
+    wave = np.sin(2 * np.pi * np.arange(3000) / 100)
+    return eeg_epochs(len(labels), seed) + 1e-6 * slow_uv[:, None, None] * wave
+
+
+def test_stage_centring_removes_the_recordings_offset_but_keeps_its_stage_mix() -> None:
+    inputs = TrustedSpectralInputs(1, shrinkage_epochs=120, stage_centring=True)
+    labels = night_labels(2400)
+    fit_population(inputs, [spectral_features(staged_epochs(labels, 0)).astype(np.float32)], [labels])
+    deep = np.full(600, 3)  # a recording of N3 only, 4 times louder than the population
+    x = torch.from_numpy(spectral_features(4 * staged_epochs(deep, 1)).astype(np.float32))[None]
+    width, delta, level = 5, 0, 4
+    plain = inputs(x)[0].double()
+    staged = inputs(x, torch.nn.functional.one_hot(torch.from_numpy(deep), 5)[None])[0].double()
+    population_z = plain[:, :width].mean(dim=0)
+    assert population_z[delta] > 1  # N3 has much more relative delta than the population
+    shrink = 600 / 720
+    # Centred on its own mean, the N3 recording loses most of its delta excess ...
+    np.testing.assert_allclose(plain[:, width + delta].mean(), (1 - shrink) * population_z[delta], atol=0.05)
+    # ... centred on the N3 population mean it keeps it, and only the loudness is removed.
+    np.testing.assert_allclose(staged[:, width + delta].mean(), population_z[delta], atol=0.15)
+    sd_level = float(inputs.population_sd[level])
+    np.testing.assert_allclose(staged[:, width + level].mean(),
+                               population_z[level] - shrink * 2 * np.log(4) / sd_level, atol=0.15)
