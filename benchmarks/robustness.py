@@ -35,12 +35,14 @@ import pyedflib
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from benchmarks._common import REPO, RESULTS, load, machine, now, write_result
+from sleepscore.cli.train import parse_arch_options
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
+from sleepscore.training.recipes import architecture_options
 
 SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
 TARGETS = {"30min": 0.77, "30min_pieces": 0.72, "lodo": 0.68, "ece": 0.05}
@@ -66,7 +68,7 @@ def shipped_rows() -> list[str]:
     return rows
 
 
-def leave_one_derivation_out(epochs: int) -> list[str]:
+def leave_one_derivation_out(epochs: int, extra_options: dict[str, object]) -> list[str]:
     from sleepscore.training.api import cross_validate
     from sleepscore.training.loop import TrainConfig
     from sleepscore.training.transitions import transition_probabilities
@@ -80,7 +82,7 @@ def leave_one_derivation_out(epochs: int) -> list[str]:
         result = cross_validate("sleep-edf20-features", SLEEP_EDF, arch="spectral-robust",
                                 channels=[trained], any_eeg=True, score_channels=[scored], k=4,
                                 epochs=epochs, seed=0, quiet=True, config=config,
-                                options={**summary["options"], "transition_prior": prior})
+                                options={**summary["options"], **extra_options, "transition_prior": prior})
         rows.append(_row(f"train {trained}, score {scored} ({time.perf_counter() - started:.0f} s)",
                          result.metrics.to_dict()))
     return rows
@@ -189,9 +191,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40, help="training epochs of the LODO runs")
     parser.add_argument("--nights", type=int, default=6, help="simulated nights of part 2")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="LODO runs: a build keyword on top of the shipped recipe's (as train --arch-option)")
     parser.add_argument("--parts", default="shipped,lodo,simulated",
                         help="which sections to (re)compute; the others are kept from the last run")
     args = parser.parse_args()
+    extra_options = parse_arch_options(tuple(args.arch_option), architecture_options("spectral-robust"))
+    lodo_options = "".join(f" `--arch-option {pair}`" for pair in args.arch_option)
     header = ("| | kappa / acc / ECE, ±30 min of the whole recording | whole recording | each night "
               "cut to ±30 min before scoring | 30-min pieces of the sleep period, each scored alone |\n"
               "| --- | --- | --- | --- | --- |")
@@ -200,11 +206,11 @@ def main() -> None:
 
 {header}
 {chr(10).join(shipped_rows())}""",
-        "lodo": lambda: f"""Leave-one-derivation-out (`--epochs {args.epochs}`), the single-EEG recipe trained on one
+        "lodo": lambda: f"""Leave-one-derivation-out (`--epochs {args.epochs}`{lodo_options}), the single-EEG recipe trained on one
 derivation only, scored on the other derivation of the test subjects:
 
 {header}
-{chr(10).join(leave_one_derivation_out(args.epochs))}""",
+{chr(10).join(leave_one_derivation_out(args.epochs, extra_options))}""",
         "simulated": lambda: f"""{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
 invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
 "sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
