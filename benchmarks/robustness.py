@@ -19,7 +19,7 @@ takes the single-EEG path, and that clinical file with the N2 muscle. Each is sc
 predict night.edf`` does). These numbers show how damage moves the output; they are not accuracy
 on real recordings.
 
-    python -m benchmarks.robustness --epochs 40 --nights 6
+    python -m benchmarks.robustness --passes 40 --nights 6
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def shipped_rows() -> list[str]:
     return rows
 
 
-def leave_one_derivation_out(epochs: int, extra_options: dict[str, object]) -> list[str]:
+def leave_one_derivation_out(passes: int, extra_options: dict[str, object]) -> list[str]:
     from sleepscore.training.api import cross_validate
     from sleepscore.training.loop import TrainConfig
     from sleepscore.training.transitions import transition_probabilities
@@ -81,7 +81,7 @@ def leave_one_derivation_out(epochs: int, extra_options: dict[str, object]) -> l
         started = time.perf_counter()
         result = cross_validate("sleep-edf20-features", SLEEP_EDF, arch="spectral-robust",
                                 channels=[trained], any_eeg=True, score_channels=[scored], k=4,
-                                epochs=epochs, seed=0, quiet=True, config=config,
+                                passes=passes, seed=0, quiet=True, config=config,
                                 options={**summary["options"], **extra_options, "transition_prior": prior})
         rows.append(_row(f"train {trained}, score {scored} ({time.perf_counter() - started:.0f} s)",
                          result.metrics.to_dict()))
@@ -188,7 +188,9 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40, help="training epochs of the LODO runs")
+    # --epochs is the older spelling: the committed results name their command with it.
+    parser.add_argument("--passes", "--epochs", dest="passes", type=int, default=40,
+                        help="maximum training passes of the LODO runs")
     parser.add_argument("--nights", type=int, default=6, help="simulated nights of part 2")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
@@ -206,11 +208,11 @@ def main() -> None:
 
 {header}
 {chr(10).join(shipped_rows())}""",
-        "lodo": lambda: f"""Leave-one-derivation-out (`--epochs {args.epochs}`{lodo_options}), the single-EEG recipe trained on one
+        "lodo": lambda: f"""Leave-one-derivation-out (`--passes {args.passes}`{lodo_options}), the single-EEG recipe trained on one
 derivation only, scored on the other derivation of the test subjects:
 
 {header}
-{chr(10).join(leave_one_derivation_out(args.epochs, extra_options))}""",
+{chr(10).join(leave_one_derivation_out(args.passes, extra_options))}""",
         "simulated": lambda: f"""{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
 invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
 "sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
@@ -224,8 +226,8 @@ training data" warning (unfamiliar share above {UNFAMILIAR_WARNING_SHARE}).
     }
     for part in args.parts.split(","):
         text = sections[part]()
-        write_result(f"robustness-{part}", f"`python -m benchmarks.robustness --parts {part} --epochs "
-                                           f"{args.epochs} --nights {args.nights} --seed {args.seed}`, "
+        write_result(f"robustness-{part}", f"`python -m benchmarks.robustness --parts {part} --passes "
+                                           f"{args.passes} --nights {args.nights} --seed {args.seed}`, "
                                            f"{now()}, {machine()}, load {load()}.\n\n{text}")
     saved = {part: (RESULTS / f"robustness-{part}.md").read_text() for part in sections
              if (RESULTS / f"robustness-{part}.md").is_file()}

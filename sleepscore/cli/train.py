@@ -105,7 +105,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         nights, channel_list, provenance = nights_for_training(
             dataset, data_dir, arch, channel_list,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
-    common = dict(nights=nights, arch=arch, channels=channel_list, epochs=passes, seed=seed,
+    common = dict(nights=nights, arch=arch, channels=channel_list, passes=passes, seed=seed,
                   output=output, quiet=quiet, members=members, options=options,
                   config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
                   any_eeg=any_eeg, provenance=provenance,

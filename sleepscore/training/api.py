@@ -149,7 +149,7 @@ def resolve_passes(arch: str, passes: int | None) -> int:
     arch : str
         Registered architecture.
     passes : int or None
-        The user's choice (``epochs`` of :func:`train_model`, the CLI's ``--epochs``); None
+        The user's choice (``passes`` of :func:`train_model`, the CLI's ``--passes``); None
         when not given.
 
     Returns
@@ -227,7 +227,7 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
 def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: list[Night] | None = None,
                 arch: str = "spectral-bigru", channels: list[str] | None = None,
                 val_subjects: list[str] | None = None, test_subjects: list[str] | None = None,
-                epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
+                passes: int | None = None, seed: int = 0, output: str | Path | None = None,
                 quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                 options: dict[str, Any] | None = None, command: str | None = None,
                 notes: str | None = None, any_eeg: bool = False,
@@ -249,12 +249,12 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
         EDF labels of the input channels, in order; default Fpz-Cz and Pz-Oz for the features.
     val_subjects : list of str, optional
         Early-stopping subjects. None picks one non-test subject with ``seed``; an empty list
-        trains for exactly ``epochs`` passes and keeps the last weights.
+        trains for exactly ``passes`` passes and keeps the last weights.
     test_subjects : list of str, optional
         Held-out subjects the final metrics are computed on (none: no metrics).
-    epochs : int or None
-        Maximum training passes (``TrainConfig.max_passes``; the name is the CLI's
-        ``--epochs``); None: the architecture's default (:func:`resolve_passes`).
+    passes : int or None
+        Maximum training passes over the nights (``TrainConfig.max_passes``, the CLI's
+        ``--passes``); None: the architecture's default (:func:`resolve_passes`).
     seed : int
         Seed of everything random (member ``i`` of an ensemble uses ``seed + i``).
     output : str or Path, optional
@@ -264,7 +264,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     members : int
         Networks averaged inside the exported graph (ensemble).
     config : TrainConfig, optional
-        Other hyper-parameters; ``epochs`` and ``seed`` override its ``max_passes`` and ``seed``.
+        Other hyper-parameters; ``passes`` and ``seed`` override its ``max_passes`` and ``seed``.
     options : dict, optional
         Keyword arguments of the architecture's constructor (e.g. ``hidden``).
     command, notes : str, optional
@@ -284,14 +284,14 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     Examples
     --------
     >>> result = train_model("sleep-edf20-features", "../shared/data/sleep-edf",
-    ...                      val_subjects=["06"], test_subjects=["07"], epochs=30)  # doctest: +SKIP
+    ...                      val_subjects=["06"], test_subjects=["07"], passes=30)  # doctest: +SKIP
     >>> result.metrics["30min"].summary.pooled.kappa  # doctest: +SKIP
     0.74
     """
     started = time.perf_counter()
     derivations = list(channels or FEATURE_FILE_CHANNELS)
     all_nights, channels = resolve_nights(dataset, data_dir, nights, channels, any_eeg)
-    config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, epochs),
+    config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, passes),
                                  seed=seed)
     options = dict(options or {})
     test_subjects = list(test_subjects or [])
@@ -323,7 +323,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
 
 def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: list[Night] | None = None,
                    arch: str = "spectral-bigru", channels: list[str] | None = None, k: int = 8,
-                   epochs: int | None = None, seed: int = 0, output: str | Path | None = None,
+                   passes: int | None = None, seed: int = 0, output: str | Path | None = None,
                    quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                    options: dict[str, Any] | None = None, command: str | None = None,
                    notes: str | None = None, any_eeg: bool = False,
@@ -369,7 +369,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
             raise UsageError("scoring other derivations needs any_eeg on sleep-edf20-features "
                              "and no exported model")
         scored_nights = resolve_nights(dataset, data_dir, None, score_channels, True)[0]
-    config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, epochs),
+    config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, passes),
                                  seed=seed)
     options = dict(options or {})
     subjects = subjects_of(all_nights)

@@ -137,10 +137,10 @@ def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
 
     monkeypatch.setattr(api, "_train_ensemble", stop)
     night = Night(name="n", subject="00", x=np.zeros((3, 1, 3000), np.float32), y=np.zeros(3, int))
-    for epochs, expected in ((None, 300), (30, 30)):
+    for passes, expected in ((None, 300), (30, 30)):
         with pytest.raises(Stop):
             api.train_model("raw", nights=[night], channels=["EEG Fpz-Cz"], arch="deepsleepnet",
-                            val_subjects=[], epochs=epochs, quiet=True)
+                            val_subjects=[], passes=passes, quiet=True)
         assert seen.pop() == expected
 
 

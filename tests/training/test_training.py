@@ -136,7 +136,7 @@ def test_training_decreases_loss_and_exports_contract_model(nights, tmp_path):
     subset = [n for n in nights if n.subject in ("00", "01", "02")]
     output = tmp_path / "tiny.onnx"
     result = train_model("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS),
-                         val_subjects=["01"], test_subjects=["02"], epochs=4, seed=1,
+                         val_subjects=["01"], test_subjects=["02"], passes=4, seed=1,
                          output=output, quiet=True, config=FAST)
     losses = [row["loss"] for row in json.loads(output.with_suffix(".json").read_text())["history"][0]]
     assert losses[-1] < losses[0]
@@ -176,7 +176,7 @@ def test_same_seed_gives_same_weights_and_other_seed_does_not(nights):
 def test_cross_validation_tests_every_subject_once_and_pools_the_folds(nights):
     subset = [n for n in nights if n.subject in ("00", "01", "02", "03")]
     result = cross_validate("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), k=2,
-                            epochs=1, seed=5, quiet=True, config=FAST)
+                            passes=1, seed=5, quiet=True, config=FAST)
     tested = [s for fold in result.folds for s in fold.test_subjects]
     assert sorted(tested) == ["00", "01", "02", "03"]
     for fold in result.folds:
