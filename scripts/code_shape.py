@@ -18,21 +18,19 @@ PACKAGE = "sleepscore"
 
 def package_sources(commit: str | None) -> dict[str, str]:
     """``{module dotted name: source}`` of every ``sleepscore/**/*.py`` at ``commit``."""
+    def read(path: str) -> str:
+        if commit is None:
+            return (REPO / path).read_text()
+        return subprocess.run(["git", "show", f"{commit}:{path}"], cwd=REPO, check=True,
+                              capture_output=True, text=True).stdout
+
     if commit is None:
         paths = [str(p.relative_to(REPO)) for p in (REPO / PACKAGE).rglob("*.py")]
-        read = lambda path: (REPO / path).read_text()  # noqa: E731
     else:
         listing = subprocess.run(["git", "ls-tree", "-r", "--name-only", commit, PACKAGE],
                                  cwd=REPO, check=True, capture_output=True, text=True).stdout
         paths = [p for p in listing.split() if p.endswith(".py")]
-        read = lambda path: subprocess.run(  # noqa: E731
-            ["git", "show", f"{commit}:{path}"], cwd=REPO, check=True, capture_output=True,
-            text=True).stdout
-    sources = {}
-    for path in paths:
-        module = path[:-3].replace("/", ".")
-        sources[module.removesuffix(".__init__")] = read(path)
-    return sources
+    return {path[:-3].replace("/", ".").removesuffix(".__init__"): read(path) for path in paths}
 
 
 def _imported(module: str, tree: ast.Module, is_package: bool, known: set[str],
