@@ -90,9 +90,10 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
         raise
     channel_list = split_channels(channels)
-    options = parse_arch_options(arch_options, architecture_options(arch))
+    known_options = architecture_options(arch)
+    options = parse_arch_options(arch_options, known_options)
     if transition_prior is not None:
-        if "transition_prior" not in architecture_options(arch):
+        if "transition_prior" not in known_options:
             raise UsageError(f"--transition-prior applies to architectures with a transition "
                              f"smoothing layer (spectral-bigru, spectral-robust), not {arch}")
         # Sleep-EDF-20's subjects are the ones scored; none of their nights may shape the prior.
