@@ -1,14 +1,12 @@
 """Augmentations of a training night's numpy input, one per architecture that has one.
 
-Each is ``augment(x, stages, rng) -> x`` on a whole night (``[n_epochs, ...]``, with its
-``[n_epochs]`` stage labels), applied by the training loop before ``per_recording`` on every
-training pass (``TrainConfig.augment``); the architecture's recipe
-(:mod:`sleepscore.training.recipes`) names which one it uses. Only :func:`montage_augment` reads
-the stages; the interface carries them so that an augmentation may change each stage differently.
+Each is ``augment(x, rng) -> x`` on a whole night (``[n_epochs, ...]``), applied by the training
+loop before ``per_recording`` on every training pass (``TrainConfig.augment``); the architecture's
+recipe (:mod:`sleepscore.training.recipes`) names which one it uses.
 
 - :func:`spectral_augment` (``spectral-bigru``): amplitude change and feature noise.
 - :func:`montage_augment` (``spectral-robust``): the same night recorded another way (gains,
-  spectral tilt, each stage's own appearance, 50-Hz sampling, muscle artefact).
+  spectral tilt, 50-Hz sampling, muscle artefact).
 - :func:`shift_signal` (``tinysleepnet``): the paper's signal augmentation, a time shift.
 
 The feature augmentations recompute the spectral-v1 features as the extractor
@@ -30,7 +28,7 @@ _DELTA, _THETA, _ALPHA, _THETA_ALPHA, _ALPHA_DELTA, _LOG_VAR, _MOBILITY = 0, 1, 
 MAX_SHIFT_FRACTION = 0.1
 
 
-def spectral_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator, max_gain: float = 2.0,
+def spectral_augment(x: np.ndarray, rng: np.random.Generator, max_gain: float = 2.0,
                      noise: float = 0.1) -> np.ndarray:
     """Random amplitude change and feature noise for one night's ``spectral-v1`` features.
 
@@ -43,8 +41,6 @@ def spectral_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator
     ----------
     x : np.ndarray
         ``[n_epochs, 9 * n_channels]`` unnormalised features.
-    stages : np.ndarray
-        The night's stage labels (not used: the change is the same in every stage).
     rng : np.random.Generator
         Source of randomness (seeded by the training loop).
     max_gain : float
@@ -78,29 +74,17 @@ _WIDTH_HZ = _EDGES_HZ[:, 1] - _EDGES_HZ[:, 0]
 _DIFF_GAIN = 4 * np.sin(np.pi * _EDGES_HZ.mean(axis=1) / 100.0) ** 2
 
 
-#: Probability that a training recording's stages each get their own band gains (montage_augment).
-STAGE_APPEARANCE_P = 0.5
-#: Their log-power SD per band, by stage W, N1, N2, N3, REM: wake, where derivations differ most
-#: (eye movements frontally, alpha posteriorly), moves most; N2 and N3 least.
-STAGE_APPEARANCE_SD = np.array([0.8, 0.4, 0.25, 0.25, 0.4])
-
-
 def _band_total(power: np.ndarray, weight: np.ndarray | float = 1.0) -> np.ndarray:
     """Approximate (weighted) total power from the five band mean densities."""
     return (power * _WIDTH_HZ * weight).sum(axis=1)
 
 
-def montage_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Exact spectral-v1 features of the same night recorded another way.
 
     Per channel: an amplifier/electrode-distance gain (x1/2.5 to x2.5 in amplitude); band-wise
     gains and a spectral tilt, as another derivation or another lab's filters give (log-power SD
-    0.25 per band, tilt SD 0.1 per band step); with probability ``STAGE_APPEARANCE_P`` each
-    stage's own band-wise gains on top (log-power SD ``STAGE_APPEARANCE_SD`` per band, by stage),
-    because a derivation changes wake far more than sleep: a frontal lead picks up the eye
-    movements and blinks of wake and REM as delta and theta, a posterior one the alpha rhythm of
-    relaxed wake, and only a stage-dependent change survives per-recording centring; with
-    probability 0.15 a 50-Hz recording's loss of
+    0.25 per band, tilt SD 0.1 per band step); with probability 0.15 a 50-Hz recording's loss of
     beta above 25 Hz and of all gamma; with probability 0.35 chin-muscle (EMG) artefact, added to
     the power rather than multiplied, because muscle is a second source, not a change of gain: in
     a third of those recordings every epoch, otherwise a random share (up to half), each hit epoch
@@ -114,8 +98,6 @@ def montage_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator)
     ----------
     x : np.ndarray
         ``[n_epochs, 9 * n_channels]`` unnormalised spectral-v1 features.
-    stages : np.ndarray
-        ``[n_epochs]`` stage codes; unscored epochs (-1) get no stage gain.
     rng : np.random.Generator
         Source of randomness.
 
@@ -126,7 +108,6 @@ def montage_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator)
     """
     out = np.array(x, dtype=np.float64, copy=True)
     n_epochs = len(out)
-    scored = stages >= 0
     band_step = np.arange(5) - 2.0
     for start in range(0, out.shape[1], _N_BASE):
         block = out[:, start:start + _N_BASE]
@@ -134,9 +115,6 @@ def montage_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator)
         log_gain = (2 * np.log(2.5) * rng.uniform(-1, 1) + rng.normal(0, 0.25, 5)
                     + rng.normal(0, 0.1) * band_step)
         gain = np.exp(log_gain)[None, :].repeat(n_epochs, axis=0)
-        if rng.random() < STAGE_APPEARANCE_P:
-            stage_log_gain = rng.normal(0.0, 1.0, (len(STAGE_APPEARANCE_SD), 5)) * STAGE_APPEARANCE_SD[:, None]
-            gain[scored] *= np.exp(stage_log_gain[stages[scored]])
         if rng.random() < 0.15:  # sampled at 50 Hz: nothing above 25 Hz
             gain[:, 3] *= rng.uniform(0.6, 0.9)
             gain[:, 4] *= 1e-6
@@ -160,7 +138,7 @@ def montage_augment(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator)
     return out.astype(x.dtype)
 
 
-def shift_signal(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def shift_signal(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """TinySleepNet's signal augmentation: shift a whole night along time, then re-cut epochs.
 
     The shift is drawn uniformly from ±10 % of an epoch (±300 samples), so every epoch keeps
@@ -171,8 +149,6 @@ def shift_signal(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator) ->
     ----------
     x : np.ndarray
         ``[n_epochs, n_channels, n_samples]``, one whole night.
-    stages : np.ndarray
-        The night's stage labels (not used: a shift of under 10 % keeps every label).
     rng : np.random.Generator
         Source of the shift.
 
@@ -184,7 +160,7 @@ def shift_signal(x: np.ndarray, stages: np.ndarray, rng: np.random.Generator) ->
     Examples
     --------
     >>> night = np.arange(12.0).reshape(3, 1, 4)
-    >>> shift_signal(night, np.zeros(3, int), np.random.default_rng(0)).shape
+    >>> shift_signal(night, np.random.default_rng(0)).shape
     (3, 1, 4)
     """
     n_epochs, n_channels, n_samples = x.shape

@@ -34,8 +34,8 @@ from ..stages import N_STAGES, UNSCORED
 from .data import Night
 from .evaluate import predict_nights, score_predictions, sleep_pieces
 
-#: ``augment(x, stages, rng) -> x``: a training night's numpy input changed at random, given its labels (:mod:`.augment`).
-Augment = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+#: ``augment(x, rng) -> x``: a training night's numpy input changed at random (:mod:`.augment`).
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 #: ``training_loss(model, x, y, loss_fn) -> loss``: a batch's loss in place of the loop's
 #: ``loss_fn(per_window(x), y)``, for auxiliary objectives (MC2SleepNet's InfoNCE); ``loss_fn`` is
 #: the loop's class-weighted cross-entropy (labels -1 ignored).
@@ -340,7 +340,7 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
     config : TrainConfig
         Hyper-parameters and seed.
     augment : callable, optional
-        ``augment(x, stages, rng)`` on a night's numpy input and labels, used when ``config.augment`` is set.
+        ``augment(x, rng)`` on a night's numpy input, used when ``config.augment`` is set.
     on_pass_start : callable, optional
         ``on_pass_start(model, pass_number, optimizer, config.max_passes)`` before each pass
         (1-based), for special schedules (freezing parts, changing learning rates); it returns
@@ -398,7 +398,7 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                 loss_fn = loss_fns[scheme]
                 inputs, labels = [], []
                 for night in train_nights:
-                    x = augment(night.x, night.y, rng) if (augment is not None and config.augment) else night.x
+                    x = augment(night.x, rng) if (augment is not None and config.augment) else night.x
                     views = [_recording_crop(night.y, config.recording_crops, rng)]
                     views += [_random_crop(night.y, rng) for _ in range(config.random_crops)]
                     for start, stop in views:

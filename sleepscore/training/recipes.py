@@ -302,7 +302,7 @@ class Recipe:
     Attributes
     ----------
     augment : callable, optional
-        ``augment(x, stages, rng) -> x`` applied to a training night's whole input ``[n_epochs, ...]``
+        ``augment(x, rng) -> x`` applied to a training night's whole input ``[n_epochs, ...]``
         (numpy) before ``per_recording``, every pass; None for no augmentation.
     on_pass_start : callable, optional
         ``on_pass_start(model, pass_number, optimizer, max_passes)`` called before each training
