@@ -19,6 +19,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The real Sleep-EDF data beside the checkout (../shared), which the real-data benchmarks read.
+SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
 
 
 def machine() -> str:

@@ -15,12 +15,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmarks._common import REPO, load, machine, now, write_result
+from benchmarks._common import SLEEP_EDF, load, machine, now, write_result
 from sleepscore.nets.spectral_robust import TrustedSpectralInputs
 from sleepscore.stages import STAGES
 from sleepscore.training.feature_files import load_feature_nights
 
-SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
 COLUMNS = ("delta", "theta", "alpha", "beta", "gamma", "level", "log mobility")
 # Stages with fewer epochs in a night leave that night out of the stage's mean.
 _MIN_EPOCHS = 5

@@ -56,7 +56,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from edf_factory import START, Channel, field_offset, n_signals, sine, sleep_edf_like, write_psg  # noqa: E402
 
-from benchmarks._common import machine  # noqa: E402
+from benchmarks._common import SLEEP_EDF, machine  # noqa: E402
 from sleepscore.io.edf import list_channels  # noqa: E402
 from sleepscore.errors import SleepscoreError  # noqa: E402
 from sleepscore.alignment import epoch_labels  # noqa: E402
@@ -65,7 +65,6 @@ from sleepscore.io.writers import write_hypnogram_edf  # noqa: E402
 from sleepscore.pipeline import read_model_input  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "fuzz_inputs.md"
-SHARED = REPO.parent / "shared" / "data" / "sleep-edf"
 
 # Header texts that sit on the edges of what the readers accept.
 HEADER_TOKENS = [b"0", b"1", b"-1", b"99999999", b"1e9", b"1e-300", b"nan", b"inf", b"-inf", b"0.5",
@@ -122,7 +121,7 @@ def edf_seeds(folder: Path) -> list[Seed]:
                   file_type="edf+", record_duration=2.0),
         write_psg(folder / "night.bdf", eeg, file_type="bdf"),
     ]
-    excerpt = SHARED / "excerpt" / "SC4001E0-PSG-first5min.edf"
+    excerpt = SLEEP_EDF / "excerpt" / "SC4001E0-PSG-first5min.edf"
     if excerpt.is_file():
         files.append(excerpt)
     return [Seed(path.name, path.read_bytes(), 256 * (n_signals(path) + 1)) for path in files]
@@ -143,8 +142,8 @@ def hypnogram_seeds(folder: Path) -> list[Seed]:
     write_hypnogram_edf(written, np.array([0, 0, 1, 2, 2, 3, 4, -1, 0]),
                         start=START)
     seeds.append(Seed(written.name, written.read_bytes(), 512))
-    for real in (SHARED / "hypnograms" / "SC4001EC-Hypnogram.edf",
-                 SHARED / "hypnograms-sc78" / "SC4001E0.txt"):
+    for real in (SLEEP_EDF / "hypnograms" / "SC4001EC-Hypnogram.edf",
+                 SLEEP_EDF / "hypnograms-sc78" / "SC4001E0.txt"):
         if real.is_file():
             seeds.append(Seed(real.name, real.read_bytes(), 512 if real.suffix == ".edf" else 0))
     return seeds

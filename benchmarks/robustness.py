@@ -34,7 +34,7 @@ import numpy as np
 import pyedflib
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
-from benchmarks._common import REPO, RESULTS, load, machine, now, write_result
+from benchmarks._common import RESULTS, SLEEP_EDF, load, machine, now, write_result
 from sleepscore.cli.train import parse_arch_options
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
@@ -44,7 +44,6 @@ from sleepscore.simulate import simulate_dataset
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
 from sleepscore.training.recipes import architecture_options
 
-SLEEP_EDF = REPO.parent / "shared" / "data" / "sleep-edf"
 TARGETS = {"30min": 0.77, "30min_pieces": 0.72, "lodo": 0.68, "ece": 0.05}
 _CONFIDENT = 0.8
 
