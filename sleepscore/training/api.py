@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import UsageError
 from ..contract import ANY_EEG
@@ -168,22 +171,70 @@ def resolve_passes(arch: str, passes: int | None) -> int:
     return get_recipe(arch).default_passes or TrainConfig().max_passes
 
 
-def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
-                    val: list[Night], config: TrainConfig, members: int, quiet: bool,
-                    log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
-    """Train ``members`` networks with seeds ``config.seed``, ``config.seed + 1``, ...; average them."""
-    architecture, recipe = registered_architecture(arch), get_recipe(arch)
-    networks, fits = [], []
-    for member in range(members):
-        member_config = dataclasses.replace(config, seed=config.seed + member)
-        with deterministic(member_config.seed, member_config.threads):
-            network = architecture.build(n_channels, **options)
-        log.append(f"member {member + 1}/{members} (seed {member_config.seed})")
-        fits.append(fit(network, train, val, member_config, augment=recipe.augment,
-                        on_pass_start=recipe.on_pass_start, training_loss=recipe.training_loss,
-                        quiet=quiet, log=log.append))
-        networks.append(network)
-    return ProbabilityAverage(networks).eval(), fits
+@dataclass(frozen=True)
+class _MemberTask:
+    """One ensemble member to train: everything a worker process needs, picklable."""
+
+    arch: str
+    n_channels: int
+    options: dict[str, Any]
+    train: list[Night]
+    val: list[Night]
+    config: TrainConfig
+    quiet: bool
+    title: str
+
+
+def _train_member(task: _MemberTask) -> tuple[torch.nn.Module, FitResult, list[str]]:
+    architecture, recipe = registered_architecture(task.arch), get_recipe(task.arch)
+    with deterministic(task.config.seed, task.config.threads):
+        network = architecture.build(task.n_channels, **task.options)
+    lines = [task.title]
+    result = fit(network, task.train, task.val, task.config, augment=recipe.augment,
+                 on_pass_start=recipe.on_pass_start, training_loss=recipe.training_loss,
+                 quiet=task.quiet, log=lines.append)
+    return network, result, lines
+
+
+def _member_tasks(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
+                 val: list[Night], config: TrainConfig, members: int, quiet: bool) -> list[_MemberTask]:
+    """Members with seeds ``config.seed``, ``config.seed + 1``, ... of one ensemble."""
+    return [_MemberTask(arch, n_channels, options, train, val,
+                       dataclasses.replace(config, seed=config.seed + member), quiet,
+                       f"member {member + 1}/{members} (seed {config.seed + member})")
+            for member in range(members)]
+
+
+def _train_members(tasks: list[_MemberTask], jobs: int) -> list[tuple[torch.nn.Module, FitResult, list[str]]]:
+    """Train every task, ``jobs`` at a time; network, fit and log lines of each, in task order.
+
+    Each member seeds itself (:func:`deterministic`) and trains on one torch thread, so a task
+    gives the same weights in a worker process as in this one: ``jobs`` changes only the
+    wall time. Workers are spawned, not forked, because a forked torch can hang on the
+    parent's thread pools.
+    """
+    if jobs == 1 or len(tasks) == 1:
+        return [_train_member(task) for task in tasks]
+    # Several progress bars writing to one terminal garble each other: the workers are quiet
+    # and this process counts finished members instead.
+    progress = Progress(TextColumn("[bold]training members"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), disable=tasks[0].quiet)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool, progress:
+        futures = [pool.submit(_train_member, dataclasses.replace(task, quiet=True)) for task in tasks]
+        bar = progress.add_task("members", total=len(futures))
+        for _ in as_completed(futures):
+            progress.advance(bar)
+        return [future.result() for future in futures]
+
+
+def _ensemble(trained: list[tuple[torch.nn.Module, FitResult, list[str]]],
+              log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
+    """Average trained members into one network; their log lines go to ``log``."""
+    for _, _, lines in trained:
+        log += lines
+    return (ProbabilityAverage([network for network, _, _ in trained]).eval(),
+            [result for _, result, _ in trained])
 
 
 def load_checkpoint(path: str | Path) -> ProbabilityAverage:
@@ -231,7 +282,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                 quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                 options: dict[str, Any] | None = None, command: str | None = None,
                 notes: str | None = None, any_eeg: bool = False,
-                provenance: dict[str, Any] | None = None) -> RunResult:
+                provenance: dict[str, Any] | None = None, jobs: int = 1) -> RunResult:
     """Train on one subject-wise split, report on its test subjects, optionally export.
 
     Parameters
@@ -276,6 +327,9 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
         Where the caller's ``nights`` come from, stored in ``trained_on`` beside the dataset
         name (``recordings``, ``simulated_recordings``, ``trimmed_when_read``, as
         :func:`sleepscore.training.raw_data.nights_for_training` returns them).
+    jobs : int
+        Ensemble members trained at once, each in a process of its own on one torch thread
+        (cross-validation pools the members of every fold). The weights do not depend on it.
 
     Returns
     -------
@@ -301,7 +355,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     train, val, test = split_by_subject(all_nights, list(val_subjects), test_subjects)
     log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {subjects_of(val)}, "
            f"test {subjects_of(test)}"]
-    network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet, log)
+    network, fits = _ensemble(_train_members(
+        _member_tasks(arch, len(channels), options, train, val, config, members, quiet), jobs), log)
     temperature = _calibrate(network, val, log)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
@@ -328,7 +383,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                    options: dict[str, Any] | None = None, command: str | None = None,
                    notes: str | None = None, any_eeg: bool = False,
                    score_channels: list[str] | None = None,
-                   provenance: dict[str, Any] | None = None) -> RunResult:
+                   provenance: dict[str, Any] | None = None, jobs: int = 1) -> RunResult:
     """Subject-wise K-fold cross-validation, then (with ``output``) the model to ship.
 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
@@ -375,14 +430,19 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     subjects = subjects_of(all_nights)
     rng = np.random.default_rng(seed)
     log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
-    folds, held_out, predictions, kept_passes, temperatures = [], [], [], [], []
-    for number, test_subjects in enumerate(subject_folds(subjects, k, seed), start=1):
+    splits, tasks = [], []
+    for test_subjects in subject_folds(subjects, k, seed):
         val_subjects = [str(rng.choice([s for s in subjects if s not in test_subjects]))]
         train, val, _ = split_by_subject(all_nights, val_subjects, test_subjects)
+        splits.append((test_subjects, val_subjects, val))
+        tasks += _member_tasks(arch, len(channels), options, train, val, config, members, quiet)
+    # Every member of every fold is one task, so that --jobs keeps all workers busy.
+    trained = _train_members(tasks, jobs)
+    folds, held_out, predictions, kept_passes, temperatures = [], [], [], [], []
+    for number, (test_subjects, val_subjects, val) in enumerate(splits, start=1):
         test = split_by_subject(scored_nights, [], test_subjects)[2]
         log.append(f"fold {number}/{k}: test {test_subjects}, val {val_subjects}")
-        network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members,
-                                        quiet, log)
+        network, fits = _ensemble(trained[(number - 1) * members:number * members], log)
         temperatures.append(_calibrate(network, val, log))
         fold_predictions = predict_held_out(network, test)
         scores = score_held_out(test, fold_predictions)
@@ -413,8 +473,9 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         log.append(f"final model: all subjects, {final_passes} passes")
         final_started = time.perf_counter()
         final_config = dataclasses.replace(config, stop_after=final_passes)
-        network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
-                                        members, quiet, log)
+        network, fits = _ensemble(_train_members(
+            _member_tasks(arch, len(channels), options, all_nights, [], final_config, members, quiet),
+            jobs), log)
         network.set_temperature(final_temperature)
         result.final_seconds = time.perf_counter() - final_started
         result.histories = [f.history for f in fits]

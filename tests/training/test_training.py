@@ -188,6 +188,34 @@ def test_cross_validation_tests_every_subject_once_and_pools_the_folds(nights):
     assert result.metrics["whole"].summary.pooled.n_epochs == sum(int((n.y != -1).sum()) for n in subset)
 
 
+def test_members_trained_in_worker_processes_match_training_in_this_one(nights, tmp_path):
+    """--jobs only changes the wall time: same folds, weights, temperatures, log and model."""
+    subset = [n for n in nights if n.subject in ("00", "01", "02", "03")]
+    runs = {}
+    for jobs in (1, 2):
+        output = tmp_path / f"jobs{jobs}" / "model.onnx"
+        output.parent.mkdir()
+        runs[jobs] = (cross_validate("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), k=2,
+                                     passes=2, seed=3, quiet=True, config=FAST, members=2, jobs=jobs,
+                                     output=output), output)
+    (serial, serial_path), (pooled, pooled_path) = runs[1], runs[2]
+    for a, b in zip(serial.folds, pooled.folds):
+        assert (a.test_subjects, a.val_subjects, a.kept_passes) == (b.test_subjects, b.val_subjects,
+                                                                     b.kept_passes)
+        assert a.temperature == pytest.approx(b.temperature, abs=1e-6)
+        np.testing.assert_array_equal(a.scores["whole"].summary.pooled.confusion,
+                                      b.scores["whole"].summary.pooled.confusion)
+    assert serial_path.with_suffix(".log").read_text() == pooled_path.with_suffix(".log").read_text()
+    serial_weights = torch.load(serial_path.with_suffix(".pt"), weights_only=True)["state_dict"]
+    pooled_weights = torch.load(pooled_path.with_suffix(".pt"), weights_only=True)["state_dict"]
+    assert serial_weights.keys() == pooled_weights.keys()
+    for name in serial_weights:
+        torch.testing.assert_close(serial_weights[name], pooled_weights[name], rtol=0, atol=1e-6)
+    # The members differ (seeds 3 and 4), so members swapped between processes would fail above.
+    assert any((serial_weights[name] - serial_weights[name.replace("members.0.", "members.1.", 1)]).abs().max() > 1e-4
+               for name in serial_weights if name.startswith("members.0."))
+
+
 def test_transition_prior_counts_consecutive_scored_epochs(tmp_path):
     rows = [("16:00:00", 90, "Sleep stage W"), ("16:01:30", 30, "Sleep stage 1"),
             ("16:02:00", 30, "Sleep stage ?"), ("16:02:30", 60, "Sleep stage 2")]
