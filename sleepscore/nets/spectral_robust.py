@@ -8,12 +8,14 @@ far outside anything seen in training, which the network reads as wake.
 
 ``spectral-robust`` changes what the network is given:
 
-- **Trusted features only.** Per channel, the delta, theta, alpha and beta log powers relative to
-  the channel's low-frequency level (the mean of the delta, theta and alpha log powers), plus that
-  level itself. Relative powers do not change with amplifier gain or electrode distance. Gamma
-  power, Hjorth mobility and the variance are dropped: they are the features a 50-Hz sampling rate,
-  line noise and muscle artefacts destroy. Beta is kept (it separates wake from sleep) and made
-  robust by augmentation (``montage_augment`` in :mod:`sleepscore.training.augment`).
+- **Relative features.** Per channel, the delta, theta, alpha, beta and gamma log powers relative
+  to the channel's low-frequency level (the mean of the delta, theta and alpha log powers), that
+  level itself and the log Hjorth mobility. Relative powers do not change with amplifier gain or
+  electrode distance. The variance is dropped. Gamma and mobility are what a 50-Hz sampling rate,
+  line noise and muscle artefacts destroy, but they are also what wake looks like in every
+  derivation (without them another derivation's wake was scored as sleep), so they are kept
+  (``high_frequency``, the default) and their damage is taught by augmentation
+  (``montage_augment`` in :mod:`sleepscore.training.augment`).
 - **Shrunk per-recording centring.** Every trusted feature is given twice: standardised with the
   training population's statistics, and centred on the recording's own mean shrunk toward the
   population mean, ``c = (sum_t v_t + k * mu) / (n + k)`` with ``k`` epochs of prior weight. A
