@@ -131,11 +131,11 @@ def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
     class Stop(Exception):
         """Ends the run once its configuration is known, before the 300 epochs themselves."""
 
-    def stop(arch, n_channels, options, train, val, config, *args):  # noqa: ANN001, ANN002, ANN202
-        seen.append(config.max_passes)
+    def stop(tasks, jobs):  # noqa: ANN001, ANN202
+        seen.append(tasks[0].config.max_passes)
         raise Stop
 
-    monkeypatch.setattr(api, "_train_ensemble", stop)
+    monkeypatch.setattr(api, "_train_members", stop)
     night = Night(name="n", subject="00", x=np.zeros((3, 1, 3000), np.float32), y=np.zeros(3, int))
     for passes, expected in ((None, 300), (30, 30)):
         with pytest.raises(Stop):
