@@ -55,9 +55,11 @@ simulator-data: $(STAMP)
 # The shipped models, retrained from the real Sleep-EDF-20 features with the tool's own train
 # command (each run: 4-fold subject-wise cross-validation for the card, then the exported model).
 SLEEP_EDF ?= ../shared/data/sleep-edf
+# Members trained at once, one core each (`make models JOBS=8`); the weights do not depend on it.
+JOBS ?= 1
 TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-dir $(SLEEP_EDF) --cv 4 \
 	--arch spectral-robust --passes 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 \
-	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --force
+	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --jobs $(JOBS) --force
 models: $(STAMP)
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 -o models/spectral-robust-fpzcz-pzoz.onnx
-	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg -o models/spectral-robust-eeg.onnx
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg --members 3 -o models/spectral-robust-eeg.onnx
