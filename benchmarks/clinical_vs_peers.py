@@ -24,7 +24,8 @@ runs only (neither pulls torch: GSSC uses the virtual environment's)::
 
     pip install --target /tmp/yasa_pkgs --no-deps yasa pandas seaborn antropy lspopt lightgbm \\
         pooch numba llvmlite python-dateutil pytz tzdata platformdirs stochastic
-    pip install --target /tmp/gssc_pkgs --no-deps gssc importlib_resources zipp
+    pip install --target /tmp/gssc_pkgs --no-deps gssc importlib_resources zipp pandas python-dateutil \\
+        pytz tzdata
     python -m benchmarks.clinical_vs_peers --runs 3
 """
 
