@@ -237,6 +237,14 @@ def _ensemble(trained: list[tuple[torch.nn.Module, FitResult, list[str]]],
             [result for _, result, _ in trained])
 
 
+def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
+                    val: list[Night], config: TrainConfig, members: int, quiet: bool, jobs: int,
+                    log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
+    """One ensemble of ``members`` networks, trained ``jobs`` at a time."""
+    return _ensemble(_train_members(_member_tasks(arch, n_channels, options, train, val, config,
+                                                  members, quiet), jobs), log)
+
+
 def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     """Rebuild the exact torch network of a run from its ``NAME.pt``."""
     saved = torch.load(path, weights_only=True)
@@ -355,8 +363,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     train, val, test = split_by_subject(all_nights, list(val_subjects), test_subjects)
     log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {subjects_of(val)}, "
            f"test {subjects_of(test)}"]
-    network, fits = _ensemble(_train_members(
-        _member_tasks(arch, len(channels), options, train, val, config, members, quiet), jobs), log)
+    network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet,
+                                    jobs, log)
     temperature = _calibrate(network, val, log)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
@@ -473,9 +481,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         log.append(f"final model: all subjects, {final_passes} passes")
         final_started = time.perf_counter()
         final_config = dataclasses.replace(config, stop_after=final_passes)
-        network, fits = _ensemble(_train_members(
-            _member_tasks(arch, len(channels), options, all_nights, [], final_config, members, quiet),
-            jobs), log)
+        network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
+                                        members, quiet, jobs, log)
         network.set_temperature(final_temperature)
         result.final_seconds = time.perf_counter() - final_started
         result.histories = [f.history for f in fits]
