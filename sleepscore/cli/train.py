@@ -38,6 +38,11 @@ from .common import split_channels
                    "keep that 1:2 split), 60 for the others].")
 @click.option("--members", type=click.IntRange(1), default=1, show_default=True,
               help="Networks (seeds) averaged inside the exported graph.")
+@click.option("--member-validation", type=click.Choice(["shared", "own"]), default="shared",
+              show_default=True,
+              help="With --members: every network early-stops and is calibrated on the same "
+                   "validation subject (shared), or each on one of its own and trains on the other "
+                   "subjects (own: the ensemble trains on every non-test subject).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
               help="Ensemble members trained at once, one process and one core each "
@@ -66,8 +71,8 @@ from .common import split_channels
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
-          cv: int | None, passes: int | None, members: int, seed: int, jobs: int,
-          transition_prior: Path | None,
+          cv: int | None, passes: int | None, members: int, member_validation: str, seed: int,
+          jobs: int, transition_prior: Path | None,
           recording_crops: float, random_crops: int, arch_options: tuple[str, ...], any_eeg: bool,
           card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
@@ -112,6 +117,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, passes=passes, seed=seed,
                   output=output, quiet=quiet, members=members, options=options, jobs=jobs,
+                  member_validation=member_validation,
                   config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
                   any_eeg=any_eeg, provenance=provenance,
                   notes=card_notes.read_text() if card_notes is not None else None,

@@ -63,20 +63,28 @@ class ProbabilityAverage(nn.Module):
 
     ``forward`` returns the log of the mean probability divided by a temperature (1 until
     :meth:`set_temperature`), so a softmax on top (as export adds) gives the averaged
-    probabilities, sharpened or softened to be calibrated.
+    probabilities, sharpened or softened to be calibrated. Each member's logits can have a
+    temperature of their own too (:meth:`set_member_temperatures`), for members calibrated
+    one by one on validation subjects of their own.
     """
 
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
         self.register_buffer("temperature", torch.ones(()))
+        self.register_buffer("member_temperatures", torch.ones(len(members)))
 
     def set_temperature(self, temperature: float) -> None:
         """Calibrate: divide the log mean probabilities by ``temperature`` from now on."""
         self.temperature.fill_(float(temperature))
 
+    def set_member_temperatures(self, temperatures: list[float]) -> None:
+        """Calibrate each member: divide member ``i``'s logits by ``temperatures[i]``."""
+        self.member_temperatures.copy_(torch.tensor(temperatures, dtype=torch.float32))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack([m(x).softmax(dim=-1) for m in self.members]).mean(dim=0)
+        probs = torch.stack([(member(x) / self.member_temperatures[i]).softmax(dim=-1)
+                             for i, member in enumerate(self.members)]).mean(dim=0)
         return probs.log() / self.temperature
 
     @property

@@ -50,13 +50,16 @@ class FoldResult:
     Attributes
     ----------
     test_subjects, val_subjects : list of str
-        Its held-out and early-stopping subjects.
+        Its held-out and early-stopping subjects (with validation subjects of the members' own,
+        one per member, in member order).
     kept_passes : list of int
         Per ensemble member, the training pass whose weights were kept.
     temperature : float
-        Fitted on the validation subject.
+        The ensemble's, fitted on the shared validation subject (1 with members' own).
     scores : HeldOutScores
         Its test nights' scores.
+    member_temperatures : list of float
+        Per member, fitted on its own validation subject (all 1 with a shared one).
     """
 
     test_subjects: list[str]
@@ -64,12 +67,14 @@ class FoldResult:
     kept_passes: list[int]
     temperature: float
     scores: HeldOutScores
+    member_temperatures: list[float]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``folds`` entry of the JSON summary: subjects, kept passes (``kept_epochs``, the
-        shipped summaries' key), temperature, and the pooled agreement of each protocol."""
+        shipped summaries' key), temperatures, and the pooled agreement of each protocol."""
         return {"test_subjects": self.test_subjects, "val_subjects": self.val_subjects,
                 "kept_epochs": self.kept_passes, "temperature": self.temperature,
+                "member_temperatures": self.member_temperatures,
                 **{protocol: scores.summary.pooled.to_dict()
                    for protocol, scores in self.scores.by_protocol.items()}}
 
@@ -112,12 +117,52 @@ _PROTOCOLS_TEXT = "; ".join([*(f"{name} = {PROTOCOLS[name].description}" for nam
                              "ece = expected calibration error of the top probability (15 bins)"])
 
 
-def _calibrate(network: ProbabilityAverage, val: list[Night], log: list[str]) -> float:
-    """Fit the ensemble's temperature on the validation nights (never the test ones); 1 without."""
+MEMBER_VALIDATION = ("shared", "own")
+
+
+def _member_validation(candidates: list[str], first: str, members: int,
+                       member_validation: str) -> list[str]:
+    """Each member's early-stopping subject: ``first`` for every member (``"shared"``), or
+    (``"own"``) ``first`` and then the next candidates in order, so that the members hold out
+    different subjects and together train on all of them. No random draw beyond ``first``:
+    member 0 is the shared ensemble's member 0.
+
+    Examples
+    --------
+    >>> _member_validation(["00", "01", "02", "03"], "02", 3, "own")
+    ['02', '03', '00']
+    """
+    if member_validation not in MEMBER_VALIDATION:
+        raise UsageError(f"member validation {member_validation!r}: one of {', '.join(MEMBER_VALIDATION)}")
+    if member_validation == "shared":
+        return [first] * members
+    start = candidates.index(first)
+    return [candidates[(start + member) % len(candidates)] for member in range(members)]
+
+
+def _member_splits(nights: list[Night], val_subjects: list[str],
+                   test_subjects: list[str]) -> list[tuple[list[Night], list[Night]]]:
+    """Per member, its training and validation nights (test subjects in neither)."""
+    return [split_by_subject(nights, [subject], test_subjects)[:2] for subject in val_subjects]
+
+
+def _calibrate(network: ProbabilityAverage, vals: list[list[Night]], log: list[str]) -> tuple[float, list[float]]:
+    """Fit the temperatures on validation nights, never the test ones: the ensemble's on the
+    members' shared validation nights, or, when each member has its own, each member's alone
+    on its own (the other members trained on them); 1 without validation nights."""
+    members = network.members
+    if len({tuple(n.name for n in val) for val in vals}) > 1:
+        member_temperatures = [fit_temperature(val, predict_held_out(member, val))
+                               for member, val in zip(members, vals)]
+        network.set_member_temperatures(member_temperatures)
+        log.append("member temperatures " + ", ".join(
+            f"{t:.3f} ({subjects_of(val)})" for t, val in zip(member_temperatures, vals)))
+        return 1.0, member_temperatures
+    val = vals[0]
     temperature = fit_temperature(val, predict_held_out(network, val)) if val else 1.0
     network.set_temperature(temperature)
     log.append(f"temperature {temperature:.3f} (fitted on validation {subjects_of(val)})")
-    return temperature
+    return temperature, [1.0] * len(members)
 
 
 def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night] | None,
@@ -196,13 +241,17 @@ def _train_member(task: _MemberTask) -> tuple[torch.nn.Module, FitResult, list[s
     return network, result, lines
 
 
-def _member_tasks(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
-                 val: list[Night], config: TrainConfig, members: int, quiet: bool) -> list[_MemberTask]:
-    """Members with seeds ``config.seed``, ``config.seed + 1``, ... of one ensemble."""
+def _member_tasks(arch: str, n_channels: int, options: dict[str, Any],
+                  splits: list[tuple[list[Night], list[Night]]], config: TrainConfig,
+                  quiet: bool) -> list[_MemberTask]:
+    """One ensemble's members, one per (train, val) split, with seeds ``config.seed``,
+    ``config.seed + 1``, ..."""
+    members = len(splits)
     return [_MemberTask(arch, n_channels, options, train, val,
-                       dataclasses.replace(config, seed=config.seed + member), quiet,
-                       f"member {member + 1}/{members} (seed {config.seed + member})")
-            for member in range(members)]
+                        dataclasses.replace(config, seed=config.seed + member), quiet,
+                        f"member {member + 1}/{members} (seed {config.seed + member}, "
+                        f"val {subjects_of(val)})")
+            for member, (train, val) in enumerate(splits)]
 
 
 def _train_members(tasks: list[_MemberTask], jobs: int) -> list[tuple[torch.nn.Module, FitResult, list[str]]]:
@@ -237,12 +286,12 @@ def _ensemble(trained: list[tuple[torch.nn.Module, FitResult, list[str]]],
             [result for _, result, _ in trained])
 
 
-def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any], train: list[Night],
-                    val: list[Night], config: TrainConfig, members: int, quiet: bool, jobs: int,
-                    log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
-    """One ensemble of ``members`` networks, trained ``jobs`` at a time."""
-    return _ensemble(_train_members(_member_tasks(arch, n_channels, options, train, val, config,
-                                                  members, quiet), jobs), log)
+def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any],
+                    splits: list[tuple[list[Night], list[Night]]], config: TrainConfig,
+                    quiet: bool, jobs: int, log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
+    """One ensemble, a network per (train, val) split, trained ``jobs`` at a time."""
+    return _ensemble(_train_members(_member_tasks(arch, n_channels, options, splits, config, quiet),
+                                    jobs), log)
 
 
 def load_checkpoint(path: str | Path) -> ProbabilityAverage:
@@ -251,8 +300,10 @@ def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     architecture = registered_architecture(saved["architecture"])
     network = ProbabilityAverage([architecture.build(saved["n_channels"], **saved["options"])
                                   for _ in range(saved["members"])])
-    # Checkpoints written before calibration existed have no temperature: theirs is 1.
-    network.load_state_dict({"temperature": torch.ones(()), **saved["state_dict"]})
+    # Checkpoints written before (member) calibration existed have no temperatures: theirs are 1.
+    network.load_state_dict({"temperature": torch.ones(()),
+                             "member_temperatures": torch.ones(saved["members"]),
+                             **saved["state_dict"]})
     return network.eval()
 
 
@@ -290,7 +341,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                 quiet: bool = False, members: int = 1, config: TrainConfig | None = None,
                 options: dict[str, Any] | None = None, command: str | None = None,
                 notes: str | None = None, any_eeg: bool = False,
-                provenance: dict[str, Any] | None = None, jobs: int = 1) -> RunResult:
+                provenance: dict[str, Any] | None = None, jobs: int = 1,
+                member_validation: str = "shared") -> RunResult:
     """Train on one subject-wise split, report on its test subjects, optionally export.
 
     Parameters
@@ -338,6 +390,12 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     jobs : int
         Ensemble members trained at once, each in a process of its own on one torch thread
         (cross-validation pools the members of every fold). The weights do not depend on it.
+    member_validation : {"shared", "own"}
+        ``"shared"``: every member early-stops on the same validation subject and the ensemble
+        is calibrated on it. ``"own"``: member ``i`` early-stops on, and is calibrated alone on,
+        a validation subject of its own (the drawn one, then the next non-test subjects in
+        order) and trains on the rest, so that the ensemble as a whole trains on every non-test
+        subject and its members stop on different nights. Needs ``val_subjects`` left to None.
 
     Returns
     -------
@@ -359,21 +417,31 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     test_subjects = list(test_subjects or [])
     if val_subjects is None:
         candidates = [s for s in subjects_of(all_nights) if s not in test_subjects]
-        val_subjects = [str(np.random.default_rng(seed).choice(candidates))]
-    train, val, test = split_by_subject(all_nights, list(val_subjects), test_subjects)
-    log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {subjects_of(val)}, "
+        member_val = _member_validation(candidates, str(np.random.default_rng(seed).choice(candidates)),
+                                        members, member_validation)
+        splits = _member_splits(all_nights, member_val, test_subjects)
+        val_subjects = list(dict.fromkeys(member_val))
+    elif member_validation != "shared":
+        raise UsageError("validation subjects of the members' own are drawn, not given: "
+                         "drop --val-subjects")
+    else:
+        splits = [split_by_subject(all_nights, list(val_subjects), test_subjects)[:2]] * members
+    # With members' own validation subjects every non-test subject trains some member.
+    train = list({n.name: n for member_train, _ in splits for n in member_train}.values())
+    test = split_by_subject(all_nights, [], test_subjects)[2]
+    log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {val_subjects}, "
            f"test {subjects_of(test)}"]
-    network, fits = _train_ensemble(arch, len(channels), options, train, val, config, members, quiet,
-                                    jobs, log)
-    temperature = _calibrate(network, val, log)
+    network, fits = _train_ensemble(arch, len(channels), options, splits, config, quiet, jobs, log)
+    temperature, member_temperatures = _calibrate(network, [v for _, v in splits], log)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
         log.append(f"test {subjects_of(test)} " + metrics.headlines())
     # "kept_epochs" (kept passes) and "final_epochs" are the keys of the shipped models' metadata.
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
-                  "train_subjects": subjects_of(train), "val_subjects": subjects_of(val),
+                  "train_subjects": subjects_of(train), "val_subjects": list(val_subjects),
                   "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
                   "kept_epochs": [f.best_pass for f in fits], "temperature": temperature,
+                  "member_temperatures": member_temperatures, "member_validation": member_validation,
                   "metrics_protocol": "test subjects; " + _PROTOCOLS_TEXT}
     elapsed = time.perf_counter() - started
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics,
@@ -391,7 +459,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                    options: dict[str, Any] | None = None, command: str | None = None,
                    notes: str | None = None, any_eeg: bool = False,
                    score_channels: list[str] | None = None,
-                   provenance: dict[str, Any] | None = None, jobs: int = 1) -> RunResult:
+                   provenance: dict[str, Any] | None = None, jobs: int = 1,
+                   member_validation: str = "shared") -> RunResult:
     """Subject-wise K-fold cross-validation, then (with ``output``) the model to ship.
 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
@@ -403,7 +472,9 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
 
     Each fold's ensemble is calibrated on its validation subject (:func:`fit_temperature`)
     before its test nights are scored; the exported model takes the median of the folds'
-    temperatures.
+    temperatures. With ``member_validation="own"`` each fold's members early-stop and are
+    calibrated on validation subjects of their own (see :func:`train_model`), and every member
+    of the exported model takes the median of all the fold members' temperatures.
 
     Parameters
     ----------
@@ -440,23 +511,28 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
     splits, tasks = [], []
     for test_subjects in subject_folds(subjects, k, seed):
-        val_subjects = [str(rng.choice([s for s in subjects if s not in test_subjects]))]
-        train, val, _ = split_by_subject(all_nights, val_subjects, test_subjects)
-        splits.append((test_subjects, val_subjects, val))
-        tasks += _member_tasks(arch, len(channels), options, train, val, config, members, quiet)
+        candidates = [s for s in subjects if s not in test_subjects]
+        val_subjects = _member_validation(candidates, str(rng.choice(candidates)), members,
+                                          member_validation)
+        member_splits = _member_splits(all_nights, val_subjects, test_subjects)
+        splits.append((test_subjects, list(dict.fromkeys(val_subjects)), [v for _, v in member_splits]))
+        tasks += _member_tasks(arch, len(channels), options, member_splits, config, quiet)
     # Every member of every fold is one task, so that --jobs keeps all workers busy.
     trained = _train_members(tasks, jobs)
     folds, held_out, predictions, kept_passes, temperatures = [], [], [], [], []
-    for number, (test_subjects, val_subjects, val) in enumerate(splits, start=1):
+    member_temperatures = []
+    for number, (test_subjects, val_subjects, vals) in enumerate(splits, start=1):
         test = split_by_subject(scored_nights, [], test_subjects)[2]
         log.append(f"fold {number}/{k}: test {test_subjects}, val {val_subjects}")
         network, fits = _ensemble(trained[(number - 1) * members:number * members], log)
-        temperatures.append(_calibrate(network, val, log))
+        temperature, fold_member_temperatures = _calibrate(network, vals, log)
+        temperatures.append(temperature)
+        member_temperatures += fold_member_temperatures
         fold_predictions = predict_held_out(network, test)
         scores = score_held_out(test, fold_predictions)
         log.append(f"fold {number}/{k} " + scores.headlines())
         folds.append(FoldResult(test_subjects, val_subjects, [f.best_pass for f in fits],
-                                temperatures[-1], scores))
+                                temperature, scores, fold_member_temperatures))
         held_out += test
         predictions += fold_predictions
         kept_passes += [f.best_pass for f in fits]
@@ -464,16 +540,21 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     log.append("pooled " + metrics.headlines())
     final_passes = int(np.median(kept_passes))
     final_temperature = float(np.median(temperatures))
+    final_member_temperature = float(np.median(member_temperatures))
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "subjects": subjects, "nights": [n.name for n in all_nights],
                   "final_epochs": final_passes, "temperature": final_temperature,
+                  "member_temperature": final_member_temperature,
+                  "member_validation": member_validation,
                   "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "
                                       "the test folds, each fold's ensemble calibrated on its "
-                                      "validation subject; " + _PROTOCOLS_TEXT,
+                                      "validation subject (with member_validation own, each "
+                                      "member on its own); " + _PROTOCOLS_TEXT,
                   "final_model": f"trained on all {len(subjects)} subjects for {final_passes} passes "
                                  "(median kept pass of the folds), temperature "
-                                 f"{final_temperature:.3f} (median of the folds'); the metrics are "
-                                 "the cross-validation estimate, not of this exact model"}
+                                 f"{final_temperature:.3f} and member temperature "
+                                 f"{final_member_temperature:.3f} (medians of the folds'); the "
+                                 "metrics are the cross-validation estimate, not of this exact model"}
     if score_channels is not None:
         trained_on["scored_derivations"] = list(score_channels)
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics, folds=folds)
@@ -481,9 +562,10 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         log.append(f"final model: all subjects, {final_passes} passes")
         final_started = time.perf_counter()
         final_config = dataclasses.replace(config, stop_after=final_passes)
-        network, fits = _train_ensemble(arch, len(channels), options, all_nights, [], final_config,
-                                        members, quiet, jobs, log)
+        network, fits = _train_ensemble(arch, len(channels), options, [(all_nights, [])] * members,
+                                        final_config, quiet, jobs, log)
         network.set_temperature(final_temperature)
+        network.set_member_temperatures([final_member_temperature] * members)
         result.final_seconds = time.perf_counter() - final_started
         result.histories = [f.history for f in fits]
         result.seconds = time.perf_counter() - started

@@ -144,6 +144,36 @@ def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
         assert seen.pop() == expected
 
 
+def test_member_validation_own_gives_each_member_another_validation_subject(sleep_edf_dir, tmp_path,
+                                                                             monkeypatch):
+    import sleepscore.training.api as api
+
+    seen = []
+
+    class Stop(Exception):
+        """Ends the run once the members' splits are known."""
+
+    def stop(tasks, jobs):  # noqa: ANN001, ANN202
+        seen.extend(tasks)
+        raise Stop
+
+    monkeypatch.setattr(api, "_train_members", stop)
+    result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                    "--arch", "spectral-robust", "--members", "3", "--member-validation", "own",
+                    "--test-subjects", "7", "-o", tmp_path / "own.onnx", "-q")
+    assert isinstance(result.exception, Stop)
+    vals = [{n.subject for n in task.val} for task in seen]
+    assert len(vals) == 3 and all(len(v) == 1 for v in vals) and len(set.union(*vals)) == 3
+    for task, val in zip(seen, vals):
+        trained = {n.subject for n in task.train}
+        assert not trained & (val | {"07"}) and trained | val | {"07"} == {f"0{s}" for s in range(8)}
+    refused = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                     "--members", "2", "--member-validation", "own", "--val-subjects", "6",
+                     "-o", tmp_path / "refused.onnx")
+    assert refused.exit_code != 0 and "--val-subjects" in refused.output
+    assert "Traceback" not in refused.output
+
+
 def test_arch_options_reach_the_network_and_the_exported_graph(sleep_edf_dir, tmp_path):
     import numpy as np
     import torch

@@ -17,10 +17,11 @@ from sleepscore.features import spectral_features  # noqa: E402
 from sleepscore.model import REQUIRED_KEYS, SleepModel  # noqa: E402
 from sleepscore.nets import build_network  # noqa: E402
 from sleepscore.nets.spectral import LogPowerUnsquash  # noqa: E402
-from sleepscore.training.api import cross_validate, train_model  # noqa: E402
+from sleepscore.training import api  # noqa: E402
+from sleepscore.training.api import cross_validate, load_checkpoint, train_model  # noqa: E402
 from sleepscore.training.augment import spectral_augment  # noqa: E402
 from sleepscore.training.data import Night  # noqa: E402
-from sleepscore.training.evaluate import protocol_labels  # noqa: E402
+from sleepscore.training.evaluate import fit_temperature, predict_held_out, protocol_labels  # noqa: E402
 from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,  # noqa: E402
                                                load_feature_nights)
 from sleepscore.training.loop import TrainConfig, fit  # noqa: E402
@@ -214,6 +215,36 @@ def test_members_trained_in_worker_processes_match_training_in_this_one(nights, 
     # The members differ (seeds 3 and 4), so members swapped between processes would fail above.
     assert any((serial_weights[name] - serial_weights[name.replace("members.0.", "members.1.", 1)]).abs().max() > 1e-4
                for name in serial_weights if name.startswith("members.0."))
+
+
+def test_members_with_validation_of_their_own_hold_it_out_and_are_calibrated_on_it(nights, tmp_path):
+    """--member-validation own: each member stops on a different subject, never trains on it,
+    and is calibrated alone on it; the exported graph applies each member's temperature."""
+    subset = [n for n in nights if n.subject in ("00", "01", "02", "03")]
+    output = tmp_path / "own.onnx"
+    result = train_model("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS),
+                         test_subjects=["03"], passes=2, seed=2, quiet=True, config=FAST, members=3,
+                         member_validation="own", arch="spectral-robust", output=output)
+    member_val = result.trained_on["val_subjects"]
+    assert sorted(member_val) == ["00", "01", "02"]  # three members, three different subjects
+    assert result.trained_on["temperature"] == 1.0
+    splits = api._member_splits(subset, member_val, ["03"])
+    for (train, val), own in zip(splits, member_val):
+        assert {n.subject for n in val} == {own}
+        assert {n.subject for n in train} == {"00", "01", "02"} - {own}
+    network = load_checkpoint(output.with_suffix(".pt"))
+    for member, (_, val), stored in zip(network.members, splits, result.trained_on["member_temperatures"]):
+        assert fit_temperature(val, predict_held_out(member, val)) == pytest.approx(stored)
+    temperatures = network.member_temperatures.numpy()
+    assert len(set(temperatures.round(6))) > 1  # else swapped temperatures would pass below
+    x = subset[-1].x[:400]
+    with torch.no_grad():
+        member_probs = [torch.softmax(member(torch.from_numpy(x)[None])[0] / t, dim=-1).numpy()
+                        for member, t in zip(network.members, temperatures)]
+    np.testing.assert_allclose(SleepModel(output).predict_proba(x), np.mean(member_probs, axis=0), atol=1e-4)
+    with pytest.raises(UsageError, match="val-subjects"):
+        train_model("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), val_subjects=["00"],
+                    members=2, member_validation="own", quiet=True, config=FAST)
 
 
 def test_transition_prior_counts_consecutive_scored_epochs(tmp_path):
