@@ -10,6 +10,13 @@ pooled over the test folds.
   expected calibration error (ECE) of ``confidence``.
 - Leave-one-derivation-out, run here with the single-EEG recipe of the shipped model: train on
   Fpz-Cz only and score the test subjects' Pz-Oz, and the reverse.
+- Damaged real nights, also run here with that recipe on both derivations: each fold's model
+  scores its test subjects' real features as recorded and with the band powers changed as a
+  damage would change them (30-45 Hz muscle power added to every N2 epoch or to every epoch, a
+  50-Hz file's lost gamma and top of beta), the other spectral-v1 columns recomputed from the new
+  powers as the training augmentation does (:func:`sleepscore.training.augment.set_band_powers`).
+  The muscle in N2 only is a stage-tied damage the augmentation never makes; the others are
+  inside what it draws.
 
 Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage sequences, EEG matched
 to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
@@ -67,24 +74,92 @@ def shipped_rows() -> list[str]:
     return rows
 
 
-def leave_one_derivation_out(passes: int, extra_options: dict[str, object]) -> list[str]:
-    from sleepscore.training.api import cross_validate
+def _single_eeg_recipe(passes: int, extra_options: dict[str, object], members: int | None,
+                       jobs: int) -> dict[str, object]:
+    """``cross_validate`` keywords of the shipped single-EEG model's recipe (from its JSON summary),
+    ``members`` networks (default: the shipped model's)."""
     from sleepscore.training.loop import TrainConfig
     from sleepscore.training.transitions import transition_probabilities
 
     summary = json.loads((shipped_models_dir() / ANY_EEG_MODEL).with_suffix(".json").read_text())
     config = TrainConfig(**{key: summary["config"][key] for key in ("recording_crops", "random_crops")})
     prior = transition_probabilities(SLEEP_EDF / "hypnograms-sc78", exclude_subjects=range(20)).tolist()
+    return dict(arch="spectral-robust", any_eeg=True, k=4, passes=passes, seed=0, quiet=True,
+                config=config, members=members or summary["members"], jobs=jobs,
+                member_validation=summary["trained_on"].get("member_validation", "shared"),
+                options={**summary["options"], **extra_options, "transition_prior": prior})
+
+
+def leave_one_derivation_out(recipe: dict[str, object]) -> list[str]:
+    from sleepscore.training.api import cross_validate
+
     rows = []
     for trained, scored in (("EEG Fpz-Cz", "EEG Pz-Oz"), ("EEG Pz-Oz", "EEG Fpz-Cz")):
         started = time.perf_counter()
-        result = cross_validate("sleep-edf20-features", SLEEP_EDF, arch="spectral-robust",
-                                channels=[trained], any_eeg=True, score_channels=[scored], k=4,
-                                passes=passes, seed=0, quiet=True, config=config,
-                                options={**summary["options"], **extra_options, "transition_prior": prior})
+        result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=[trained],
+                                score_channels=[scored], **recipe)
         rows.append(_row(f"train {trained}, score {scored} ({time.perf_counter() - started:.0f} s)",
                          result.metrics.to_dict()))
     return rows
+
+
+# Added 30-45 Hz power, in multiples of the recording's median N2 gamma density: what 10 uV RMS of
+# muscle adds to the simulated nights of part 2 (see damaged_variants).
+_MUSCLE_TIMES_N2_GAMMA = 50.0
+# A 50-Hz file keeps the 13-25 Hz part of beta; the share of the 13-30 Hz band density it keeps.
+_BETA_KEPT_AT_50HZ = 0.8
+
+
+def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
+    """One single-EEG recording's spectral-v1 features with ``damage`` applied to its band powers."""
+    from sleepscore.training.augment import band_powers, set_band_powers
+
+    out = np.array(x, dtype=np.float64)
+    power = band_powers(out)
+    if damage == "muscle in N2" or damage == "muscle everywhere":
+        hit = y == 2 if damage == "muscle in N2" else np.ones(len(y), bool)
+        power[hit, 4] += _MUSCLE_TIMES_N2_GAMMA * np.median(power[y == 2, 4])
+    elif damage == "50-Hz file":
+        power[:, 3] *= _BETA_KEPT_AT_50HZ
+        power[:, 4] *= 1e-6
+    set_band_powers(out, power)
+    return out.astype(x.dtype)
+
+
+def damaged_real_rows(recipe: dict[str, object]) -> list[str]:
+    from sleepscore.training.api import cross_validate, resolve_nights
+    from sleepscore.training.data import Night
+    from sleepscore.training.evaluate import predict_held_out, protocol_labels, score_held_out
+    from sleepscore.training.splits import split_by_subject
+
+    channels = ["EEG Fpz-Cz", "EEG Pz-Oz"]
+    started = time.perf_counter()
+    result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=channels, **recipe)
+    seconds = time.perf_counter() - started
+    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, channels, True)[0]
+    rows = []
+    for damage in ("as recorded", "muscle in N2", "muscle everywhere", "50-Hz file"):
+        nights, predictions = [], []
+        for fold in result.folds:
+            test = [Night(n.name, n.subject, _damaged(n.x, n.y, damage), n.y)
+                    for n in split_by_subject(recordings, [], fold.test_subjects)[2]]
+            nights += test
+            predictions += predict_held_out(fold.network, test)
+        scores = score_held_out(nights, predictions).to_dict()
+        y = np.concatenate([protocol_labels(n.y, "30min") for n in nights])
+        logits = np.concatenate([p.whole for p in predictions])
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        wake, confident = probs.argmax(axis=1) == 0, probs.max(axis=1) >= _CONFIDENT
+        sleep, n2 = y > 0, y == 2
+        cells = [f"{scores[p]['pooled']['kappa']:.3f}" for p in SCORED_PROTOCOLS]
+        rows.append(f"| {damage} | " + " | ".join(cells) + f" | {scores['30min']['ece']:.3f} | "
+                    f"{wake[n2].mean():.3f} | {wake[sleep].mean():.3f} | "
+                    f"{(wake & confident)[sleep].mean():.3f} |")
+    return [f"Cross-validation: {seconds:.0f} s.", "",
+            "| test subjects' features | kappa ±30 min | whole | cut | pieces | ECE ±30 min | "
+            "N2 as W (±30 min) | sleep as W | sleep as confident W |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows]
 
 
 def _rewrite(src: Path, dst: Path, transform) -> None:  # noqa: ANN001 - (label, signal, fs, stages) -> (label, signal, fs) | None
@@ -193,12 +268,22 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=6, help="simulated nights of part 2")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="LODO runs: a build keyword on top of the shipped recipe's (as train --arch-option)")
-    parser.add_argument("--parts", default="shipped,lodo,simulated",
+                        help="LODO and damaged-real runs: a build keyword on top of the shipped "
+                             "recipe's (as train --arch-option)")
+    parser.add_argument("--members", type=int,
+                        help="LODO and damaged-real runs: networks per fold (default: the shipped model's)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="LODO and damaged-real runs: networks trained at once (as train --jobs)")
+    parser.add_argument("--parts", default="shipped,lodo,damaged-real,simulated",
                         help="which sections to (re)compute; the others are kept from the last run")
     args = parser.parse_args()
     extra_options = parse_arch_options(tuple(args.arch_option), architecture_options("spectral-robust"))
+
+    def recipe() -> dict[str, object]:
+        return _single_eeg_recipe(args.passes, extra_options, args.members, args.jobs)
+
     lodo_options = "".join(f" `--arch-option {pair}`" for pair in args.arch_option)
+    lodo_options += f" `--members {args.members}`" if args.members else ""
     header = ("| | kappa / acc / ECE, ±30 min of the whole recording | whole recording | each night "
               "cut to ±30 min before scoring | 30-min pieces of the sleep period, each scored alone |\n"
               "| --- | --- | --- | --- | --- |")
@@ -211,7 +296,16 @@ def main() -> None:
 derivation only, scored on the other derivation of the test subjects:
 
 {header}
-{chr(10).join(leave_one_derivation_out(args.passes, extra_options))}""",
+{chr(10).join(leave_one_derivation_out(recipe()))}""",
+        "damaged-real": lambda: f"""Damaged real nights (`--passes {args.passes}`{lodo_options}), the single-EEG recipe on both
+derivations; each fold's model scores its test subjects' real features as recorded and damaged
+(muscle: {_MUSCLE_TIMES_N2_GAMMA:g}x the recording's median N2 gamma density added to the gamma band;
+50-Hz file: gamma gone, beta x{_BETA_KEPT_AT_50HZ}). Kappa pooled over the test folds; "sleep as
+W" is the share of the expert's sleep epochs within ±30 min of the sleep period scored wake,
+"confident" those with confidence >= {_CONFIDENT}. Modified real features, not real damaged
+recordings:
+
+{chr(10).join(damaged_real_rows(recipe()))}""",
         "simulated": lambda: f"""{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
 invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
 "sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
@@ -243,6 +337,8 @@ kappa >= {TARGETS['30min']} (±30 min), >= {TARGETS['30min_pieces']} (30-min pie
 {saved.get("shipped", "(not run)")}
 
 {saved.get("lodo", "(not run)")}
+
+{saved.get("damaged-real", "(not run)")}
 
 ## Simulated 9-h recordings, damaged as clinics' files are (not accuracy on real recordings)
 

@@ -60,6 +60,9 @@ class FoldResult:
         Its test nights' scores.
     member_temperatures : list of float
         Per member, fitted on its own validation subject (all 1 with a shared one).
+    network : ProbabilityAverage or None
+        The fold's calibrated ensemble, to score other inputs of its test subjects with (not
+        written anywhere).
     """
 
     test_subjects: list[str]
@@ -68,6 +71,7 @@ class FoldResult:
     temperature: float
     scores: HeldOutScores
     member_temperatures: list[float]
+    network: ProbabilityAverage | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``folds`` entry of the JSON summary: subjects, kept passes (``kept_epochs``, the
@@ -532,7 +536,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         scores = score_held_out(test, fold_predictions)
         log.append(f"fold {number}/{k} " + scores.headlines())
         folds.append(FoldResult(test_subjects, val_subjects, [f.best_pass for f in fits],
-                                temperature, scores, fold_member_temperatures))
+                                temperature, scores, fold_member_temperatures, network))
         held_out += test
         predictions += fold_predictions
         kept_passes += [f.best_pass for f in fits]

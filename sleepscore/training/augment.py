@@ -111,7 +111,7 @@ def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     band_step = np.arange(5) - 2.0
     for start in range(0, out.shape[1], _N_BASE):
         block = out[:, start:start + _N_BASE]
-        power = np.maximum(np.exp(block[:, :5]) - LOG_OFFSET, 0.0)
+        power = band_powers(block)
         log_gain = (2 * np.log(2.5) * rng.uniform(-1, 1) + rng.normal(0, 0.25, 5)
                     + rng.normal(0, 0.1) * band_step)
         gain = np.exp(log_gain)[None, :].repeat(n_epochs, axis=0)
@@ -125,17 +125,36 @@ def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             gamma = np.median(new_power[:, 4]) * np.exp(rng.uniform(0, np.log(1000), hit.sum()))
             new_power[hit, 4] += gamma
             new_power[hit, 3] += gamma * rng.uniform(0, 0.5, hit.sum())
-        variance = np.maximum(np.exp(block[:, _LOG_VAR]) - LOG_OFFSET, 0.0)
-        variance *= _band_total(new_power) / np.maximum(_band_total(power), 1e-300)
-        # Mobility^2 is the diff's variance over the signal's: each band's power weighted by
-        # the first difference's gain 4 sin^2(pi f / fs) at the band's centre.
-        block[:, _MOBILITY] *= np.sqrt(_band_total(new_power, _DIFF_GAIN) / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300)
-                                       * _band_total(power) / np.maximum(_band_total(new_power), 1e-300))
-        block[:, :5] = np.log(new_power + LOG_OFFSET)
-        block[:, 5] = block[:, 1] / (block[:, 2] + LOG_OFFSET)
-        block[:, 6] = block[:, 2] / (block[:, 0] + LOG_OFFSET)
-        block[:, _LOG_VAR] = np.log(variance + LOG_OFFSET)
+        set_band_powers(block, new_power)
     return out.astype(x.dtype)
+
+
+def band_powers(block: np.ndarray) -> np.ndarray:
+    """``[n_epochs, 5]`` delta-gamma band power densities of one channel's spectral-v1 columns."""
+    return np.maximum(np.exp(np.asarray(block[:, :5], dtype=np.float64)) - LOG_OFFSET, 0.0)
+
+
+def set_band_powers(block: np.ndarray, new_power: np.ndarray) -> None:
+    """Rewrite one channel's spectral-v1 columns (float64, in place) for new band powers.
+
+    The log band powers and their two ratios are exact; the signal's variance and its first
+    difference's variance move with the band powers' change, approximated from the five band
+    densities, and the log variance and Hjorth mobility are recomputed from them with the
+    extractor's epsilon, ``sqrt(var(diff) / (var + 1e-10))``. The epsilon matters: EEG in volts
+    has a variance of the order of 1e-10 V^2, so the mobility column moves with the signal's gain.
+    """
+    power = band_powers(block)
+    old_variance = np.maximum(np.exp(block[:, _LOG_VAR]) - LOG_OFFSET, 0.0)
+    variance = old_variance * _band_total(new_power) / np.maximum(_band_total(power), 1e-300)
+    # The difference's variance: each band's power weighted by the first difference's gain
+    # 4 sin^2(pi f / fs) at the band's centre.
+    diff_variance = (block[:, _MOBILITY] ** 2 * (old_variance + LOG_OFFSET)
+                     * _band_total(new_power, _DIFF_GAIN) / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300))
+    block[:, _MOBILITY] = np.sqrt(diff_variance / (variance + LOG_OFFSET))
+    block[:, :5] = np.log(new_power + LOG_OFFSET)
+    block[:, 5] = block[:, 1] / (block[:, 2] + LOG_OFFSET)
+    block[:, 6] = block[:, 2] / (block[:, 0] + LOG_OFFSET)
+    block[:, _LOG_VAR] = np.log(variance + LOG_OFFSET)
 
 
 def shift_signal(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -12,7 +12,7 @@ from sleepscore.alignment import trim_mask  # noqa: E402
 from sleepscore.metrics import expected_calibration_error  # noqa: E402
 from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
 from sleepscore.nets.spectral_robust import TrustedSpectralInputs  # noqa: E402
-from sleepscore.training.augment import montage_augment  # noqa: E402
+from sleepscore.training.augment import band_powers, montage_augment, set_band_powers  # noqa: E402
 from sleepscore.training.data import Night, per_channel_nights  # noqa: E402
 from sleepscore.training.evaluate import (HeldOutPrediction, fit_temperature,  # noqa: E402
                                           sleep_pieces)
@@ -90,6 +90,35 @@ def test_montage_augment_keeps_the_features_consistent_and_damages_the_high_band
     # Only the 50-Hz loss or the muscle artefact change gamma relative to delta differently from
     # the night's constant band gains: P(neither) = 0.85 * 0.65, so ~18 of 40 nights.
     assert 5 <= changed_gamma <= 25
+
+
+@pytest.mark.parametrize("muscle_uv", [2.0, 10.0])
+def test_new_band_powers_move_variance_and_mobility_as_the_extractor_does(sleep_edf_dir, muscle_uv) -> None:
+    """Muscle added to the real excerpt's signal, then extracted, against the same band powers
+    written into the clean features: the augmentation's (and the damaged-real benchmark's) model."""
+    import mne
+    from scipy.signal import butter, sosfiltfilt
+
+    raw = mne.io.read_raw_edf(sleep_edf_dir / "excerpt" / "SC4001E0-PSG-first5min.edf", verbose="error")
+    signal = raw.get_data(picks=["EEG Pz-Oz"])[0]
+    muscle = sosfiltfilt(butter(4, [30, 45], btype="bandpass", fs=100, output="sos"),
+                         np.random.default_rng(0).normal(0, 1, len(signal)))
+    muscle *= muscle_uv * 1e-6 / muscle.std()
+    clean = spectral_features(signal.reshape(-1, 1, 3000))
+    dirty = spectral_features((signal + muscle).reshape(-1, 1, 3000))
+    rewritten = clean.copy()
+    set_band_powers(rewritten, band_powers(dirty))
+    assert dirty[:, 8].mean() > 1.1 * clean[:, 8].mean()  # the muscle does move mobility
+    np.testing.assert_allclose(rewritten[:, :7], dirty[:, :7], rtol=1e-9)  # band powers and ratios
+    np.testing.assert_allclose(rewritten[:, 7], dirty[:, 7], atol=0.3)  # log variance
+    np.testing.assert_allclose(rewritten[:, 8], dirty[:, 8], rtol=0.15)  # Hjorth mobility
+    # A gain scales every power alike: the variance and the mobility column (whose epsilon is of
+    # the order of this channel's variance in V^2) then follow exactly.
+    louder = spectral_features(2.5 * signal.reshape(-1, 1, 3000))
+    rewritten = clean.copy()
+    set_band_powers(rewritten, 2.5**2 * band_powers(clean))
+    assert np.all(np.abs(louder[:, 8] / clean[:, 8] - 1) > 0.01)  # the column does move with the gain
+    np.testing.assert_allclose(rewritten[:, 7:], louder[:, 7:], rtol=1e-6)
 
 
 def test_random_crops_are_inside_the_night_of_every_length_and_half_in_the_sleep_period() -> None:
