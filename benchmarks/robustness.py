@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 from scipy.signal import butter, resample_poly, sosfiltfilt
+from scipy.special import softmax
 
 from benchmarks._common import RESULTS, SLEEP_EDF, load, machine, now, write_result
 from sleepscore.cli.train import parse_arch_options
@@ -148,8 +149,7 @@ def damaged_real_rows(recipe: dict[str, object]) -> list[str]:
         scores = score_held_out(nights, predictions).to_dict()
         y = np.concatenate([protocol_labels(n.y, "30min") for n in nights])
         logits = np.concatenate([p.whole for p in predictions])
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = softmax(logits, axis=1)
         wake, confident = probs.argmax(axis=1) == 0, probs.max(axis=1) >= _CONFIDENT
         sleep, n2 = y > 0, y == 2
         cells = [f"{scores[p]['pooled']['kappa']:.3f}" for p in SCORED_PROTOCOLS]

@@ -21,8 +21,7 @@ from ..stages import FEATURES_PER_CHANNEL, LOG_OFFSET
 
 _N_BASE = len(FEATURES_PER_CHANNEL)
 # spectral-v1 columns of one channel: delta, theta, alpha, beta, gamma log powers, two ratios, log
-# variance, Hjorth mobility. Those that are ln(power + 1e-10): the 5 band powers and the variance.
-_LOG_POWER_COLUMNS = (0, 1, 2, 3, 4, 7)
+# variance, Hjorth mobility.
 _DELTA, _THETA, _ALPHA, _THETA_ALPHA, _ALPHA_DELTA, _LOG_VAR, _MOBILITY = 0, 1, 2, 5, 6, 7, 8
 # The paper's B_sig: shifts are drawn from ±10 % of an epoch.
 MAX_SHIFT_FRACTION = 0.1
@@ -57,13 +56,8 @@ def spectral_augment(x: np.ndarray, rng: np.random.Generator, max_gain: float = 
     for start in range(0, out.shape[1], _N_BASE):
         block = out[:, start:start + _N_BASE]
         gain = max_gain ** rng.uniform(-1.0, 1.0)
-        power = np.maximum(np.exp(block[:, _LOG_POWER_COLUMNS]) - LOG_OFFSET, 0.0)
-        variance = power[:, _LOG_POWER_COLUMNS.index(_LOG_VAR)]
-        diff_variance = block[:, _MOBILITY] ** 2 * (variance + LOG_OFFSET)
-        block[:, _MOBILITY] = np.sqrt(gain**2 * diff_variance / (gain**2 * variance + LOG_OFFSET))
-        block[:, _LOG_POWER_COLUMNS] = np.log(gain**2 * power + LOG_OFFSET)
-        block[:, _THETA_ALPHA] = block[:, _THETA] / (block[:, _ALPHA] + LOG_OFFSET)
-        block[:, _ALPHA_DELTA] = block[:, _ALPHA] / (block[:, _DELTA] + LOG_OFFSET)
+        # Every band power scaled alike: set_band_powers scales both variances exactly.
+        set_band_powers(block, gain**2 * band_powers(block))
     out += rng.normal(0.0, 1.0, out.shape) * noise * out.std(axis=0)
     return out.astype(x.dtype)
 
@@ -152,8 +146,8 @@ def set_band_powers(block: np.ndarray, new_power: np.ndarray) -> None:
                      * _band_total(new_power, _DIFF_GAIN) / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300))
     block[:, _MOBILITY] = np.sqrt(diff_variance / (variance + LOG_OFFSET))
     block[:, :5] = np.log(new_power + LOG_OFFSET)
-    block[:, 5] = block[:, 1] / (block[:, 2] + LOG_OFFSET)
-    block[:, 6] = block[:, 2] / (block[:, 0] + LOG_OFFSET)
+    block[:, _THETA_ALPHA] = block[:, _THETA] / (block[:, _ALPHA] + LOG_OFFSET)
+    block[:, _ALPHA_DELTA] = block[:, _ALPHA] / (block[:, _DELTA] + LOG_OFFSET)
     block[:, _LOG_VAR] = np.log(variance + LOG_OFFSET)
 
 
