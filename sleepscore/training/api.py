@@ -144,10 +144,16 @@ def _member_validation(candidates: list[str], first: str, members: int,
     return [candidates[(start + member) % len(candidates)] for member in range(members)]
 
 
-def _member_splits(nights: list[Night], val_subjects: list[str],
-                   test_subjects: list[str]) -> list[tuple[list[Night], list[Night]]]:
-    """Per member, its training and validation nights (test subjects in neither)."""
-    return [split_by_subject(nights, [subject], test_subjects)[:2] for subject in val_subjects]
+def _drawn_member_splits(nights: list[Night], test_subjects: list[str], rng: np.random.Generator,
+                         members: int, member_validation: str
+                         ) -> tuple[list[str], list[tuple[list[Night], list[Night]]]]:
+    """Draw a validation subject among the non-test ones with ``rng`` and give each member its
+    (:func:`_member_validation`): the validation subjects in member order, without repeats, and
+    per member its training and validation nights (test subjects in neither)."""
+    candidates = [s for s in subjects_of(nights) if s not in test_subjects]
+    member_val = _member_validation(candidates, str(rng.choice(candidates)), members, member_validation)
+    return (list(dict.fromkeys(member_val)),
+            [split_by_subject(nights, [subject], test_subjects)[:2] for subject in member_val])
 
 
 def _calibrate(network: ProbabilityAverage, vals: list[list[Night]], log: list[str]) -> tuple[float, list[float]]:
@@ -420,11 +426,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     options = dict(options or {})
     test_subjects = list(test_subjects or [])
     if val_subjects is None:
-        candidates = [s for s in subjects_of(all_nights) if s not in test_subjects]
-        member_val = _member_validation(candidates, str(np.random.default_rng(seed).choice(candidates)),
-                                        members, member_validation)
-        splits = _member_splits(all_nights, member_val, test_subjects)
-        val_subjects = list(dict.fromkeys(member_val))
+        val_subjects, splits = _drawn_member_splits(all_nights, test_subjects, np.random.default_rng(seed),
+                                                    members, member_validation)
     elif member_validation != "shared":
         raise UsageError("validation subjects of the members' own are drawn, not given: "
                          "drop --val-subjects")
@@ -515,11 +518,9 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
     splits, tasks = [], []
     for test_subjects in subject_folds(subjects, k, seed):
-        candidates = [s for s in subjects if s not in test_subjects]
-        val_subjects = _member_validation(candidates, str(rng.choice(candidates)), members,
-                                          member_validation)
-        member_splits = _member_splits(all_nights, val_subjects, test_subjects)
-        splits.append((test_subjects, list(dict.fromkeys(val_subjects)), [v for _, v in member_splits]))
+        val_subjects, member_splits = _drawn_member_splits(all_nights, test_subjects, rng, members,
+                                                           member_validation)
+        splits.append((test_subjects, val_subjects, [v for _, v in member_splits]))
         tasks += _member_tasks(arch, len(channels), options, member_splits, config, quiet)
     # Every member of every fold is one task, so that --jobs keeps all workers busy.
     trained = _train_members(tasks, jobs)

@@ -228,7 +228,8 @@ def test_members_with_validation_of_their_own_hold_it_out_and_are_calibrated_on_
     member_val = result.trained_on["val_subjects"]
     assert sorted(member_val) == ["00", "01", "02"]  # three members, three different subjects
     assert result.trained_on["temperature"] == 1.0
-    splits = api._member_splits(subset, member_val, ["03"])
+    drawn_val, splits = api._drawn_member_splits(subset, ["03"], np.random.default_rng(2), 3, "own")
+    assert drawn_val == member_val  # the splits train_model drew with seed 2
     for (train, val), own in zip(splits, member_val):
         assert {n.subject for n in val} == {own}
         assert {n.subject for n in train} == {"00", "01", "02"} - {own}
