@@ -83,7 +83,8 @@ def _single_eeg_recipe(passes: int, extra_options: dict[str, object], members: i
     from sleepscore.training.transitions import transition_probabilities
 
     summary = json.loads((shipped_models_dir() / ANY_EEG_MODEL).with_suffix(".json").read_text())
-    config = TrainConfig(**{key: summary["config"][key] for key in ("recording_crops", "random_crops")})
+    config = TrainConfig(**{key: summary["config"][key] for key in ("recording_crops", "random_crops")},
+                         derivation_mixing=summary["config"].get("derivation_mixing", 0.0))
     prior = transition_probabilities(SLEEP_EDF / "hypnograms-sc78", exclude_subjects=range(20)).tolist()
     return dict(arch="spectral-robust", any_eeg=True, k=4, passes=passes, seed=0, quiet=True,
                 config=config, members=members or summary["members"], jobs=jobs,
@@ -128,16 +129,26 @@ def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
 
 
 def damaged_real_rows(recipe: dict[str, object]) -> list[str]:
-    from sleepscore.training.api import cross_validate, resolve_nights
+    """Cross-validate ``recipe`` on both derivations, then :func:`damaged_real_table` of its folds."""
+    from sleepscore.training.api import cross_validate
+
+    started = time.perf_counter()
+    result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=_DERIVATIONS, **recipe)
+    return damaged_real_table(result, time.perf_counter() - started)
+
+
+_DERIVATIONS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
+
+
+def damaged_real_table(result, seconds: float) -> list[str]:  # noqa: ANN001 - a RunResult
+    """Each fold's network of a single-EEG cross-validation on both derivations scores its test
+    subjects' features as recorded and damaged: markdown rows."""
+    from sleepscore.training.api import resolve_nights
     from sleepscore.training.data import Night
     from sleepscore.training.evaluate import predict_held_out, protocol_labels, score_held_out
     from sleepscore.training.splits import split_by_subject
 
-    channels = ["EEG Fpz-Cz", "EEG Pz-Oz"]
-    started = time.perf_counter()
-    result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=channels, **recipe)
-    seconds = time.perf_counter() - started
-    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, channels, True)[0]
+    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, _DERIVATIONS, True)[0]
     rows = []
     for damage in ("as recorded", "muscle in N2", "muscle everywhere", "50-Hz file"):
         nights, predictions = [], []

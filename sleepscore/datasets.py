@@ -198,12 +198,17 @@ class Night:
     y : np.ndarray
         int64 ``[n_epochs]``, 0-4 (W, N1, N2, N3, REM) or -1 for unscored epochs, which
         are kept in the sequence (the model sees them) but excluded from loss and metrics.
+    other_derivations : np.ndarray or None
+        For a one-channel recording cut from a multi-channel night: the same epochs as the
+        night's other EEG derivations recorded them, ``[n_epochs, n_other, ...]`` (each entry
+        shaped like one epoch of ``x``), for :func:`sleepscore.training.augment.mix_derivations`.
     """
 
     name: str
     subject: str
     x: np.ndarray
     y: np.ndarray
+    other_derivations: np.ndarray | None = None
 
 
 class RecordingPair(NamedTuple):

@@ -63,6 +63,9 @@ from .common import split_channels
 @click.option("--any-eeg", is_flag=True,
               help="Train a single-EEG model on every --channels derivation as a recording of its "
                    "own; predict then feeds it whichever EEG channel a file has.")
+@click.option("--derivation-mixing", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --any-eeg: probability per recording and training pass of training on a "
+                   "virtual derivation between that EEG and another of the same night.")
 @click.option("--card-notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Markdown added to the model card (e.g. what each training choice gave).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -74,7 +77,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           cv: int | None, passes: int | None, members: int, member_validation: str, seed: int,
           jobs: int, transition_prior: Path | None,
           recording_crops: float, random_crops: int, arch_options: tuple[str, ...], any_eeg: bool,
-          card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
+          derivation_mixing: float, card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
     \b
@@ -98,6 +101,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         if err.name == "torch":
             raise UsageError("training needs torch: pip install 'sleepscore[train]'") from None
         raise
+    if derivation_mixing and not any_eeg:
+        raise UsageError("--derivation-mixing mixes the derivations of a single-EEG model: add --any-eeg")
     channel_list = split_channels(channels)
     known_options = architecture_options(arch)
     options = parse_arch_options(arch_options, known_options)
@@ -118,7 +123,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     common = dict(nights=nights, arch=arch, channels=channel_list, passes=passes, seed=seed,
                   output=output, quiet=quiet, members=members, options=options, jobs=jobs,
                   member_validation=member_validation,
-                  config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops),
+                  config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops,
+                                     derivation_mixing=derivation_mixing),
                   any_eeg=any_eeg, provenance=provenance,
                   notes=card_notes.read_text() if card_notes is not None else None,
                   command="sleepscore " + shlex.join(sys.argv[1:]))

@@ -9,6 +9,9 @@ recipe (:mod:`sleepscore.training.recipes`) names which one it uses.
   spectral tilt, 50-Hz sampling, muscle artefact).
 - :func:`shift_signal` (``tinysleepnet``): the paper's signal augmentation, a time shift.
 
+:func:`mix_derivations` is not an architecture's: the training loop applies it first, to any
+one-channel recording cut from a multi-channel night, when ``TrainConfig.derivation_mixing`` asks.
+
 The feature augmentations recompute the spectral-v1 features as the extractor
 (:mod:`sleepscore.features`) would from the changed powers.
 """
@@ -138,17 +141,77 @@ def set_band_powers(block: np.ndarray, new_power: np.ndarray) -> None:
     has a variance of the order of 1e-10 V^2, so the mobility column moves with the signal's gain.
     """
     power = band_powers(block)
-    old_variance = np.maximum(np.exp(block[:, _LOG_VAR]) - LOG_OFFSET, 0.0)
+    old_variance, old_diff_variance = _variances(block)
     variance = old_variance * _band_total(new_power) / np.maximum(_band_total(power), 1e-300)
     # The difference's variance: each band's power weighted by the first difference's gain
     # 4 sin^2(pi f / fs) at the band's centre.
-    diff_variance = (block[:, _MOBILITY] ** 2 * (old_variance + LOG_OFFSET)
-                     * _band_total(new_power, _DIFF_GAIN) / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300))
+    diff_variance = (old_diff_variance * _band_total(new_power, _DIFF_GAIN)
+                     / np.maximum(_band_total(power, _DIFF_GAIN), 1e-300))
+    _write_block(block, new_power, variance, diff_variance)
+
+
+def _variances(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The signal's and its first difference's variance, from the log variance and mobility columns."""
+    variance = np.maximum(np.exp(block[:, _LOG_VAR]) - LOG_OFFSET, 0.0)
+    return variance, block[:, _MOBILITY] ** 2 * (variance + LOG_OFFSET)
+
+
+def _write_block(block: np.ndarray, power: np.ndarray, variance: np.ndarray,
+                 diff_variance: np.ndarray) -> None:
+    """One channel's spectral-v1 columns as the extractor computes them from these quantities."""
     block[:, _MOBILITY] = np.sqrt(diff_variance / (variance + LOG_OFFSET))
-    block[:, :5] = np.log(new_power + LOG_OFFSET)
+    block[:, :5] = np.log(power + LOG_OFFSET)
     block[:, _THETA_ALPHA] = block[:, _THETA] / (block[:, _ALPHA] + LOG_OFFSET)
     block[:, _ALPHA_DELTA] = block[:, _ALPHA] / (block[:, _DELTA] + LOG_OFFSET)
     block[:, _LOG_VAR] = np.log(variance + LOG_OFFSET)
+
+
+def mix_derivations(x: np.ndarray, other_derivations: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The recording as a virtual derivation between its own and another of the same night.
+
+    A single-EEG model trained on Fpz-Cz and Pz-Oz alone sees two points of a continuum: a
+    central or mastoid-referenced derivation (C4-M1, C3-M2) picks up frontal delta and eye
+    movements as well as posterior alpha, each attenuated. So the recording is replaced by
+    ``sqrt(s) * a + sqrt(1 - s) * b``, with ``a`` its own derivation, ``b`` one of
+    ``other_derivations`` drawn at random and the share ``s`` uniform in [0, 1]. Raw epochs are
+    mixed exactly. For spectral-v1 features the band powers, the variance and the first
+    difference's variance are mixed as ``s * P_a + (1 - s) * P_b``, which is exact when the two
+    derivations are uncorrelated, and the other columns are recomputed from them as the extractor
+    would.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        One recording: ``[n_epochs, 9]`` spectral-v1 features of one channel or
+        ``[n_epochs, 1, samples]`` raw epochs.
+    other_derivations : np.ndarray
+        The same epochs from the night's other derivations, ``[n_epochs, n_other, ...]`` (each
+        ``[:, j]`` shaped like ``x``): :attr:`sleepscore.datasets.Night.other_derivations`.
+    rng : np.random.Generator
+        Source of the derivation and the share.
+
+    Returns
+    -------
+    np.ndarray
+        The mixed recording, shaped and typed like ``x``.
+
+    Examples
+    --------
+    >>> a, b = np.ones((2, 1, 4)), np.zeros((2, 1, 1, 4))
+    >>> mixed = mix_derivations(a, b, np.random.default_rng(0))
+    >>> bool(np.all((mixed >= 0) & (mixed <= 1)))
+    True
+    """
+    other = other_derivations[:, rng.integers(other_derivations.shape[1])]
+    share = rng.uniform()
+    if x.ndim == 3:
+        return (np.sqrt(share) * x + np.sqrt(1 - share) * other).astype(x.dtype)
+    own, another = np.asarray(x, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    out = own.copy()
+    own_variances, other_variances = _variances(own), _variances(another)
+    _write_block(out, share * band_powers(own) + (1 - share) * band_powers(another),
+                 *(share * mine + (1 - share) * theirs for mine, theirs in zip(own_variances, other_variances)))
+    return out.astype(x.dtype)
 
 
 def shift_signal(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..datasets import Night
 
 
@@ -10,7 +12,8 @@ def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
 
     Features (``[n_epochs, width * n_channels]``, channel-major) are split into channel blocks,
     raw epochs (``[n_epochs, n_channels, samples]``) along the channel axis. A single-EEG model
-    trained on these sees each derivation as just another EEG.
+    trained on these sees each derivation as just another EEG. Each recording carries the
+    night's other channels as ``other_derivations``, for derivation mixing in training.
 
     Examples
     --------
@@ -23,7 +26,10 @@ def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
     for night in nights:
         raw = night.x.ndim == 3
         width = 1 if raw else night.x.shape[1] // len(channels)
+        blocks = [night.x[:, i:i + 1] if raw else night.x[:, i * width:(i + 1) * width]
+                  for i in range(len(channels))]
         for i, channel in enumerate(channels):
-            x = night.x[:, i:i + 1] if raw else night.x[:, i * width:(i + 1) * width]
-            out.append(Night(f"{night.name}:{channel}", night.subject, x, night.y))
+            others = [block for j, block in enumerate(blocks) if j != i]
+            out.append(Night(f"{night.name}:{channel}", night.subject, blocks[i], night.y,
+                             np.stack(others, axis=1) if others else None))
     return out

@@ -31,6 +31,7 @@ from torch import nn
 
 from ..alignment import trim_mask
 from ..stages import N_STAGES, UNSCORED
+from .augment import mix_derivations
 from .data import Night
 from .evaluate import predict_nights, score_predictions, sleep_pieces
 
@@ -124,6 +125,11 @@ class TrainConfig:
         share a batch), lies anywhere in the night or, half the time, within its sleep period,
         and gets ``per_recording`` computed on itself alone. With random crops the kept pass is
         chosen on the mean of the validation nights' ±30-min kappa and of their 30-min pieces'.
+    derivation_mixing : float
+        Probability, per training recording and pass, of training on a virtual derivation between
+        the recording's own and another of the same night (:func:`.augment.mix_derivations`,
+        before the architecture's augmentation), for recordings that carry
+        ``other_derivations`` (single-EEG training). 0 leaves every recording as recorded.
     seed : int
         Seeds torch and numpy: the same seed, data and config give the same weights.
     threads : int
@@ -141,6 +147,7 @@ class TrainConfig:
     augment: bool = True
     recording_crops: float = 0.0
     random_crops: int = 0
+    derivation_mixing: float = 0.0
     seed: int = 0
     threads: int = 1
 
@@ -398,7 +405,13 @@ def fit(model: nn.Module, train_nights: list[Night], val_nights: list[Night], co
                 loss_fn = loss_fns[scheme]
                 inputs, labels = [], []
                 for night in train_nights:
-                    x = augment(night.x, rng) if (augment is not None and config.augment) else night.x
+                    x = night.x
+                    # Drawn only when asked for, so that runs without mixing keep their weights.
+                    if (config.derivation_mixing and night.other_derivations is not None
+                            and rng.random() < config.derivation_mixing):
+                        x = mix_derivations(x, night.other_derivations, rng)
+                    if augment is not None and config.augment:
+                        x = augment(x, rng)
                     views = [_recording_crop(night.y, config.recording_crops, rng)]
                     views += [_random_crop(night.y, rng) for _ in range(config.random_crops)]
                     for start, stop in views:
