@@ -172,12 +172,8 @@ def mix_derivations(x: np.ndarray, other_derivations: np.ndarray, rng: np.random
     A single-EEG model trained on Fpz-Cz and Pz-Oz alone sees two points of a continuum: a
     central or mastoid-referenced derivation (C4-M1, C3-M2) picks up frontal delta and eye
     movements as well as posterior alpha, each attenuated. So the recording is replaced by
-    ``sqrt(s) * a + sqrt(1 - s) * b``, with ``a`` its own derivation, ``b`` one of
-    ``other_derivations`` drawn at random and the share ``s`` uniform in [0, 1]. Raw epochs are
-    mixed exactly. For spectral-v1 features the band powers, the variance and the first
-    difference's variance are mixed as ``s * P_a + (1 - s) * P_b``, which is exact when the two
-    derivations are uncorrelated, and the other columns are recomputed from them as the extractor
-    would.
+    :func:`mixed_derivation` with one of ``other_derivations`` drawn at random and a share drawn
+    uniformly from [0, 1].
 
     Parameters
     ----------
@@ -194,23 +190,46 @@ def mix_derivations(x: np.ndarray, other_derivations: np.ndarray, rng: np.random
     -------
     np.ndarray
         The mixed recording, shaped and typed like ``x``.
+    """
+    other = other_derivations[:, rng.integers(other_derivations.shape[1])]
+    return mixed_derivation(x, other, rng.uniform())
+
+
+def mixed_derivation(x: np.ndarray, other: np.ndarray, share: float) -> np.ndarray:
+    """The virtual derivation ``sqrt(share) * a + sqrt(1 - share) * b`` of two derivations.
+
+    Raw epochs are mixed exactly. For spectral-v1 features the band powers, the variance and the
+    first difference's variance are mixed as ``share * P_a + (1 - share) * P_b``, which is exact
+    when the two derivations are uncorrelated, and the other columns are recomputed from them as
+    the extractor would.
+
+    Parameters
+    ----------
+    x, other : np.ndarray
+        The same epochs of two derivations: ``[n_epochs, 9]`` spectral-v1 features of one channel
+        each, or raw epochs ``[n_epochs, 1, samples]``.
+    share : float
+        Share of ``x``'s power in the mixture, 0 to 1.
+
+    Returns
+    -------
+    np.ndarray
+        Shaped and typed like ``x``.
 
     Examples
     --------
-    >>> a, b = np.ones((2, 1, 4)), np.zeros((2, 1, 1, 4))
-    >>> mixed = mix_derivations(a, b, np.random.default_rng(0))
-    >>> bool(np.all((mixed >= 0) & (mixed <= 1)))
-    True
+    >>> a, b = np.full((2, 1, 4), 3.0), np.full((2, 1, 4), 4.0)
+    >>> mixed_derivation(a, b, 0.36)[0, 0].tolist()   # 0.6 * 3 + 0.8 * 4
+    [5.0, 5.0, 5.0, 5.0]
     """
-    other = other_derivations[:, rng.integers(other_derivations.shape[1])]
-    share = rng.uniform()
     if x.ndim == 3:
         return (np.sqrt(share) * x + np.sqrt(1 - share) * other).astype(x.dtype)
     own, another = np.asarray(x, dtype=np.float64), np.asarray(other, dtype=np.float64)
     out = own.copy()
-    own_variances, other_variances = _variances(own), _variances(another)
-    _write_block(out, share * band_powers(own) + (1 - share) * band_powers(another),
-                 *(share * mine + (1 - share) * theirs for mine, theirs in zip(own_variances, other_variances)))
+    mixed = [share * mine + (1 - share) * theirs
+             for mine, theirs in zip((band_powers(own), *_variances(own)),
+                                     (band_powers(another), *_variances(another)))]
+    _write_block(out, *mixed)
     return out.astype(x.dtype)
 
 

@@ -202,3 +202,29 @@ def test_an_unknown_arch_option_is_refused_by_name(tmp_path):
                     "--arch", "spectral-robust", "--arch-option", "widht=3", "-o", tmp_path / "m.onnx")
     assert result.exit_code != 0 and "--arch-option widht" in result.output
     assert "hidden" in result.output and not (tmp_path / "m.onnx").exists()
+
+
+def test_derivation_mixing_reaches_every_member_and_needs_any_eeg(sleep_edf_dir, tmp_path, monkeypatch):
+    import sleepscore.training.api as api
+
+    seen = []
+
+    class Stop(Exception):
+        """Ends the run once the members' tasks are known."""
+
+    def stop(tasks, jobs):  # noqa: ANN001, ANN202
+        seen.extend(tasks)
+        raise Stop
+
+    monkeypatch.setattr(api, "_train_members", stop)
+    result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                    "--arch", "spectral-robust", "--any-eeg", "--derivation-mixing", "0.5",
+                    "--test-subjects", "7", "-o", tmp_path / "mixed.onnx", "-q")
+    assert isinstance(result.exception, Stop)
+    assert seen and all(task.config.derivation_mixing == 0.5 for task in seen)
+    # Each one-channel recording carries the night's other derivation to be mixed with.
+    assert all(n.other_derivations is not None and n.other_derivations.shape == (len(n.y), 1, 9)
+               for task in seen for n in task.train)
+    refused = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                     "--derivation-mixing", "0.5", "-o", tmp_path / "refused.onnx")
+    assert refused.exit_code == 2 and "--any-eeg" in refused.output and "Traceback" not in refused.output

@@ -11,12 +11,15 @@ from sleepscore.features import spectral_features  # noqa: E402
 from sleepscore.alignment import trim_mask  # noqa: E402
 from sleepscore.metrics import expected_calibration_error  # noqa: E402
 from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
+from sleepscore.nets.spectral import LogPowerUnsquash  # noqa: E402
 from sleepscore.nets.spectral_robust import TrustedSpectralInputs  # noqa: E402
-from sleepscore.training.augment import band_powers, montage_augment, set_band_powers  # noqa: E402
+from sleepscore.training.augment import (band_powers, mixed_derivation, montage_augment,  # noqa: E402
+                                         set_band_powers)
 from sleepscore.training.data import Night, per_channel_nights  # noqa: E402
 from sleepscore.training.evaluate import (HeldOutPrediction, fit_temperature,  # noqa: E402
                                           sleep_pieces)
-from sleepscore.training.loop import _RANDOM_CROP_EPOCHS, _batches, _random_crop, fit_population  # noqa: E402
+from sleepscore.training.loop import (_RANDOM_CROP_EPOCHS, TrainConfig, _batches, _random_crop, fit,  # noqa: E402
+                                     fit_population)
 
 
 def eeg_epochs(n_epochs: int, seed: int = 0) -> np.ndarray:
@@ -193,6 +196,75 @@ def test_per_channel_nights_keep_the_subject_and_labels() -> None:
     assert [n.name for n in split] == ["SC4001E0:EEG Fpz-Cz", "SC4001E0:EEG Pz-Oz"]
     assert all(n.subject == "00" and (n.y == night.y).all() for n in split)
     np.testing.assert_array_equal(np.hstack([n.x for n in split]), night.x)
+    # Each carries the other derivation's same epochs, for derivation mixing.
+    np.testing.assert_array_equal(split[0].other_derivations[:, 0], split[1].x)
+    np.testing.assert_array_equal(split[1].other_derivations[:, 0], split[0].x)
+
+
+def alpha_epochs(n_epochs: int, seed: int) -> np.ndarray:
+    """``[n, 1, 3000]`` 8-13 Hz noise plus a little white noise: a posterior derivation's wake."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    alpha = sosfiltfilt(butter(4, [8, 13], btype="bandpass", fs=100, output="sos"),
+                        rng.normal(0, 1, (n_epochs, 1, 3000)), axis=-1)
+    return 30e-6 * alpha / alpha.std() + rng.normal(0, 3e-6, (n_epochs, 1, 3000))
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.8, 1.0])
+def test_mixed_derivation_features_are_the_extractors_on_the_mixed_signal(share) -> None:
+    """Independent signals: the extractor run on sqrt(s) a + sqrt(1 - s) b is the reference."""
+    a, b = eeg_epochs(30, seed=2), alpha_epochs(30, seed=3)
+    expected = spectral_features(np.sqrt(share) * a + np.sqrt(1 - share) * b)
+    got = mixed_derivation(spectral_features(a), spectral_features(b), share)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    unsquash = LogPowerUnsquash(9)
+    got_log, expected_log = (unsquash(torch.from_numpy(f)).numpy() for f in (got, expected))
+    # Log band powers and variance: only the two noises' chance correlation is left out.
+    np.testing.assert_allclose(got_log[:, [0, 1, 2, 3, 4, 7]], expected_log[:, [0, 1, 2, 3, 4, 7]], atol=0.1)
+    np.testing.assert_allclose(got[:, 8], expected[:, 8], rtol=0.05)  # Hjorth mobility
+    # The ratio columns follow from the mixed log powers, as the extractor computes them.
+    np.testing.assert_allclose(got[:, 5], got[:, 1] / (got[:, 2] + 1e-10))
+
+
+def _inputs_seen_by_training(mixing: float, with_other_derivations: bool) -> tuple[list[np.ndarray], dict]:
+    """What the loop hands the architecture's augmentation in one pass, and the weights it trains."""
+    night = Night("n", "00", np.hstack([spectral_features(eeg_epochs(300, seed=4)),
+                                        spectral_features(alpha_epochs(300, seed=5))]).astype(np.float32),
+                  night_labels(300))
+    recordings = per_channel_nights([night], ["A", "B"])
+    if not with_other_derivations:
+        recordings = [Night(r.name, r.subject, r.x, r.y) for r in recordings]
+    seen = []
+
+    def spy(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        seen.append(np.array(x))
+        return x
+
+    torch.manual_seed(0)
+    net = build_network("spectral-robust", 1)
+    fit(net, recordings, [], TrainConfig(max_passes=1, window=64, batch_size=16, seed=3,
+                                         derivation_mixing=mixing), augment=spy, quiet=True)
+    return seen, net.state_dict()
+
+
+def test_derivation_mixing_trains_on_mixtures_and_leaves_unmixed_runs_as_they_were() -> None:
+    seen, _ = _inputs_seen_by_training(1.0, True)
+    own, other = (band_powers(spectral_features(e)) for e in (eeg_epochs(300, seed=4), alpha_epochs(300, seed=5)))
+    for x in seen:
+        power = band_powers(x.astype(np.float64))
+        # A mixture: every band power between the two derivations', and not one of them.
+        low, high = np.minimum(own, other), np.maximum(own, other)
+        assert np.all((power >= low * (1 - 1e-4)) & (power <= high * (1 + 1e-4)))
+        assert not (np.allclose(power, own, rtol=1e-3, atol=0) or np.allclose(power, other, rtol=1e-3, atol=0))
+    # Mixing off: the recordings as recorded, and the same random draws (so the same weights) as
+    # recordings that carry no other derivation.
+    seen_off, weights_off = _inputs_seen_by_training(0.0, True)
+    seen_plain, weights_plain = _inputs_seen_by_training(0.0, False)
+    for x, y in zip(seen_off, seen_plain):
+        np.testing.assert_array_equal(x, y)
+    for name in weights_off:
+        torch.testing.assert_close(weights_off[name], weights_plain[name], rtol=0, atol=0)
 
 
 def staged_epochs(labels: np.ndarray, seed: int) -> np.ndarray:
