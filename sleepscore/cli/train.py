@@ -60,6 +60,9 @@ from .common import split_channels
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE",
               help="A keyword of the architecture's build function, VALUE as JSON (repeatable), "
                    "e.g. hidden=96 or adapt_passes=1 (spectral-robust).")
+@click.option("--member-option", "member_option_pairs", multiple=True, metavar="N:KEY=VALUE",
+              help="A build keyword for ensemble member N only (1-based, repeatable), e.g. "
+                   "3:high_frequency=false (spectral-robust: a network that ignores gamma and mobility).")
 @click.option("--any-eeg", is_flag=True,
               help="Train a single-EEG model on every --channels derivation as a recording of its "
                    "own; predict then feeds it whichever EEG channel a file has.")
@@ -76,7 +79,8 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
           subjects: str | None, val_subjects: str | None, test_subjects: str | None,
           cv: int | None, passes: int | None, members: int, member_validation: str, seed: int,
           jobs: int, transition_prior: Path | None,
-          recording_crops: float, random_crops: int, arch_options: tuple[str, ...], any_eeg: bool,
+          recording_crops: float, random_crops: int, arch_options: tuple[str, ...],
+          member_option_pairs: tuple[str, ...], any_eeg: bool,
           derivation_mixing: float, card_notes: Path | None, output: Path, force: bool, quiet: bool) -> None:
     """Train a model and export it as a contract ONNX file (needs the 'train' extra: torch).
 
@@ -106,6 +110,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
     channel_list = split_channels(channels)
     known_options = architecture_options(arch)
     options = parse_arch_options(arch_options, known_options)
+    member_options = parse_member_options(member_option_pairs, members, known_options)
     if transition_prior is not None:
         if "transition_prior" not in known_options:
             raise UsageError(f"--transition-prior applies to architectures with a transition "
@@ -122,7 +127,7 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
             subjects=[int(s) for s in subject_ids(subjects)] if subjects else None)
     common = dict(nights=nights, arch=arch, channels=channel_list, passes=passes, seed=seed,
                   output=output, quiet=quiet, members=members, options=options, jobs=jobs,
-                  member_validation=member_validation,
+                  member_validation=member_validation, member_options=member_options,
                   config=TrainConfig(recording_crops=recording_crops, random_crops=random_crops,
                                      derivation_mixing=derivation_mixing),
                   any_eeg=any_eeg, provenance=provenance,
@@ -141,7 +146,30 @@ def train(dataset: str, data_dir: Path | None, arch: str, channels: str | None,
         click.echo(f"held-out, pooled: {scores.headline(protocol)}")
 
 
-def parse_arch_options(pairs: tuple[str, ...], known: set[str]) -> dict[str, object]:
+def parse_member_options(pairs: tuple[str, ...], members: int,
+                         known: set[str]) -> list[dict[str, object]] | None:
+    """``--member-option N:KEY=VALUE`` pairs as one dict of build keywords per member (None
+    when there are none).
+
+    Examples
+    --------
+    >>> parse_member_options(("3:high_frequency=false",), 3, {"high_frequency"})
+    [{}, {}, {'high_frequency': False}]
+    """
+    if not pairs:
+        return None
+    member_options: list[dict[str, object]] = [{} for _ in range(members)]
+    for pair in pairs:
+        member, separator, option = pair.partition(":")
+        if not separator or not member.isdigit() or not 1 <= int(member) <= members:
+            raise UsageError(f"--member-option {pair!r}: expected N:KEY=VALUE with N from 1 to "
+                             f"--members ({members})")
+        member_options[int(member) - 1].update(parse_arch_options((option,), known, "--member-option"))
+    return member_options
+
+
+def parse_arch_options(pairs: tuple[str, ...], known: set[str],
+                       flag: str = "--arch-option") -> dict[str, object]:
     """``--arch-option KEY=VALUE`` pairs as build keywords; VALUE is JSON, else a plain string.
 
     Examples
@@ -153,9 +181,9 @@ def parse_arch_options(pairs: tuple[str, ...], known: set[str]) -> dict[str, obj
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator:
-            raise UsageError(f"--arch-option {pair!r}: expected KEY=VALUE")
+            raise UsageError(f"{flag} {pair!r}: expected KEY=VALUE")
         if key not in known or key == "transition_prior":
-            raise UsageError(f"--arch-option {key}: not an option of this architecture "
+            raise UsageError(f"{flag} {key}: not an option of this architecture "
                              f"(its options: {', '.join(sorted(known - {'transition_prior'}))})")
         try:
             options[key] = json.loads(value)

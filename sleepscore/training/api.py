@@ -253,15 +253,25 @@ def _train_member(task: _MemberTask) -> tuple[torch.nn.Module, FitResult, list[s
 
 def _member_tasks(arch: str, n_channels: int, options: dict[str, Any],
                   splits: list[tuple[list[Night], list[Night]]], config: TrainConfig,
-                  quiet: bool) -> list[_MemberTask]:
+                  quiet: bool, member_options: list[dict[str, Any]] | None = None) -> list[_MemberTask]:
     """One ensemble's members, one per (train, val) split, with seeds ``config.seed``,
-    ``config.seed + 1``, ..."""
+    ``config.seed + 1``, ... and build keywords ``options`` updated by ``member_options[i]``."""
     members = len(splits)
-    return [_MemberTask(arch, n_channels, options, train, val,
+    return [_MemberTask(arch, n_channels, {**options, **_overrides(member_options, member)}, train, val,
                         dataclasses.replace(config, seed=config.seed + member), quiet,
                         f"member {member + 1}/{members} (seed {config.seed + member}, "
                         f"val {subjects_of(val)})")
             for member, (train, val) in enumerate(splits)]
+
+
+def _overrides(member_options: list[dict[str, Any]] | None, member: int) -> dict[str, Any]:
+    """Member ``member``'s own build keywords (none when ``member_options`` is None)."""
+    return dict(member_options[member]) if member_options else {}
+
+
+def _check_member_options(member_options: list[dict[str, Any]] | None, members: int) -> None:
+    if member_options is not None and len(member_options) != members:
+        raise UsageError(f"member options for {len(member_options)} networks, but --members is {members}")
 
 
 def _train_members(tasks: list[_MemberTask], jobs: int) -> list[tuple[torch.nn.Module, FitResult, list[str]]]:
@@ -298,18 +308,22 @@ def _ensemble(trained: list[tuple[torch.nn.Module, FitResult, list[str]]],
 
 def _train_ensemble(arch: str, n_channels: int, options: dict[str, Any],
                     splits: list[tuple[list[Night], list[Night]]], config: TrainConfig,
-                    quiet: bool, jobs: int, log: list[str]) -> tuple[ProbabilityAverage, list[FitResult]]:
+                    quiet: bool, jobs: int, log: list[str],
+                    member_options: list[dict[str, Any]] | None = None) -> tuple[ProbabilityAverage, list[FitResult]]:
     """One ensemble, a network per (train, val) split, trained ``jobs`` at a time."""
-    return _ensemble(_train_members(_member_tasks(arch, n_channels, options, splits, config, quiet),
-                                    jobs), log)
+    return _ensemble(_train_members(_member_tasks(arch, n_channels, options, splits, config, quiet,
+                                                  member_options), jobs), log)
 
 
 def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     """Rebuild the exact torch network of a run from its ``NAME.pt``."""
     saved = torch.load(path, weights_only=True)
     architecture = registered_architecture(saved["architecture"])
-    network = ProbabilityAverage([architecture.build(saved["n_channels"], **saved["options"])
-                                  for _ in range(saved["members"])])
+    # Checkpoints written before members could differ have no member_options.
+    member_options = saved.get("member_options")
+    network = ProbabilityAverage([architecture.build(saved["n_channels"], **saved["options"],
+                                                     **_overrides(member_options, member))
+                                  for member in range(saved["members"])])
     # Checkpoints written before (member) calibration existed have no temperatures: theirs are 1.
     network.load_state_dict({"temperature": torch.ones(()),
                              "member_temperatures": torch.ones(saved["members"]),
@@ -320,7 +334,7 @@ def load_checkpoint(path: str | Path) -> ProbabilityAverage:
 def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult, arch: str,
                    channels: list[str], options: dict[str, Any], config: TrainConfig,
                    log: list[str], command: str | None, notes: str | None,
-                   example: np.ndarray) -> None:
+                   example: np.ndarray, member_options: list[dict[str, Any]] | None) -> None:
     architecture = registered_architecture(arch)
     metadata = contract_metadata(input_kind=architecture.input_kind, channels=channels,
                                  architecture=arch, trained_on=result.trained_on,
@@ -329,11 +343,13 @@ def _write_outputs(output: Path, network: ProbabilityAverage, result: RunResult,
         metadata["sleepscore.distance_threshold"] = f"{network.distance_threshold:.6g}"
     result.model_path = export_onnx(network, output, metadata, example)
     torch.save({"architecture": arch, "n_channels": len(channels), "options": options,
+                "member_options": member_options,
                 "members": len(network.members), "state_dict": network.state_dict()},
                output.with_suffix(".pt"))
     machine = (f"{os.cpu_count()}-core {platform.machine()} machine shared with other jobs, "
                f"torch {torch.__version__} on {config.threads} thread(s)")
     summary = {"architecture": arch, "input": architecture.input_kind, "channels": channels, "options": options,
+               **({"member_options": member_options} if member_options else {}),
                "config": dataclasses.asdict(config), "members": len(network.members),
                "trained_on": result.trained_on, "metrics": result.metrics.to_dict(),
                "folds": [fold.to_dict() for fold in result.folds],
@@ -352,7 +368,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                 options: dict[str, Any] | None = None, command: str | None = None,
                 notes: str | None = None, any_eeg: bool = False,
                 provenance: dict[str, Any] | None = None, jobs: int = 1,
-                member_validation: str = "shared") -> RunResult:
+                member_validation: str = "shared",
+                member_options: list[dict[str, Any]] | None = None) -> RunResult:
     """Train on one subject-wise split, report on its test subjects, optionally export.
 
     Parameters
@@ -406,6 +423,10 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
         a validation subject of its own (the drawn one, then the next non-test subjects in
         order) and trains on the rest, so that the ensemble as a whole trains on every non-test
         subject and its members stop on different nights. Needs ``val_subjects`` left to None.
+    member_options : list of dict, optional
+        One dict per member: build keywords that member takes instead of ``options``' (e.g.
+        ``[{}, {}, {"high_frequency": False}]``: a third network that never reads the bands
+        that muscle and 50-Hz sampling damage).
 
     Returns
     -------
@@ -438,7 +459,9 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     test = split_by_subject(all_nights, [], test_subjects)[2]
     log = [f"train {arch} on {dataset}: train {subjects_of(train)}, val {val_subjects}, "
            f"test {subjects_of(test)}"]
-    network, fits = _train_ensemble(arch, len(channels), options, splits, config, quiet, jobs, log)
+    _check_member_options(member_options, members)
+    network, fits = _train_ensemble(arch, len(channels), options, splits, config, quiet, jobs, log,
+                                    member_options)
     temperature, member_temperatures = _calibrate(network, [v for _, v in splits], log)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
@@ -455,7 +478,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                        seconds=elapsed, final_seconds=elapsed, histories=[f.history for f in fits])
     if output is not None:
         _write_outputs(Path(output), network, result, arch, channels, options, config, log,
-                       command, notes, all_nights[0].x)
+                       command, notes, all_nights[0].x, member_options)
     return result
 
 
@@ -467,7 +490,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                    notes: str | None = None, any_eeg: bool = False,
                    score_channels: list[str] | None = None,
                    provenance: dict[str, Any] | None = None, jobs: int = 1,
-                   member_validation: str = "shared") -> RunResult:
+                   member_validation: str = "shared",
+                   member_options: list[dict[str, Any]] | None = None) -> RunResult:
     """Subject-wise K-fold cross-validation, then (with ``output``) the model to ship.
 
     Each fold tests on its subjects, early-stops on one other subject (drawn with ``seed``)
@@ -513,6 +537,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     config = dataclasses.replace(config or TrainConfig(), max_passes=resolve_passes(arch, passes),
                                  seed=seed)
     options = dict(options or {})
+    _check_member_options(member_options, members)
     subjects = subjects_of(all_nights)
     rng = np.random.default_rng(seed)
     log = [f"{k}-fold subject-wise cross-validation of {arch} on {dataset} ({len(all_nights)} nights)"]
@@ -521,7 +546,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         val_subjects, member_splits = _drawn_member_splits(all_nights, test_subjects, rng, members,
                                                            member_validation)
         splits.append((test_subjects, val_subjects, [v for _, v in member_splits]))
-        tasks += _member_tasks(arch, len(channels), options, member_splits, config, quiet)
+        tasks += _member_tasks(arch, len(channels), options, member_splits, config, quiet, member_options)
     # Every member of every fold is one task, so that --jobs keeps all workers busy.
     trained = _train_members(tasks, jobs)
     folds, held_out, predictions, kept_passes, temperatures = [], [], [], [], []
@@ -568,13 +593,13 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         final_started = time.perf_counter()
         final_config = dataclasses.replace(config, stop_after=final_passes)
         network, fits = _train_ensemble(arch, len(channels), options, [(all_nights, [])] * members,
-                                        final_config, quiet, jobs, log)
+                                        final_config, quiet, jobs, log, member_options)
         network.set_temperature(final_temperature)
         network.set_member_temperatures([final_member_temperature] * members)
         result.final_seconds = time.perf_counter() - final_started
         result.histories = [f.history for f in fits]
         result.seconds = time.perf_counter() - started
         _write_outputs(Path(output), network, result, arch, channels, options, final_config, log,
-                       command, notes, all_nights[0].x)
+                       command, notes, all_nights[0].x, member_options)
     result.seconds = time.perf_counter() - started
     return result
