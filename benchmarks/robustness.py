@@ -78,7 +78,8 @@ def shipped_rows() -> list[str]:
 def _single_eeg_recipe(passes: int, extra_options: dict[str, object], members: int | None,
                        jobs: int) -> dict[str, object]:
     """``cross_validate`` keywords of the shipped single-EEG model's recipe (from its JSON summary),
-    ``members`` networks (default: the shipped model's)."""
+    ``members`` networks (default: the shipped model's; its members' own build keywords are kept
+    only for as many members as it has)."""
     from sleepscore.training.loop import TrainConfig
     from sleepscore.training.transitions import transition_probabilities
 
@@ -86,9 +87,11 @@ def _single_eeg_recipe(passes: int, extra_options: dict[str, object], members: i
     config = TrainConfig(**{key: summary["config"][key] for key in ("recording_crops", "random_crops")},
                          derivation_mixing=summary["config"].get("derivation_mixing", 0.0))
     prior = transition_probabilities(SLEEP_EDF / "hypnograms-sc78", exclude_subjects=range(20)).tolist()
+    members = members or summary["members"]
     return dict(arch="spectral-robust", any_eeg=True, k=4, passes=passes, seed=0, quiet=True,
-                config=config, members=members or summary["members"], jobs=jobs,
+                config=config, members=members, jobs=jobs,
                 member_validation=summary["trained_on"].get("member_validation", "shared"),
+                member_options=summary.get("member_options") if members == summary["members"] else None,
                 options={**summary["options"], **extra_options, "transition_prior": prior})
 
 

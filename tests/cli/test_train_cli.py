@@ -228,3 +228,37 @@ def test_derivation_mixing_reaches_every_member_and_needs_any_eeg(sleep_edf_dir,
     refused = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
                      "--derivation-mixing", "0.5", "-o", tmp_path / "refused.onnx")
     assert refused.exit_code == 2 and "--any-eeg" in refused.output and "Traceback" not in refused.output
+
+
+def test_member_options_build_that_member_alone_and_survive_checkpoint_and_export(sleep_edf_dir, tmp_path):
+    import numpy as np
+    import torch
+
+    from sleepscore.training.api import load_checkpoint
+    from sleepscore.training.feature_files import load_feature_nights
+
+    out = tmp_path / "mixed-trust.onnx"
+    result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                    "--arch", "spectral-robust", "--arch-option", "hidden=16", "--members", "2",
+                    "--member-option", "2:high_frequency=false", "--epochs", "1", "--val-subjects", "",
+                    "--test-subjects", "7", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.with_suffix(".json").read_text())["member_options"] == [{}, {"high_frequency": False}]
+    network = load_checkpoint(out.with_suffix(".pt"))
+    assert [m.inputs.high_frequency for m in network.members] == [True, False]
+    assert all(m.gru.hidden_size == 16 for m in network.members)
+    night = load_feature_nights(sleep_edf_dir, ["EEG Fpz-Cz", "EEG Pz-Oz"])[0]
+    with torch.no_grad():
+        expected = torch.softmax(network(torch.from_numpy(night.x[:300])[None])[0], dim=-1).numpy()
+        # The second member does not read gamma: changing it moves the first member only.
+        louder_gamma = night.x[:300].copy()
+        louder_gamma[:, [4, 13]] += 3.0
+        members = [m(torch.from_numpy(x)[None]) for x in (night.x[:300], louder_gamma) for m in network.members]
+    assert (members[0] - members[2]).abs().max() > 1e-3
+    torch.testing.assert_close(members[1], members[3])
+    np.testing.assert_allclose(SleepModel(out).predict_proba(night.x[:300]), expected, atol=1e-4)
+    for bad, message in ((("3:hidden=8",), "from 1 to --members (2)"), (("2:widht=8",), "--member-option widht")):
+        refused = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
+                         "--arch", "spectral-robust", "--members", "2", "--member-option", *bad,
+                         "-o", tmp_path / "refused.onnx")
+        assert refused.exit_code == 2 and message in refused.output and "Traceback" not in refused.output
