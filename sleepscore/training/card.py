@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 from ..contract import ANY_EEG
@@ -77,6 +79,21 @@ def _agreement_table(pooled: dict[str, Any], ece: float | None = None) -> list[s
     return lines
 
 
+def _recipe_text(summary: dict) -> str:
+    """Sentences on the members built with keywords of their own and on derivation mixing
+    (empty when neither is used)."""
+    text = ""
+    own = [f"network {member} with " + ", ".join(f"`{key}={json.dumps(value)}`" for key, value in options.items())
+           for member, options in enumerate(summary.get("member_options") or [], start=1) if options]
+    if own:
+        text += f" Built differently: {'; '.join(own)}."
+    mixing = summary.get("config", {}).get("derivation_mixing", 0.0)
+    if mixing:
+        text += (f" Each training recording was, with probability {mixing:g} per pass, replaced by a "
+                 "virtual derivation mixed from its own and another derivation of the same night.")
+    return text
+
+
 def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> str:
     """Markdown model card of a run from its metrics JSON (``NAME.json``) content.
 
@@ -103,7 +120,7 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
     lines += [
              f"`{summary['architecture']}` ({summary['members']} network(s) averaged inside the graph) "
              f"over {_INPUTS[summary['input']]} of {', '.join(trained_on['channels'])}: input the "
-             "whole recording, output per-epoch probabilities of W, N1, N2, N3, REM.",
+             "whole recording, output per-epoch probabilities of W, N1, N2, N3, REM." + _recipe_text(summary),
              "", "## Data", "", _data_description(trained_on), "",
              "## Protocol", "", trained_on["metrics_protocol"] + ".", ""]
     if "final_model" in trained_on:

@@ -244,6 +244,7 @@ def test_member_options_build_that_member_alone_and_survive_checkpoint_and_expor
                     "--test-subjects", "7", "-o", out, "-q")
     assert result.exit_code == 0, result.output
     assert json.loads(out.with_suffix(".json").read_text())["member_options"] == [{}, {"high_frequency": False}]
+    assert "network 2 with `high_frequency=false`" in out.with_suffix(".md").read_text()
     network = load_checkpoint(out.with_suffix(".pt"))
     assert [m.inputs.high_frequency for m in network.members] == [True, False]
     assert all(m.gru.hidden_size == 16 for m in network.members)
