@@ -29,6 +29,24 @@ def invoke(*args) -> object:
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
+class StopTraining(Exception):
+    """Ends a train run once its members' tasks are known."""
+
+
+def stop_at_member_tasks(monkeypatch) -> list:  # noqa: ANN001
+    """The list that a train run's member tasks are put in before it stops with StopTraining."""
+    import sleepscore.training.api as api
+
+    seen: list = []
+
+    def stop(tasks, jobs):  # noqa: ANN001, ANN202
+        seen.extend(tasks)
+        raise StopTraining
+
+    monkeypatch.setattr(api, "_train_members", stop)
+    return seen
+
+
 def test_train_sleep_edf20_from_local_files_exports_a_contract_model(simulated, tmp_path):
     out = tmp_path / "bigru.onnx"
     result = invoke("train", "--dataset", "sleep-edf20", "--subjects", "0-2", "--data-dir", simulated,
@@ -146,22 +164,11 @@ def test_train_without_epochs_runs_deepsleepnet_for_its_300(monkeypatch):
 
 def test_member_validation_own_gives_each_member_another_validation_subject(sleep_edf_dir, tmp_path,
                                                                              monkeypatch):
-    import sleepscore.training.api as api
-
-    seen = []
-
-    class Stop(Exception):
-        """Ends the run once the members' splits are known."""
-
-    def stop(tasks, jobs):  # noqa: ANN001, ANN202
-        seen.extend(tasks)
-        raise Stop
-
-    monkeypatch.setattr(api, "_train_members", stop)
+    seen = stop_at_member_tasks(monkeypatch)
     result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
                     "--arch", "spectral-robust", "--members", "3", "--member-validation", "own",
                     "--test-subjects", "7", "-o", tmp_path / "own.onnx", "-q")
-    assert isinstance(result.exception, Stop)
+    assert isinstance(result.exception, StopTraining)
     vals = [{n.subject for n in task.val} for task in seen]
     assert len(vals) == 3 and all(len(v) == 1 for v in vals) and len(set.union(*vals)) == 3
     for task, val in zip(seen, vals):
@@ -205,22 +212,11 @@ def test_an_unknown_arch_option_is_refused_by_name(tmp_path):
 
 
 def test_derivation_mixing_reaches_every_member_and_needs_any_eeg(sleep_edf_dir, tmp_path, monkeypatch):
-    import sleepscore.training.api as api
-
-    seen = []
-
-    class Stop(Exception):
-        """Ends the run once the members' tasks are known."""
-
-    def stop(tasks, jobs):  # noqa: ANN001, ANN202
-        seen.extend(tasks)
-        raise Stop
-
-    monkeypatch.setattr(api, "_train_members", stop)
+    seen = stop_at_member_tasks(monkeypatch)
     result = invoke("train", "--dataset", "sleep-edf20-features", "--data-dir", sleep_edf_dir,
                     "--arch", "spectral-robust", "--any-eeg", "--derivation-mixing", "0.5",
                     "--test-subjects", "7", "-o", tmp_path / "mixed.onnx", "-q")
-    assert isinstance(result.exception, Stop)
+    assert isinstance(result.exception, StopTraining)
     assert seen and all(task.config.derivation_mixing == 0.5 for task in seen)
     # Each one-channel recording carries the night's other derivation to be mixed with.
     assert all(n.other_derivations is not None and n.other_derivations.shape == (len(n.y), 1, 9)
