@@ -22,7 +22,8 @@ Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage seq
 to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
 files are: EEG sampled at 50 Hz (nothing above 25 Hz), strong 30-45 Hz muscle in every N2 epoch,
 relabelled as a clinical montage (``C4-M1`` only, no Pz-Oz) so that the default invocation
-takes the single-EEG path, and that clinical file with the N2 muscle. Each is scored with the default ``score_night`` (what ``sleepscore
+takes the single-EEG path, that clinical file with the N2 muscle, and the EEG at 256 Hz with 20 uV
+of 50-Hz mains (which :mod:`sleepscore.line_noise` notches out on reading). Each is scored with the default ``score_night`` (what ``sleepscore
 predict night.edf`` does). These numbers show how damage moves the output; they are not accuracy
 on real recordings.
 
@@ -232,9 +233,19 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
         out = muscle(label, signal, fs)
         return clinical(*out)
 
+    def mains(label, signal, fs):  # noqa: ANN001, ANN202
+        if not label.startswith("EEG"):
+            return label, signal, fs
+        # 100 -> 256 Hz, the commonest clinical rate, where 50-Hz mains sits below the Nyquist
+        # frequency; 20 uV, a loose electrode in a 50-Hz country.
+        upsampled = resample_poly(signal, 64, 25)
+        t = np.arange(len(upsampled)) / 256.0
+        return label, upsampled + 20.0 * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi)), 256.0
+
     for name, transform in (("clinical montage (C4-M1 only)", clinical), ("EEG sampled at 50 Hz", fifty_hz),
                             ("30-45 Hz muscle in every N2 epoch", muscle),
-                            ("C4-M1 only, 30-45 Hz muscle in every N2 epoch", clinical_with_muscle)):
+                            ("C4-M1 only, 30-45 Hz muscle in every N2 epoch", clinical_with_muscle),
+                            ("256 Hz, 20 uV of 50-Hz mains", mains)):
         path = folder / f"{psg.stem}-{len(variants)}.edf"
         _rewrite(psg, path, transform)
         variants[name] = path

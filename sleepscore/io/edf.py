@@ -35,6 +35,7 @@ import numpy as np
 
 from sleepscore.errors import DataError
 from sleepscore.montage import eeg_candidates
+from sleepscore.line_noise import remove_mains
 from sleepscore.resample import resample_poly
 from sleepscore.stages import EPOCH_S, TARGET_FS
 
@@ -349,7 +350,9 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
     :func:`sleepscore.resample.resample_poly` (scipy's polyphase filter, without importing
     scipy) by their exact rational ratio to ``fs``, so 128, 200 or
     256 Hz give exactly ``fs`` samples per second; rates below ``fs`` add a warning because
-    they lack the content above half their rate.
+    they lack the content above half their rate. A channel resampled from above 112 Hz whose
+    spectrum shows 50-Hz mains is notched first (:func:`sleepscore.line_noise.remove_mains`),
+    with a warning.
 
     Parameters
     ----------
@@ -430,6 +433,11 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
                 f"{path}: channel '{label}' is flat for the whole recording (every sample is {physical[0]:g} {unit})"
             )
         if ratio != 1:
+            rate = float(header.sampling_rate(signal))
+            physical, mains = remove_mains(physical, rate)
+            if mains is not None:
+                warnings.append(f"{path}: channel '{label}' carries 50-Hz mains interference ({mains:.0f}x "
+                                f"the neighbouring spectrum); notched out before resampling")
             physical = resample_poly(physical, ratio.numerator, ratio.denominator)
         if physical is not signals[row_index]:
             signals[row_index] = physical[:n_samples]
