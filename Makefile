@@ -61,6 +61,7 @@ TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-di
 	--arch spectral-robust --passes 40 --seed 0 --transition-prior $(SLEEP_EDF)/hypnograms-sc78 \
 	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --jobs $(JOBS) --force
 models: $(STAMP)
-	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 -o models/spectral-robust-fpzcz-pzoz.onnx
+	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 --member-validation own \
+		--member-option 3:high_frequency=false -o models/spectral-robust-fpzcz-pzoz.onnx
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg --members 3 --member-validation own \
 		--member-option 3:high_frequency=false -o models/spectral-robust-eeg.onnx

@@ -110,11 +110,10 @@ def test_a_night_with_mains_is_scored_as_the_same_night_without(tmp_path: Path,
     signals = read_psg(pair.psg, EEG, unit="uV").signals
     clean = score_night(_at_256_hz(signals, EEG, tmp_path / "clean.edf"))
     noisy_path = _at_256_hz(signals, EEG, tmp_path / "mains.edf", mains_hz=50.0)
-    noisy = score_night(noisy_path)
-    assert np.mean(noisy.stages == clean.stages) > 0.95
+    agreement = np.mean(score_night(noisy_path).stages == clean.stages)
     monkeypatch.setattr(edf, "remove_mains", lambda signal, fs: (signal, None))
-    unnotched = score_night(noisy_path)
-    # What the mains does unchecked: sleep the clean file shows is scored wake.
-    sleep = clean.stages > 0
-    assert np.mean(unnotched.stages[sleep] == 0) > 0.5
-    assert np.mean(noisy.stages[sleep] == 0) < 0.05
+    unnotched = np.mean(score_night(noisy_path).stages == clean.stages)
+    # The mains left in changes the stages of many epochs (the models shipped before 2026-12-06
+    # scored almost all of this night's sleep as wake); notched, the night is scored as if clean.
+    assert agreement > 0.98
+    assert unnotched < agreement - 0.05
