@@ -15,6 +15,7 @@ from sleepscore.line_noise import PEAK_RATIO, mains_peak_ratio, remove_mains
 from sleepscore.resample import resample_poly
 from sleepscore.scoring import score_night
 from sleepscore.simulate import simulate_dataset
+from sleepscore.stages import LOG_OFFSET
 
 EEG = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 # 100 Hz -> 256 Hz, the commonest clinical rate.
@@ -41,7 +42,7 @@ def _band_powers(signals: np.ndarray) -> np.ndarray:
     """``[n_epochs, n_channels, 5]`` band powers (uV^2/Hz) of 100-Hz signals in uV."""
     epochs = signals[:, : signals.shape[1] // 3000 * 3000].reshape(len(signals), -1, 3000).transpose(1, 0, 2)
     features = spectral_features(epochs * 1e-6).reshape(len(epochs), len(signals), -1)
-    return (np.exp(features[..., :5]) - 1e-10) * 1e12
+    return (np.exp(features[..., :5]) - LOG_OFFSET) * 1e12
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_real_eeg_with_50_hz_mains_keeps_its_gamma_power(excerpt_uv: np.ndarray,
     gamma_noisy = _band_powers(noisy.signals)[..., 4]
     # Without the notch the same mains multiplies gamma several-fold: what the test guards against.
     unnotched = np.stack([resample_poly(s, DOWN, UP) for s in
-                          edf.read_psg(noisy_path, EEG, unit="uV", fs=256.0).signals])
+                          read_psg(noisy_path, EEG, unit="uV", fs=256.0).signals])
     assert np.median(_band_powers(unnotched)[..., 4] / gamma_clean) > 5
     np.testing.assert_allclose(np.median(gamma_noisy / gamma_clean, axis=0), 1.0, atol=0.1)
     # The other bands are untouched by the notch.

@@ -16,9 +16,9 @@ far outside anything seen in training, which the network reads as wake.
   derivation (without them another derivation's wake was scored as sleep), so they are kept
   (``high_frequency``, the default) and their damage is taught by augmentation
   (``montage_augment`` in :mod:`sleepscore.training.augment`). Augmentation alone still let
-  muscle turn sleep into confident wake, so the shipped single-EEG ensemble also holds one network
-  built with ``high_frequency=False``: averaged with it, the two that read muscle as wake are
-  never confident (``models/levers.md``, 2026-12-06).
+  muscle turn sleep into confident wake, so each shipped ensemble also holds one network built
+  with ``high_frequency=False``: averaged with it, the two that read muscle as wake are never
+  confident (``models/levers.md``, 2026-12-06).
 - **Shrunk per-recording centring.** Every trusted feature is given twice: standardised with the
   training population's statistics, and centred on the recording's own mean shrunk toward the
   population mean, ``c = (sum_t v_t + k * mu) / (n + k)`` with ``k`` epochs of prior weight. A
