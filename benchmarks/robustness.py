@@ -22,7 +22,7 @@ Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage seq
 to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
 files are: EEG sampled at 50 Hz (nothing above 25 Hz), strong 30-45 Hz muscle in every N2 epoch,
 relabelled as a clinical montage (``C4-M1`` only, no Pz-Oz) so that the default invocation
-takes the single-EEG path, that clinical file with the N2 muscle, and the EEG at 256 Hz with 20 uV
+takes the single-EEG path, that clinical file with the N2 muscle or sampled at 50 Hz, and the EEG at 256 Hz with 20 uV
 of 50-Hz mains (which :mod:`sleepscore.line_noise` notches out on reading). Each is scored with the default ``score_night`` (what ``sleepscore
 predict night.edf`` does). These numbers show how damage moves the output; they are not accuracy
 on real recordings.
@@ -233,6 +233,10 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
         out = muscle(label, signal, fs)
         return clinical(*out)
 
+    def clinical_at_50_hz(label, signal, fs):  # noqa: ANN001, ANN202
+        out = fifty_hz(label, signal, fs)
+        return clinical(*out)
+
     def mains(label, signal, fs):  # noqa: ANN001, ANN202
         if not label.startswith("EEG"):
             return label, signal, fs
@@ -245,6 +249,7 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
     for name, transform in (("clinical montage (C4-M1 only)", clinical), ("EEG sampled at 50 Hz", fifty_hz),
                             ("30-45 Hz muscle in every N2 epoch", muscle),
                             ("C4-M1 only, 30-45 Hz muscle in every N2 epoch", clinical_with_muscle),
+                            ("C4-M1 only, sampled at 50 Hz", clinical_at_50_hz),
                             ("256 Hz, 20 uV of 50-Hz mains", mains)):
         path = folder / f"{psg.stem}-{len(variants)}.edf"
         _rewrite(psg, path, transform)
