@@ -10,7 +10,8 @@ pooled over the test folds.
   expected calibration error (ECE) of ``confidence``.
 - Leave-one-derivation-out, run here with the single-EEG recipe of the shipped model: train on
   Fpz-Cz only and score the test subjects' Pz-Oz, and the reverse.
-- Damaged real nights, also run here with that recipe on both derivations: each fold's model
+- Damaged real nights, also run here with that recipe on both derivations (and, as part
+  ``damaged-real-two-channel``, with the two-channel model's recipe): each fold's model
   scores its test subjects' real features as recorded and with the band powers changed as a
   damage would change them (30-45 Hz muscle power added to every N2 epoch or to every epoch, a
   50-Hz file's lost gamma and top of beta), the other spectral-v1 columns recomputed from the new
@@ -45,11 +46,13 @@ from scipy.special import softmax
 
 from benchmarks._common import RESULTS, SLEEP_EDF, load, machine, now, write_result
 from sleepscore.cli.train import parse_arch_options
+from sleepscore.contract import ANY_EEG
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
+from sleepscore.stages import FEATURES_PER_CHANNEL
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
 from sleepscore.training.recipes import architecture_options
 
@@ -76,20 +79,21 @@ def shipped_rows() -> list[str]:
     return rows
 
 
-def _single_eeg_recipe(passes: int, extra_options: dict[str, object], members: int | None,
-                       jobs: int) -> dict[str, object]:
-    """``cross_validate`` keywords of the shipped single-EEG model's recipe (from its JSON summary),
-    ``members`` networks (default: the shipped model's; its members' own build keywords are kept
-    only for as many members as it has)."""
+def _shipped_recipe(model: str, passes: int, extra_options: dict[str, object], members: int | None,
+                    jobs: int) -> dict[str, object]:
+    """``cross_validate`` keywords of a shipped model's recipe (from its JSON summary), ``members``
+    networks (default: the shipped model's; its members' own build keywords are kept only for as
+    many members as it has)."""
     from sleepscore.training.loop import TrainConfig
     from sleepscore.training.transitions import transition_probabilities
 
-    summary = json.loads((shipped_models_dir() / ANY_EEG_MODEL).with_suffix(".json").read_text())
+    summary = json.loads((shipped_models_dir() / model).with_suffix(".json").read_text())
     config = TrainConfig(**{key: summary["config"][key] for key in ("recording_crops", "random_crops")},
                          derivation_mixing=summary["config"].get("derivation_mixing", 0.0))
     prior = transition_probabilities(SLEEP_EDF / "hypnograms-sc78", exclude_subjects=range(20)).tolist()
     members = members or summary["members"]
-    return dict(arch="spectral-robust", any_eeg=True, k=4, passes=passes, seed=0, quiet=True,
+    return dict(arch="spectral-robust", any_eeg=summary["trained_on"]["channels"] == [ANY_EEG], k=4,
+                passes=passes, seed=0, quiet=True,
                 config=config, members=members, jobs=jobs,
                 member_validation=summary["trained_on"].get("member_validation", "shared"),
                 member_options=summary.get("member_options") if members == summary["members"] else None,
@@ -117,18 +121,20 @@ _BETA_KEPT_AT_50HZ = 0.8
 
 
 def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
-    """One single-EEG recording's spectral-v1 features with ``damage`` applied to its band powers."""
+    """One recording's spectral-v1 features with ``damage`` applied to every channel's band powers."""
     from sleepscore.training.augment import band_powers, set_band_powers
 
     out = np.array(x, dtype=np.float64)
-    power = band_powers(out)
-    if damage == "muscle in N2" or damage == "muscle everywhere":
-        hit = y == 2 if damage == "muscle in N2" else np.ones(len(y), bool)
-        power[hit, 4] += _MUSCLE_TIMES_N2_GAMMA * np.median(power[y == 2, 4])
-    elif damage == "50-Hz file":
-        power[:, 3] *= _BETA_KEPT_AT_50HZ
-        power[:, 4] *= 1e-6
-    set_band_powers(out, power)
+    for first in range(0, out.shape[1], len(FEATURES_PER_CHANNEL)):
+        block = out[:, first:first + len(FEATURES_PER_CHANNEL)]
+        power = band_powers(block)
+        if damage == "muscle in N2" or damage == "muscle everywhere":
+            hit = y == 2 if damage == "muscle in N2" else np.ones(len(y), bool)
+            power[hit, 4] += _MUSCLE_TIMES_N2_GAMMA * np.median(power[y == 2, 4])
+        elif damage == "50-Hz file":
+            power[:, 3] *= _BETA_KEPT_AT_50HZ
+            power[:, 4] *= 1e-6
+        set_band_powers(block, power)
     return out.astype(x.dtype)
 
 
@@ -138,21 +144,22 @@ def damaged_real_rows(recipe: dict[str, object]) -> list[str]:
 
     started = time.perf_counter()
     result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=_DERIVATIONS, **recipe)
-    return damaged_real_table(result, time.perf_counter() - started)
+    return damaged_real_table(result, time.perf_counter() - started, recipe["any_eeg"])
 
 
 _DERIVATIONS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 
 
-def damaged_real_table(result, seconds: float) -> list[str]:  # noqa: ANN001 - a RunResult
-    """Each fold's network of a single-EEG cross-validation on both derivations scores its test
-    subjects' features as recorded and damaged: markdown rows."""
+def damaged_real_table(result, seconds: float, any_eeg: bool = True) -> list[str]:  # noqa: ANN001 - a RunResult
+    """Each fold's network of a cross-validation on both derivations (each a recording of its own
+    when ``any_eeg``, else both channels together) scores its test subjects' features as recorded
+    and damaged: markdown rows."""
     from sleepscore.training.api import resolve_nights
     from sleepscore.training.data import Night
     from sleepscore.training.evaluate import predict_held_out, protocol_labels, score_held_out
     from sleepscore.training.splits import split_by_subject
 
-    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, _DERIVATIONS, True)[0]
+    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, _DERIVATIONS, any_eeg)[0]
     rows = []
     for damage in ("as recorded", "muscle in N2", "muscle everywhere", "50-Hz file"):
         nights, predictions = [], []
@@ -304,13 +311,24 @@ def main() -> None:
                         help="LODO and damaged-real runs: networks per fold (default: the shipped model's)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="LODO and damaged-real runs: networks trained at once (as train --jobs)")
-    parser.add_argument("--parts", default="shipped,lodo,damaged-real,simulated",
+    parser.add_argument("--parts", default="shipped,lodo,damaged-real,damaged-real-two-channel,simulated",
                         help="which sections to (re)compute; the others are kept from the last run")
     args = parser.parse_args()
     extra_options = parse_arch_options(tuple(args.arch_option), architecture_options("spectral-robust"))
 
-    def recipe() -> dict[str, object]:
-        return _single_eeg_recipe(args.passes, extra_options, args.members, args.jobs)
+    def recipe(model: str = ANY_EEG_MODEL) -> dict[str, object]:
+        return _shipped_recipe(model, args.passes, extra_options, args.members, args.jobs)
+
+    def damaged_real(model: str, which: str) -> str:
+        return f"""Damaged real nights (`--passes {args.passes}`{lodo_options}), the {which} recipe on both
+derivations; each fold's model scores its test subjects' real features as recorded and damaged
+(muscle: {_MUSCLE_TIMES_N2_GAMMA:g}x the recording's median N2 gamma density added to the gamma band
+of every channel; 50-Hz file: gamma gone, beta x{_BETA_KEPT_AT_50HZ}). Kappa pooled over the test
+folds; "sleep as W" is the share of the expert's sleep epochs within ±30 min of the sleep period
+scored wake, "confident" those with confidence >= {_CONFIDENT}. Modified real features, not real
+damaged recordings:
+
+{chr(10).join(damaged_real_rows(recipe(model)))}"""
 
     lodo_options = "".join(f" `--arch-option {pair}`" for pair in args.arch_option)
     lodo_options += f" `--members {args.members}`" if args.members else ""
@@ -327,15 +345,8 @@ derivation only, scored on the other derivation of the test subjects:
 
 {header}
 {chr(10).join(leave_one_derivation_out(recipe()))}""",
-        "damaged-real": lambda: f"""Damaged real nights (`--passes {args.passes}`{lodo_options}), the single-EEG recipe on both
-derivations; each fold's model scores its test subjects' real features as recorded and damaged
-(muscle: {_MUSCLE_TIMES_N2_GAMMA:g}x the recording's median N2 gamma density added to the gamma band;
-50-Hz file: gamma gone, beta x{_BETA_KEPT_AT_50HZ}). Kappa pooled over the test folds; "sleep as
-W" is the share of the expert's sleep epochs within ±30 min of the sleep period scored wake,
-"confident" those with confidence >= {_CONFIDENT}. Modified real features, not real damaged
-recordings:
-
-{chr(10).join(damaged_real_rows(recipe()))}""",
+        "damaged-real": lambda: damaged_real(ANY_EEG_MODEL, "single-EEG"),
+        "damaged-real-two-channel": lambda: damaged_real(DEFAULT_MODEL, "two-channel"),
         "simulated": lambda: f"""{args.nights} nights from `sleepscore.simulate` (seed {args.seed}), each scored with the default
 invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recording, pooled.
 "sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
