@@ -381,6 +381,8 @@ kappa >= {TARGETS['30min']} (±30 min), >= {TARGETS['30min_pieces']} (30-min pie
 
 {saved.get("damaged-real", "(not run)")}
 
+{saved.get("damaged-real-two-channel", "(not run)")}
+
 ## Simulated 9-h recordings, damaged as clinics' files are (not accuracy on real recordings)
 
 {saved.get("simulated", "(not run)")}
