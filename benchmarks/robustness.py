@@ -38,6 +38,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pyedflib
@@ -211,6 +212,9 @@ def _rewrite(src: Path, dst: Path, transform) -> None:  # noqa: ANN001 - (label,
         writer.close()
 
 
+_MAINS_VARIANT = "256 Hz, 20 uV of 50-Hz mains"
+
+
 def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random.Generator) -> dict[str, Path]:
     """The simulated night as clinics' damaged files (see the module docstring)."""
     variants = {"as simulated (Fpz-Cz + Pz-Oz, 100 Hz)": psg}
@@ -257,7 +261,7 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
                             ("30-45 Hz muscle in every N2 epoch", muscle),
                             ("C4-M1 only, 30-45 Hz muscle in every N2 epoch", clinical_with_muscle),
                             ("C4-M1 only, sampled at 50 Hz", clinical_at_50_hz),
-                            ("256 Hz, 20 uV of 50-Hz mains", mains)):
+                            (_MAINS_VARIANT, mains)):
         path = folder / f"{psg.stem}-{len(variants)}.edf"
         _rewrite(psg, path, transform)
         variants[name] = path
@@ -271,8 +275,14 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
         simulate_dataset(folder, nights, seed, hours=9)
         for pair in pair_folder(folder):
             expert = score_night(pair.psg, hypnogram=pair.hypnogram).expert
+            scorings = []
             for name, path in damaged_variants(pair.psg, expert, Path(folder), rng).items():
-                night = score_night(path, hypnogram=pair.hypnogram)
+                scorings.append((name, score_night(path, hypnogram=pair.hypnogram)))
+                if name == _MAINS_VARIANT:
+                    # The same file read as if sleepscore.line_noise did not exist: what the notch buys.
+                    with patch("sleepscore.io.edf.remove_mains", lambda signal, fs: (signal, None)):
+                        scorings.append((f"{name}, notch disabled", score_night(path, hypnogram=pair.hypnogram)))
+            for name, night in scorings:
                 entry = pooled.setdefault(name, {"expert": [], "stages": [], "confidence": [],
                                                  "model": night.model.name, "warned": 0,
                                                  "channels": night.channels, "unfamiliar": []})
