@@ -51,7 +51,7 @@ from sleepscore.contract import ANY_EEG
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
-from sleepscore.scoring import UNFAMILIAR_WARNING_SHARE, score_night, shipped_model
+from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_share, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
 from sleepscore.stages import FEATURES_PER_CHANNEL
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
@@ -154,7 +154,8 @@ _DERIVATIONS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
 def damaged_real_table(result, seconds: float, any_eeg: bool = True) -> list[str]:  # noqa: ANN001 - a RunResult
     """Each fold's network of a cross-validation on both derivations (each a recording of its own
     when ``any_eeg``, else both channels together) scores its test subjects' features as recorded
-    and damaged: markdown rows."""
+    and damaged: markdown rows (with the recordings given the muscle warning, for networks with a
+    muscle gate)."""
     from sleepscore.training.api import resolve_nights
     from sleepscore.training.data import Night
     from sleepscore.training.evaluate import predict_held_out, protocol_labels, score_held_out
@@ -163,12 +164,13 @@ def damaged_real_table(result, seconds: float, any_eeg: bool = True) -> list[str
     recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, _DERIVATIONS, any_eeg)[0]
     rows = []
     for damage in ("as recorded", "muscle in N2", "muscle everywhere", "50-Hz file"):
-        nights, predictions = [], []
+        nights, predictions, muscle_warned = [], [], []
         for fold in result.folds:
             test = [Night(n.name, n.subject, _damaged(n.x, n.y, damage), n.y)
                     for n in split_by_subject(recordings, [], fold.test_subjects)[2]]
             nights += test
             predictions += predict_held_out(fold.network, test)
+            muscle_warned += [_muscle_warned(fold.network, n, p.whole) for n, p in zip(test, predictions[-len(test):])]
         scores = score_held_out(nights, predictions).to_dict()
         y = np.concatenate([protocol_labels(n.y, "30min") for n in nights])
         logits = np.concatenate([p.whole for p in predictions])
@@ -178,11 +180,23 @@ def damaged_real_table(result, seconds: float, any_eeg: bool = True) -> list[str
         cells = [f"{scores[p]['pooled']['kappa']:.3f}" for p in SCORED_PROTOCOLS]
         rows.append(f"| {damage} | " + " | ".join(cells) + f" | {scores['30min']['ece']:.3f} | "
                     f"{wake[n2].mean():.3f} | {wake[sleep].mean():.3f} | "
-                    f"{(wake & confident)[sleep].mean():.3f} |")
+                    f"{(wake & confident)[sleep].mean():.3f} | "
+                + ("-" if None in muscle_warned else f"{sum(muscle_warned)}/{len(muscle_warned)}") + " |")
     return [f"Cross-validation: {seconds:.0f} s.", "",
             "| test subjects' features | kappa ±30 min | whole | cut | pieces | ECE ±30 min | "
-            "N2 as W (±30 min) | sleep as W | sleep as confident W |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows]
+            "N2 as W (±30 min) | sleep as W | sleep as confident W | muscle warned (whole recordings) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows]
+
+
+def _muscle_warned(network, night, logits: np.ndarray) -> bool | None:  # noqa: ANN001 - a ProbabilityAverage, a Night
+    """Whether ``predict`` would warn of muscle on the whole recording (None without a muscle gate)."""
+    import torch
+
+    if not getattr(network, "reports_gamma_excess", False):
+        return None
+    with torch.no_grad():
+        excess = network.gamma_excess(torch.from_numpy(np.asarray(night.x, dtype=np.float32))[None])[0].numpy()
+    return muscle_share(softmax(logits, axis=1), excess) > MUSCLE_WARNING_SHARE
 
 
 def _rewrite(src: Path, dst: Path, transform) -> None:  # noqa: ANN001 - (label, signal, fs, stages) -> (label, signal, fs) | None
@@ -284,12 +298,13 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
                         scorings.append((f"{name}, notch disabled", score_night(path, hypnogram=pair.hypnogram)))
             for name, night in scorings:
                 entry = pooled.setdefault(name, {"expert": [], "stages": [], "confidence": [],
-                                                 "model": night.model.name, "warned": 0,
+                                                 "model": night.model.name, "warned": 0, "muscle": 0,
                                                  "channels": night.channels, "unfamiliar": []})
                 entry["expert"].append(night.expert)
                 entry["stages"].append(night.stages)
                 entry["confidence"].append(night.probs.max(axis=1))
                 entry["warned"] += any("unlike any" in w for w in night.warnings)
+                entry["muscle"] += any("30-50 Hz" in w for w in night.warnings)
                 entry["unfamiliar"].append(shipped_model(night.model.name).unfamiliar_share(night.distance))
     rows = []
     for name, entry in pooled.items():
@@ -303,7 +318,8 @@ def simulated_rows(nights: int, seed: int) -> list[str]:
         rows.append(f"| {name} | `{entry['model']}` on {', '.join(entry['channels'])} | "
                     f"{result.kappa:.3f} | {result.accuracy:.3f} | {ece:.3f} | "
                     f"{wake[sleep].mean():.3f} | {(wake & (confidence >= _CONFIDENT))[sleep].mean():.3f} | "
-                    f"{wake[n2].mean():.3f} | {np.mean(entry['unfamiliar']):.3f} | {entry['warned']}/{nights} |")
+                    f"{wake[n2].mean():.3f} | {np.mean(entry['unfamiliar']):.3f} | {entry['warned']}/{nights} | "
+                    f"{entry['muscle']}/{nights} |")
     return rows
 
 
@@ -362,10 +378,12 @@ invocation (`score_night(path)`, as `sleepscore predict night.edf`), whole recor
 "sleep as W" is the share of the expert's sleep epochs (N1-REM) scored wake; "confident" those with
 confidence >= {_CONFIDENT}; "unfamiliar" is the mean share of a night's epochs beyond the distance
 that 99 % of the model's training epochs stay within; "warned" counts nights given the "unlike the
-training data" warning (unfamiliar share above {UNFAMILIAR_WARNING_SHARE}).
+training data" warning (unfamiliar share above {UNFAMILIAR_WARNING_SHARE}); "muscle warned" those given
+the muscle warning (more than {MUSCLE_WARNING_SHARE:.0%} of the epochs scored as sleep discounted by
+the muscle gate, models that have one).
 
-| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | unfamiliar | warned |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| file | model and channel chosen | kappa | accuracy | ECE | sleep as W | sleep as confident W | N2 as W | unfamiliar | warned | muscle warned |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(simulated_rows(args.nights, args.seed))}""",
     }
     for part in args.parts.split(","):

@@ -3,7 +3,7 @@ the encoding both the exporter (:mod:`sleepscore.training.export`) and the loade
 (:mod:`sleepscore.model`) use.
 
 A model is one ``.onnx`` file with an input ``x``, a softmax output ``probs`` (and optionally a
-per-epoch ``distance``), and ``sleepscore.*`` metadata saying which channels, unit, rate and input
+per-epoch ``distance`` and ``gamma_excess``), and ``sleepscore.*`` metadata saying which channels, unit, rate and input
 kind it needs. Only the standard library is used here, so a model's contract can be read without
 onnxruntime or the onnx package.
 """
@@ -22,6 +22,9 @@ from .stages import EPOCH_S, STAGES, TARGET_FS
 INPUT = "x"
 PROBS = "probs"
 DISTANCE = "distance"
+#: Optional per-epoch output in [0, 1]: how far the 30-50 Hz power exceeds what the epoch's lower
+#: bands predict (muscle), as ``spectral-robust``'s muscle gate measures it.
+GAMMA_EXCESS = "gamma_excess"
 #: The ``sleepscore.channels`` entry of a model that takes any one EEG derivation; the
 #: pipeline picks the derivation (:func:`sleepscore.montage.choose_eeg`).
 ANY_EEG = "EEG"

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .contract import ANY_EEG, DISTANCE, INPUT, PROBS, REQUIRED_KEYS, ModelInfo, declared_channels, decode_metadata
+from .contract import ANY_EEG, DISTANCE, GAMMA_EXCESS, INPUT, PROBS, REQUIRED_KEYS, ModelInfo, declared_channels, decode_metadata
 from .errors import DataError
 from .stages import STAGES
 
-__all__ = ["ANY_EEG", "ANY_EEG_MODEL", "DEFAULT_MODEL", "REQUIRED_KEYS", "ModelInfo", "SleepModel",
+__all__ = ["ANY_EEG", "ANY_EEG_MODEL", "DEFAULT_MODEL", "REQUIRED_KEYS", "ModelInfo", "Prediction", "SleepModel",
            "declared_channels", "default_model_path", "load_model", "shipped_models_dir"]
 
 #: The shipped two-channel model, used when a file has both of its channels (Fpz-Cz, Pz-Oz).
@@ -25,6 +25,26 @@ DEFAULT_MODEL = "spectral-robust-fpzcz-pzoz.onnx"
 ANY_EEG_MODEL = "spectral-robust-eeg.onnx"
 # Softmax rows computed in float32 sum to 1 within a few ulps; anything further off is not a softmax.
 _SUM_TOLERANCE = 1e-3
+
+
+class Prediction(NamedTuple):
+    """What a model says about one night.
+
+    Attributes
+    ----------
+    probs : np.ndarray
+        float32 ``[n_epochs, 5]`` in the order W, N1, N2, N3, REM.
+    distance : np.ndarray or None
+        float32 ``[n_epochs]`` from the model's optional ``distance`` output (how far each
+        epoch's input lies from the training data), None if it has none.
+    gamma_excess : np.ndarray or None
+        float32 ``[n_epochs]`` in [0, 1] from the optional ``gamma_excess`` output (30-50 Hz power
+        beyond what the epoch's lower bands predict: muscle), None if it has none.
+    """
+
+    probs: np.ndarray
+    distance: np.ndarray | None = None
+    gamma_excess: np.ndarray | None = None
 
 
 def shipped_models_dir() -> Path:
@@ -87,7 +107,7 @@ class SleepModel:
             self._session = _open_session(ort, self.path, None)
         self._check_signature()
         outputs = [o.name for o in self._session.get_outputs()]
-        self._outputs = [PROBS, DISTANCE] if DISTANCE in outputs else [PROBS]
+        self._outputs = [PROBS] + [name for name in (DISTANCE, GAMMA_EXCESS) if name in outputs]
         threshold = self.info.extra.get("distance_threshold")
         self.distance_threshold = float(threshold) if threshold is not None else None
 
@@ -116,8 +136,9 @@ class SleepModel:
             return None
         return float(np.mean(distance > self.distance_threshold))
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per-epoch stage probabilities of one whole night, and the input's distance to training.
+    def predict(self, x: np.ndarray) -> Prediction:
+        """Per-epoch stage probabilities of one whole night, and what the model's optional outputs
+        say about its input.
 
         Parameters
         ----------
@@ -127,11 +148,7 @@ class SleepModel:
 
         Returns
         -------
-        probs : np.ndarray
-            float32 ``[n_epochs, 5]`` in the order W, N1, N2, N3, REM.
-        distance : np.ndarray or None
-            float32 ``[n_epochs]`` from the model's optional ``distance`` output (how far each
-            epoch's input lies from the training data), None if it has none.
+        Prediction
         """
         batch = np.ascontiguousarray(x, dtype=np.float32)[np.newaxis]
         try:
@@ -147,11 +164,13 @@ class SleepModel:
         if not np.all(np.isfinite(probs)) or np.abs(probs.sum(axis=1) - 1).max(initial=0) > _SUM_TOLERANCE:
             raise DataError(f"{self.path}: model breaks the contract, output rows are not "
                             "probabilities that sum to 1")
-        distance = rest[0][0] if rest else None
-        if distance is not None and distance.shape != (n_epochs,):
-            raise DataError(f"{self.path}: model breaks the contract, output 'distance' has shape "
-                            f"{rest[0].shape}, expected (1, {n_epochs})")
-        return probs, distance
+        per_epoch = dict(zip(self._outputs[1:], rest))
+        for name, values in per_epoch.items():
+            if values.shape != (1, n_epochs):
+                raise DataError(f"{self.path}: model breaks the contract, output '{name}' has shape "
+                                f"{values.shape}, expected (1, {n_epochs})")
+        return Prediction(probs, *(per_epoch[name][0] if name in per_epoch else None
+                                   for name in (DISTANCE, GAMMA_EXCESS)))
 
 
 def load_model(path: str | Path | None = None, threads: int | None = None) -> SleepModel:

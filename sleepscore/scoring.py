@@ -23,6 +23,7 @@ from .montage import choose_eeg
 from .io.writers import ScoredNight, write_hypnogram_edf, write_scored_table
 from .pipeline import read_model_input
 from .sleepstats import sleep_statistics
+from .stages import STAGES
 
 if TYPE_CHECKING:
     from .metrics import Agreement
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 #: construction ~1 % of training epochs are beyond it; simulated nights give 0.5-0.7 % clean and
 #: 100 % when sampled at 50 Hz (benchmarks/results/robustness.md). Not yet checked on other labs.
 UNFAMILIAR_WARNING_SHARE = 0.25
+#: Share of the epochs scored as sleep whose 30-50 Hz power the model's muscle gate half or more
+#: discounts (``gamma_excess`` >= 0.5) above which a recording is warned of muscle artefact.
+MUSCLE_WARNING_SHARE = 0.2
 
 
 @dataclass(kw_only=True)
@@ -54,6 +58,9 @@ class NightScore(ScoredNight):
         How the channel was chosen, when it was chosen automatically.
     distance : np.ndarray or None
         Per-epoch distance of the input to the model's training data, for models that report it.
+    gamma_excess : np.ndarray or None
+        Per-epoch 30-50 Hz power beyond what the lower bands predict (0-1, muscle), for models
+        that report it.
     """
 
     psg: Path
@@ -63,6 +70,7 @@ class NightScore(ScoredNight):
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     distance: np.ndarray | None = None
+    gamma_excess: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -96,6 +104,17 @@ class ModelChoice:
     model: SleepModel
     channels: list[str]
     notes: list[str] = field(default_factory=list)
+
+
+def muscle_share(probs: np.ndarray, gamma_excess: np.ndarray | None) -> float | None:
+    """Share of the epochs scored as sleep that the muscle gate half or more discounts.
+
+    None when the model reports no ``gamma_excess`` or scores no epoch as sleep.
+    """
+    sleep = probs.argmax(axis=1) != STAGES.index("W")
+    if gamma_excess is None or not sleep.any():
+        return None
+    return float(np.mean(gamma_excess[sleep] >= 0.5))
 
 
 def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
@@ -199,7 +218,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     model_input = read_model_input(psg, wanted, input_kind=info.input, unit=info.unit, fs=info.fs,
                                    epoch_s=info.epoch_s, quality=True, threads=threads)
     recording, dropped_s = model_input.recording, model_input.dropped_s
-    probs, distance = chosen.predict(model_input.x)
+    probs, distance, gamma_excess = chosen.predict(model_input.x)
     warnings = list(recording.warnings)
     if dropped_s > 0:
         warnings.append(f"{Path(psg).name}: the last {dropped_s:g} s do not fill a "
@@ -209,6 +228,11 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
         warnings.append(f"{Path(psg).name}: {unfamiliar:.0%} of the epochs have relative band powers "
                         "unlike any the model was trained on (beyond 99 % of its training epochs); "
                         "treat the stages with caution")
+    muscle = muscle_share(probs, gamma_excess)
+    if muscle is not None and muscle > MUSCLE_WARNING_SHARE:
+        warnings.append(f"{Path(psg).name}: {muscle:.0%} of the epochs scored as sleep have 30-50 Hz power "
+                        "far above what their lower bands predict (muscle or electrode artefact); "
+                        "they were scored mostly from the bands below 30 Hz")
     expert = None
     if hyp is not None:
         # Kept with the night's other warnings, so reports and batch outcomes show them too.
@@ -220,7 +244,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
                       quality=quality_flags(model_input.quality, recording.channels), expert=expert,
                       psg=Path(psg), channels=recording.channels, model=chosen.path,
                       dropped_s=dropped_s, warnings=warnings, notes=choice.notes,
-                      distance=distance)
+                      distance=distance, gamma_excess=gamma_excess)
 
 
 

@@ -10,6 +10,8 @@ pytest.importorskip("torch")  # sleepscore.nets and sleepscore.training need the
 from sleepscore.metrics import agreement  # noqa: E402
 from sleepscore.model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, shipped_models_dir  # noqa: E402
 from sleepscore.nets import architecture_names  # noqa: E402
+from sleepscore.scoring import MUSCLE_WARNING_SHARE, muscle_share  # noqa: E402
+from sleepscore.training.augment import band_powers, set_band_powers  # noqa: E402
 from sleepscore.training.evaluate import protocol_labels  # noqa: E402
 from sleepscore.training.feature_files import load_feature_nights  # noqa: E402
 
@@ -61,8 +63,34 @@ def test_shipped_model_scores_a_real_night_it_was_trained_on(name, sleep_edf_dir
     night = load_feature_nights(sleep_edf_dir, FED[name])[0]
     assert night.name == "SC4001E0"
     model = SleepModel(shipped_models_dir() / name)
-    probs, distance = model.predict(night.x)
+    probs, distance, _ = model.predict(night.x)
     result = agreement(protocol_labels(night.y, "30min"), probs.argmax(axis=1))
     assert result.kappa > 0.7 and result.accuracy > 0.75
     # A training night is familiar: few epochs beyond the 99 % training distance.
     assert model.unfamiliar_share(distance) < 0.1
+
+
+def _with_n2_muscle(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Features of the night with 50x its median N2 gamma density added to every N2 epoch (strong
+    30-50 Hz chin muscle), the other columns recomputed as the extractor would."""
+    block = np.array(x, dtype=np.float64)
+    power = band_powers(block)
+    power[y == 2, 4] += 50 * np.median(power[y == 2, 4])
+    set_band_powers(block, power)
+    return block
+
+
+def test_the_single_eeg_model_keeps_n2_with_muscle_as_sleep_and_warns_of_it(sleep_edf_dir):
+    night = load_feature_nights(sleep_edf_dir, FED[ANY_EEG_MODEL])[0]
+    model = SleepModel(shipped_models_dir() / ANY_EEG_MODEL)
+    clean, damaged = model.predict(night.x), model.predict(_with_n2_muscle(night.x, night.y))
+    n2, sleep = night.y == 2, night.y > 0
+    # The gate sees the muscle and leaves clean sleep alone.
+    assert damaged.gamma_excess[n2].mean() > 0.8
+    assert clean.gamma_excess[sleep].mean() < 0.05
+    assert muscle_share(clean.probs, clean.gamma_excess) < MUSCLE_WARNING_SHARE
+    assert muscle_share(damaged.probs, damaged.gamma_excess) > MUSCLE_WARNING_SHARE
+    labels = protocol_labels(night.y, "30min")
+    assert np.mean(damaged.probs.argmax(axis=1)[n2] == 0) < 0.05
+    kappa = {name: agreement(labels, p.probs.argmax(axis=1)).kappa for name, p in (("clean", clean), ("damaged", damaged))}
+    assert kappa["damaged"] > kappa["clean"] - 0.08, kappa

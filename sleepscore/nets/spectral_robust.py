@@ -27,6 +27,13 @@ far outside anything seen in training, which the network reads as wake.
   regime it is in.
 - **Calibration inside the graph.** Logits are divided by a temperature fitted on held-out nights
   (:meth:`set_temperature`), so ``confidence`` means what it says.
+- **Muscle gate** (``muscle_gate``). Strong 30-50 Hz muscle makes an N2 epoch's gamma look like
+  wake's, and the networks that read gamma then call it wake (on damaged real features the
+  gamma-blind network keeps its kappa where the others lose a third of theirs). So a network that
+  reads gamma also says, per epoch, how far the gamma lies above what the epoch's own lower bands
+  predict (a linear fit on the training epochs); an ensemble (:class:`sleepscore.nets.ProbabilityAverage`)
+  weighs such a network down by that excess, leaving a gated epoch to the gamma-blind networks.
+  Real muscle and wake raise beta with gamma, so the fit follows them and the gate stays open.
 - **Distance to training.** :meth:`input_distance` is the per-epoch distance of the relative powers
   to the nearest stage's training distribution, exported as a second ONNX output; the CLI warns
   when a recording has many epochs beyond what 99 % of training epochs reach.
@@ -67,6 +74,9 @@ class TrustedSpectralInputs(nn.Module):
 
     stage_centring : bool
         Fit per-stage means of every trusted feature, for ``forward(x, probs)``.
+    muscle_gate : bool
+        Fit the gamma each epoch's lower bands predict, for :meth:`gamma_excess` (needs
+        ``high_frequency``).
 
     Given stage probabilities (``forward(x, probs)``), the recording's offset from the population
     is measured against the population mean *of each epoch's expected stage* rather than against
@@ -76,7 +86,8 @@ class TrustedSpectralInputs(nn.Module):
     """
 
     def __init__(self, n_channels: int, shrinkage_epochs: float = 120.0,
-                 high_frequency: bool = False, stage_centring: bool = False) -> None:
+                 high_frequency: bool = False, stage_centring: bool = False,
+                 muscle_gate: bool = False) -> None:
         super().__init__()
         self.n_channels = n_channels
         self.unsquash = LogPowerUnsquash(_N_BASE * n_channels)
@@ -96,6 +107,14 @@ class TrustedSpectralInputs(nn.Module):
         else:
             self.stage_trusted_mean = None
         self.register_buffer("distance_threshold", torch.tensor(np.inf, dtype=torch.float64))
+        # Per channel, the relative gamma's linear fit on the other relative powers and the level
+        # (coefficients, then the intercept), the residuals' SD, and the residual z that 99 % of
+        # the training epochs stay within. Only where asked: older checkpoints lack them.
+        self.muscle_gate = muscle_gate and high_frequency
+        if self.muscle_gate:
+            self.register_buffer("gamma_fit", torch.zeros(n_channels, len(_BANDS) + 2, dtype=torch.float64))
+            self.register_buffer("gamma_residual_sd", torch.ones(n_channels, dtype=torch.float64))
+            self.register_buffer("gamma_excess_threshold", torch.tensor(np.inf, dtype=torch.float64))
 
     @property
     def out_features(self) -> int:
@@ -146,10 +165,44 @@ class TrustedSpectralInputs(nn.Module):
                 self.stage_trusted_mean[stage] = (v[y == stage].mean(dim=0) if (y == stage).any()
                                                   else self.population_mean)
         self.distance_threshold.fill_(torch.quantile(self._distance(v), 0.99).item())
+        if self.muscle_gate:
+            self.fit_gamma_excess(v)
+
+    @torch.no_grad()
+    def fit_gamma_excess(self, trusted: torch.Tensor) -> None:
+        """Fit :meth:`gamma_excess` on training epochs' trusted features ``[n, width]``."""
+        predictors, gamma = self._gamma_predictors(trusted), self._relative_gamma(trusted)
+        for channel in range(self.n_channels):
+            fit = torch.linalg.lstsq(predictors[:, channel], gamma[:, channel, None]).solution[:, 0]
+            self.gamma_fit[channel] = fit
+            self.gamma_residual_sd[channel] = (gamma[:, channel] - predictors[:, channel] @ fit).std()
+        self.gamma_excess_threshold.fill_(torch.quantile(self._gamma_z(trusted), 0.99).item())
 
     def _relative_z(self, trusted: torch.Tensor) -> torch.Tensor:
         width = len(self.bands) * self.n_channels
         return ((trusted - self.population_mean) / self.population_sd)[..., :width]
+
+    def _relative_gamma(self, trusted: torch.Tensor) -> torch.Tensor:
+        """``[..., n_channels]`` gamma power relative to the level."""
+        return trusted[..., :len(self.bands) * self.n_channels].unflatten(-1, (self.n_channels, -1))[..., -1]
+
+    def _gamma_predictors(self, trusted: torch.Tensor) -> torch.Tensor:
+        """``[..., n_channels, 6]``: the relative delta-beta powers, the level and a constant."""
+        relative = trusted[..., :len(self.bands) * self.n_channels].unflatten(-1, (self.n_channels, -1))
+        level_start = len(self.bands) * self.n_channels
+        level = trusted[..., level_start:level_start + self.n_channels, None]
+        # level * 0 + 1, not ones_like: the exporter would freeze the tracing example's shape.
+        return torch.cat([relative[..., :len(_BANDS)], level, level * 0 + 1], dim=-1)
+
+    def _gamma_z(self, trusted: torch.Tensor) -> torch.Tensor:
+        """Per epoch, the largest channel's gamma above its fit, in residual SDs."""
+        predicted = (self._gamma_predictors(trusted) * self.gamma_fit).sum(dim=-1)
+        return ((self._relative_gamma(trusted) - predicted) / self.gamma_residual_sd).amax(dim=-1)
+
+    def gamma_excess(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]`` in [0, 1]: 0 while an epoch's gamma is within what 99 % of the training
+        epochs reach above their fit, rising to 1 one residual SD beyond (see ``muscle_gate``)."""
+        return (self._gamma_z(self.trusted(x)) - self.gamma_excess_threshold).clamp(0, 1).float()
 
     def forward(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
         """Network inputs of ``x`` ``[batch, seq, 9 * n_channels]``; with ``probs``
@@ -194,6 +247,10 @@ class SpectralRobustGRU(nn.Module):
     adapt_passes : int
         Extra passes that recentre the recording on its stage mix as the previous pass predicted
         it (:class:`TrustedSpectralInputs` with ``probs``); 0 centres on the plain recording mean.
+    muscle_gate : bool
+        Report :meth:`trust`, lowered where the gamma exceeds what the lower bands predict (see
+        :meth:`TrustedSpectralInputs.gamma_excess`); a network without ``high_frequency`` trusts
+        every epoch.
 
     Examples
     --------
@@ -204,13 +261,14 @@ class SpectralRobustGRU(nn.Module):
 
     def __init__(self, n_features: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                  shrinkage_epochs: float = 120.0, high_frequency: bool = True,
-                 transition_prior: list[list[float]] | None = None, adapt_passes: int = 0) -> None:
+                 transition_prior: list[list[float]] | None = None, adapt_passes: int = 0,
+                 muscle_gate: bool = False) -> None:
         super().__init__()
         self.adapt_passes = adapt_passes
         if n_features % _N_BASE:
             raise ValueError(f"{n_features} input columns are not whole spectral-v1 channels")
         self.inputs = TrustedSpectralInputs(n_features // _N_BASE, shrinkage_epochs, high_frequency,
-                                            stage_centring=adapt_passes > 0)
+                                            stage_centring=adapt_passes > 0, muscle_gate=muscle_gate)
         self.project = nn.Sequential(nn.Linear(self.inputs.out_features, hidden), nn.GELU(),
                                      nn.Dropout(dropout))
         self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
@@ -246,6 +304,14 @@ class SpectralRobustGRU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.per_window(self.per_recording(x))
 
+    def trust(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]`` weight of this network's probabilities in an ensemble: 1, less the
+        gamma excess for a network that reads gamma with ``muscle_gate``."""
+        if not self.inputs.muscle_gate:
+            return x[..., 0].float() * 0 + 1
+        # Never exactly 0: an ensemble whose networks all read gamma still divides by their sum.
+        return (1 - self.inputs.gamma_excess(x)).clamp_min(1e-3)
+
     def input_distance(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]`` distance of each epoch to the training data (see :class:`TrustedSpectralInputs`)."""
         return self.inputs.distance(x)
@@ -259,11 +325,12 @@ class SpectralRobustGRU(nn.Module):
 def build_spectral_robust(n_channels: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                           shrinkage_epochs: float = 120.0, high_frequency: bool = True,
                           transition_prior: list[list[float]] | None = None,
-                          adapt_passes: int = 0) -> SpectralRobustGRU:
+                          adapt_passes: int = 0, muscle_gate: bool = False) -> SpectralRobustGRU:
     """:class:`SpectralRobustGRU` for ``n_channels`` EEG channels of ``spectral-v1`` features."""
     return SpectralRobustGRU(_N_BASE * n_channels, hidden=hidden, layers=layers, dropout=dropout,
                              shrinkage_epochs=shrinkage_epochs, high_frequency=high_frequency,
-                             transition_prior=transition_prior, adapt_passes=adapt_passes)
+                             transition_prior=transition_prior, adapt_passes=adapt_passes,
+                             muscle_gate=muscle_gate)
 
 
 register(Architecture("spectral-robust", build_spectral_robust, input_kind="features",

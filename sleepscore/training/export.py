@@ -15,30 +15,33 @@ import onnx
 import torch
 from torch import nn
 
-from ..contract import DISTANCE, INPUT, PROBS, contract_metadata
+from ..contract import DISTANCE, GAMMA_EXCESS, INPUT, PROBS, contract_metadata
 
 __all__ = ["OPSET", "contract_metadata", "export_onnx"]
 
 OPSET = 17
 
 
-class _Probabilities(nn.Module):
-    """Appends the softmax the contract asks for to a logits network."""
+class _ContractOutputs(nn.Module):
+    """A logits network's softmax ``probs``, then the optional per-epoch outputs it offers:
+    ``distance`` (of the input to the training data) and ``gamma_excess`` (muscle)."""
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
         self.network = network
+        self.outputs = [PROBS]
+        if getattr(network, "measures_distance", False):
+            self.outputs.append(DISTANCE)
+        if getattr(network, "reports_gamma_excess", False):
+            self.outputs.append(GAMMA_EXCESS)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x).softmax(dim=-1)
-
-
-class _ProbabilitiesAndDistance(_Probabilities):
-    """The contract's ``probs`` and the optional ``distance`` output (per-epoch distance of the
-    input to the training data, see ``docs/model-contract.md``)."""
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.network(x).softmax(dim=-1), self.network.input_distance(x)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outputs = [self.network(x).softmax(dim=-1)]
+        if DISTANCE in self.outputs:
+            outputs.append(self.network.input_distance(x))
+        if GAMMA_EXCESS in self.outputs:
+            outputs.append(self.network.gamma_excess(x))
+        return tuple(outputs)
 
 
 def export_onnx(network: nn.Module, path: str | Path, metadata: dict[str, str],
@@ -63,9 +66,8 @@ def export_onnx(network: nn.Module, path: str | Path, metadata: dict[str, str],
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with_distance = getattr(network, "measures_distance", False)
-    wrapped = (_ProbabilitiesAndDistance if with_distance else _Probabilities)(network).eval()
-    outputs = [PROBS, DISTANCE] if with_distance else [PROBS]
+    wrapped = _ContractOutputs(network).eval()
+    outputs = wrapped.outputs
     example = torch.from_numpy(np.asarray(example_input, dtype=np.float32))[None]
     buffer = io.BytesIO()
     # The TorchScript exporter (dynamo=False) works offline and keeps the GRU as one ONNX op.

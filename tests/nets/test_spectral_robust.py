@@ -293,3 +293,58 @@ def test_stage_centring_removes_the_recordings_offset_but_keeps_its_stage_mix() 
     sd_level = float(inputs.population_sd[level])
     np.testing.assert_allclose(staged[:, width + level].mean(),
                                population_z[level] - shrink * 2 * np.log(4) / sd_level, atol=0.15)
+
+
+def _with_muscle(epochs: np.ndarray, hit: np.ndarray, rms_volts: float = 10e-6, seed: int = 2) -> np.ndarray:
+    """``epochs`` with 30-45 Hz noise of ``rms_volts`` added to the ``hit`` epochs (chin muscle)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    noise = sosfiltfilt(butter(4, [30, 45], btype="bandpass", fs=100, output="sos"),
+                        np.random.default_rng(seed).normal(0, 1, epochs.shape), axis=-1)
+    return epochs + rms_volts * noise / noise.std() * hit[:, None, None]
+
+
+def _gated_inputs() -> TrustedSpectralInputs:
+    inputs = TrustedSpectralInputs(1, high_frequency=True, muscle_gate=True)
+    fit_population(inputs, [spectral_features(eeg_epochs(2400)).astype(np.float32)], [night_labels(2400)])
+    return inputs
+
+
+def test_the_muscle_gate_flags_added_30_45_hz_power_but_not_a_gain() -> None:
+    inputs = _gated_inputs()
+    epochs, hit = eeg_epochs(200, seed=1), np.arange(200) < 100
+
+    def excess(signal: np.ndarray) -> np.ndarray:
+        return inputs.gamma_excess(torch.from_numpy(spectral_features(signal).astype(np.float32))[None])[0].numpy()
+
+    # Beyond what 99 % of the training epochs reach: about 1 % of like epochs, at any gain.
+    assert np.mean(excess(epochs) > 0) < 0.05
+    assert np.mean(excess(3 * epochs) > 0) < 0.05
+    with_muscle = excess(_with_muscle(epochs, hit))
+    assert np.all(with_muscle[hit] == 1)
+    assert np.mean(with_muscle[~hit] > 0) < 0.05
+
+
+def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
+    torch.manual_seed(0)
+    night = spectral_features(eeg_epochs(2400)).astype(np.float32)
+    gated = build_network("spectral-robust", 1, muscle_gate=True)
+    blind = build_network("spectral-robust", 1, high_frequency=False, muscle_gate=True)
+    for member in (gated, blind):
+        fit_population(member, [night], [night_labels(2400)])
+    ensemble = ProbabilityAverage([gated, blind]).eval()
+    hit = np.arange(300) < 150
+    x = torch.from_numpy(spectral_features(_with_muscle(eeg_epochs(300, seed=1), hit)).astype(np.float32))[None]
+    with torch.no_grad():
+        probs = ensemble(x).softmax(dim=-1)[0].numpy()
+        own, blind_probs = gated(x).softmax(dim=-1)[0].numpy(), blind(x).softmax(dim=-1)[0].numpy()
+        excess = ensemble.gamma_excess(x)[0].numpy()
+    assert ensemble.reports_gamma_excess and np.all(excess[hit] == 1)
+    assert np.all(blind.trust(x).numpy() == 1)
+    np.testing.assert_allclose(probs[hit], blind_probs[hit], atol=1e-3)
+    calm = excess == 0
+    assert calm.sum() > 100
+    np.testing.assert_allclose(probs[calm], (own[calm] + blind_probs[calm]) / 2, atol=1e-5)
+    # Without the option the networks average as before, and report nothing.
+    plain = ProbabilityAverage([build_network("spectral-robust", 1), blind]).eval()
+    assert not plain.reports_gamma_excess

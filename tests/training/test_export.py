@@ -100,10 +100,36 @@ def test_a_network_that_measures_distance_exports_it_as_a_second_output(first_ni
     model = SleepModel(path)
     # Scored on the whole night, not the 100-epoch tracing example: nothing about the length
     # (the shrinkage weight n / (n + k)) may be frozen into the graph.
-    probs, distance = model.predict(x)
+    probs, distance, _ = model.predict(x)
     with torch.no_grad():
         expected = network.input_distance(torch.from_numpy(x.astype(np.float32))[None])[0].numpy()
     np.testing.assert_allclose(distance, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(probs, _torch_probs(network, x[None])[0], atol=1e-5)  # temperature in the graph
     assert model.distance_threshold == pytest.approx(network.distance_threshold, rel=1e-6)
     assert model.unfamiliar_share(distance) == pytest.approx(np.mean(expected > network.distance_threshold))
+
+
+def test_a_network_with_a_muscle_gate_exports_its_gamma_excess(first_night, tmp_path):
+    torch.manual_seed(0)
+    x = first_night.x[:, :9]
+    members = [build_network("spectral-robust", 1, muscle_gate=True),
+               build_network("spectral-robust", 1, high_frequency=False, muscle_gate=True)]
+    for member in members:
+        fit_population(member, [x], [first_night.y])
+    network = ProbabilityAverage(members).eval()
+    metadata = contract_metadata(input_kind="features", channels=[ANY_EEG], architecture="spectral-robust",
+                                 trained_on={}, metrics={}, feature_set="spectral-v1")
+    model = SleepModel(export_onnx(network, tmp_path / "gated.onnx", metadata, x[:100]))
+    # Gamma raised 1000-fold in every other epoch of the first 400: the gate must see it in the graph.
+    damaged = x[:400].copy()
+    damaged[::2, 4] = np.log(1000 * (np.exp(damaged[::2, 4]) - 1e-10) + 1e-10)
+    prediction = model.predict(damaged)
+    with torch.no_grad():
+        expected = network.gamma_excess(torch.from_numpy(damaged.astype(np.float32))[None])[0].numpy()
+    np.testing.assert_allclose(prediction.gamma_excess, expected, atol=1e-5)
+    assert prediction.gamma_excess[::2].mean() > 0.9
+    np.testing.assert_allclose(prediction.probs, _torch_probs(network, damaged[None])[0], atol=1e-5)
+    # A model without the gate has no such output.
+    plain = ProbabilityAverage([build_network("spectral-robust", 1)]).eval()
+    fit_population(plain.members[0], [x], [first_night.y])
+    assert SleepModel(export_onnx(plain, tmp_path / "plain.onnx", metadata, x[:100])).predict(x).gamma_excess is None
