@@ -85,9 +85,9 @@ class ProbabilityAverage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([(member(x) / self.member_temperatures[i]).softmax(dim=-1)
                              for i, member in enumerate(self.members)])
-        if any(hasattr(member, "trust") for member in self.members):
-            # Members that say, per epoch, how far to trust them (spectral-robust's muscle gate)
-            # are weighed by it; equal trusts leave the plain mean.
+        if self.reports_gamma_excess:
+            # Members that gate their gamma (spectral-robust's muscle gate) give way, epoch by
+            # epoch, to the others (whose trust is 1).
             trust = torch.stack([member.trust(x) for member in self.members]).unsqueeze(-1)
             probs = (trust * probs).sum(dim=0) / trust.sum(dim=0)
         else:
@@ -103,16 +103,18 @@ class ProbabilityAverage(nn.Module):
         """The first member's ``input_distance`` (every member is fitted on the same nights)."""
         return self.members[0].input_distance(x)
 
+    def _gated_members(self) -> list[nn.Module]:
+        """Members that gate their gamma (spectral-robust's ``muscle_gate``)."""
+        return [member for member in self.members if getattr(getattr(member, "inputs", None), "muscle_gate", False)]
+
     @property
     def reports_gamma_excess(self) -> bool:
-        """Whether some member gates its gamma (spectral-robust's ``muscle_gate``)."""
-        return any(getattr(getattr(member, "inputs", None), "muscle_gate", False) for member in self.members)
+        """Whether some member gates its gamma."""
+        return bool(self._gated_members())
 
     def gamma_excess(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]``: the mean ``gamma_excess`` of the members that gate their gamma."""
-        gated = [member.inputs.gamma_excess(x) for member in self.members
-                 if getattr(getattr(member, "inputs", None), "muscle_gate", False)]
-        return torch.stack(gated).mean(dim=0)
+        return torch.stack([member.inputs.gamma_excess(x) for member in self._gated_members()]).mean(dim=0)
 
     @property
     def distance_threshold(self) -> float:
