@@ -50,9 +50,14 @@ def test_quality_flags_do_not_change_with_threads(monkeypatch):
     used = set()
     chunk_size = epochs_module._EPOCHS_PER_CHUNK
     original = np.isnan
+    # Each thread's first call waits for the other's: on a loaded machine the pool could otherwise
+    # give both ranges to its first thread, finished with one before the second was handed out.
+    both_started = threading.Barrier(2, timeout=30)
 
     def recording_isnan(x, *args, **kwargs):
-        used.add(threading.get_ident())
+        if threading.get_ident() not in used:
+            used.add(threading.get_ident())
+            both_started.wait()
         return original(x, *args, **kwargs)
 
     monkeypatch.setattr(epochs_module.np, "isnan", recording_isnan)
