@@ -99,9 +99,11 @@ def atomic_path(path: str | Path, force: bool = False) -> Iterator[Path]:
                                         dir=folder)
     except OSError as err:
         raise DataError(f"cannot write to output folder {folder}: {err.strerror}") from None
-    os.close(handle)
     temporary = Path(name)
+    # Everything after mkstemp is inside the try, so that a Ctrl-C arriving at any point of it
+    # still removes the temporary file.
     try:
+        os.close(handle)
         # mkstemp creates the file readable by its owner only; give the result the permissions
         # any newly created file would get under the user's umask.
         umask = os.umask(0)
