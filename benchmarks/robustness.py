@@ -51,7 +51,7 @@ from sleepscore.contract import ANY_EEG
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
-from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_share, score_night, shipped_model
+from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_warning, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
 from sleepscore.stages import FEATURES_PER_CHANNEL
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
@@ -196,7 +196,7 @@ def _muscle_warned(network, night, logits: np.ndarray) -> bool | None:  # noqa: 
         return None
     with torch.no_grad():
         excess = network.gamma_excess(torch.from_numpy(np.asarray(night.x, dtype=np.float32))[None])[0].numpy()
-    return muscle_share(softmax(logits, axis=1), excess) > MUSCLE_WARNING_SHARE
+    return muscle_warning(softmax(logits, axis=1), excess) is not None
 
 
 def _rewrite(src: Path, dst: Path, transform) -> None:  # noqa: ANN001 - (label, signal, fs, stages) -> (label, signal, fs) | None

@@ -117,6 +117,16 @@ def muscle_share(probs: np.ndarray, gamma_excess: np.ndarray | None) -> float | 
     return float(np.mean(gamma_excess[sleep] >= 0.5))
 
 
+def muscle_warning(probs: np.ndarray, gamma_excess: np.ndarray | None) -> str | None:
+    """The muscle warning of a night (without its file name), or None when none is due: more than
+    :data:`MUSCLE_WARNING_SHARE` of the epochs scored as sleep discounted by the muscle gate."""
+    share = muscle_share(probs, gamma_excess)
+    if share is None or share <= MUSCLE_WARNING_SHARE:
+        return None
+    return (f"{share:.0%} of the epochs scored as sleep have 30-50 Hz power far above what their lower "
+            "bands predict (muscle or electrode artefact); they were scored mostly from the bands below 30 Hz")
+
+
 def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
                  channels: Sequence[str] | None, threads: int | None = None) -> ModelChoice:
     """The model and channels to score ``psg`` with.
@@ -228,11 +238,9 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
         warnings.append(f"{Path(psg).name}: {unfamiliar:.0%} of the epochs have relative band powers "
                         "unlike any the model was trained on (beyond 99 % of its training epochs); "
                         "treat the stages with caution")
-    muscle = muscle_share(probs, gamma_excess)
-    if muscle is not None and muscle > MUSCLE_WARNING_SHARE:
-        warnings.append(f"{Path(psg).name}: {muscle:.0%} of the epochs scored as sleep have 30-50 Hz power "
-                        "far above what their lower bands predict (muscle or electrode artefact); "
-                        "they were scored mostly from the bands below 30 Hz")
+    muscle = muscle_warning(probs, gamma_excess)
+    if muscle is not None:
+        warnings.append(f"{Path(psg).name}: {muscle}")
     expert = None
     if hyp is not None:
         # Kept with the night's other warnings, so reports and batch outcomes show them too.
