@@ -9,7 +9,16 @@ never taken for EEG.
 Why this order: the AASM scores sleep on central derivations first (C4-M1, backup C3-M2), with
 frontal ones for slow waves and occipital ones for alpha; the Sleep-EDF derivations the models
 were trained on (Fpz-Cz, Pz-Oz) are rare in clinics and come last only because a file that has
-both is scored by the two-channel model before this list is consulted.
+both is scored by the two-channel model before this list is consulted. A derivation against some
+other reference (``C4-LER``, ``EEG C4-REF``, ``C4-AVG``) ranks by its active electrode, after
+every standard derivation.
+
+Many recorders export each electrode against one common reference (``C4``, ``A1`` or ``EEG
+C4-REF``, ``EEG A1-REF``) rather than as derivations. The difference of two such channels is the
+derivation between their electrodes, since the common reference cancels: :func:`referenced_pairs`
+finds them, and a standard derivation the file lacks but can build this way (``C4-M1`` from
+``C4-REF`` and ``A1-REF``) is a candidate at its place in :data:`EEG_PRIORITY`, after the file's
+own channel of the same rank.
 """
 
 from __future__ import annotations
@@ -28,15 +37,21 @@ EEG_PRIORITY: tuple[str, ...] = (
     "o2-m1", "o1-m2", "o2-m2", "o1-m1",
     "fpz-cz", "pz-oz", "c4", "c3", "cz", "f4", "f3", "o2", "o1",
 )
+_PRIORITY_RANK = {key: i for i, key in enumerate(EEG_PRIORITY)}
 # Words and electrode names of channels that are never EEG. E1/E2 (LOC/ROC) are the AASM's EOG
 # electrodes, so `E1-M2` is an eye channel even though it is referred to a mastoid like EEG.
 _NOT_EEG = re.compile(
     r"eog|emg|ecg|ekg|chin|leg|tib|resp|spo2|sao2|flow|thor|abd|snor|pos|light|marker|event|"
     r"temp|pleth|pulse|\bhr\b|cpap|pres|sum|nasal|oral|belt|effort|\be[12]\b|\bloc\b|\broc\b|"
     r"\blat\b|\brat\b|\bdc\d|\bmic\b|audio|oxy")
-# 10-20 (and 10-10) electrode names: a label made of them, alone or as a pair, is EEG.
+# 10-20 (and 10-10) electrode names: a label made of them, alone, as a pair or against a common
+# reference (the recorder's, the average, linked ears), is EEG.
 _ELECTRODE = r"(?:fp[z12]|af[z3478]|f[z1-8]|fc[z1-6]|c[z1-6]|cp[z1-6]|t[3-8]|tp[78]|p[z1-8]|po[z3478]|o[z12]|m[12]|a[12])"
-_EEG_LABEL = re.compile(rf"^{_ELECTRODE}(?:-{_ELECTRODE})?$")
+_COMMON_REFERENCE = r"(?:ref|avg|ave|ar|le|ler|cle|lnk)"
+_EEG_LABEL = re.compile(rf"^{_ELECTRODE}(?:-(?:{_ELECTRODE}|{_COMMON_REFERENCE}))?$")
+# An electrode against a reference of any name (another electrode, REF, AVG, LER...), or alone.
+_REFERENCED = re.compile(rf"^({_ELECTRODE})(?:-([a-z0-9]+))?$")
+_EAR = ("m1", "m2")
 
 
 def derivation_key(label: str) -> str:
@@ -60,8 +75,8 @@ def is_eeg(label: str) -> bool:
 
     Examples
     --------
-    >>> [is_eeg(s) for s in ["EEG C4-M1", "C3:A2", "E1-M2", "EOG horizontal", "EMG Chin", "ECG", "O2"]]
-    [True, True, False, False, False, False, True]
+    >>> [is_eeg(s) for s in ["EEG C4-M1", "C3:A2", "C4-Ref", "E1-M2", "EOG horizontal", "EMG Chin", "O2"]]
+    [True, True, True, False, False, False, True]
     """
     lowered = label.strip().lower()
     if _NOT_EEG.search(re.sub(r"^\s*eeg\b", "", lowered)):
@@ -85,9 +100,62 @@ class ChannelChoice:
     reason: str
 
 
+def derivation_name(key: str) -> str:
+    """The conventional spelling of a :func:`derivation_key`.
+
+    Examples
+    --------
+    >>> [derivation_name(k) for k in ["c4-m1", "fpz-cz", "o2"]]
+    ['C4-M1', 'Fpz-Cz', 'O2']
+    """
+    return "-".join(e.upper().replace("Z", "z").replace("FP", "Fp") for e in key.split("-"))
+
+
+def referenced_pairs(labels: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The derivations that two EEG channels recorded against one common reference make.
+
+    Two channels ``X-R`` and ``Y-R`` (or ``X`` and ``Y``, referenced alike) give the derivation
+    ``X-Y`` as their difference: the reference cancels. A derivation two references could give
+    is built from the channels first in the file.
+
+    Returns
+    -------
+    dict
+        :func:`derivation_key` of ``X-Y`` → (label of ``X-R``, label of ``Y-R``).
+
+    Examples
+    --------
+    >>> referenced_pairs(["EEG C4-REF", "EEG A1-REF", "EOG E1-REF"])["c4-m1"]
+    ('EEG C4-REF', 'EEG A1-REF')
+    >>> referenced_pairs(["EEG Fpz-Cz", "EEG Pz-Oz"])
+    {}
+    """
+    by_reference: dict[str, list[tuple[str, str]]] = {}
+    for label in labels:
+        parts = _REFERENCED.match(derivation_key(label)) if is_eeg(label) else None
+        if parts:
+            by_reference.setdefault(parts[2] or "", []).append((parts[1], label))
+    pairs: dict[str, tuple[str, str]] = {}
+    for reference, channels in by_reference.items():
+        for active, active_label in channels:
+            for other, other_label in channels:
+                if len({active, other, reference}) == 3:
+                    pairs.setdefault(f"{active}-{other}", (active_label, other_label))
+    return pairs
+
+
+def _rank(key: str) -> int:
+    """Place of a derivation in :data:`EEG_PRIORITY`, else of its active electrode; a mastoid or
+    earlobe channel against some reference last of all."""
+    active = key.split("-")[0]
+    return _PRIORITY_RANK.get(key, _PRIORITY_RANK.get(active, len(EEG_PRIORITY) + (active in _EAR)))
+
+
 def eeg_candidates(labels: Sequence[str], rates: Sequence[float] | None = None,
                    min_rate: float = 50.0) -> list[str]:
-    """The EEG-looking labels of a file, in :data:`EEG_PRIORITY` order, then in file order.
+    """The EEG-looking labels of a file, in :data:`EEG_PRIORITY` order, then in file order, with
+    the standard derivations the file can build from referential channels (:func:`referenced_pairs`)
+    among them under their :func:`derivation_name`.
 
     Channels sampled below ``min_rate`` Hz (when ``rates`` are given) are left out: they cannot
     be resampled to the models' 100 Hz without losing the bands the models read.
@@ -96,12 +164,16 @@ def eeg_candidates(labels: Sequence[str], rates: Sequence[float] | None = None,
     --------
     >>> eeg_candidates(["E1-M2", "EEG O2-M1", "Chin", "EEG C3-M2", "EEG F4-M1"])
     ['EEG C3-M2', 'EEG F4-M1', 'EEG O2-M1']
+    >>> eeg_candidates(["EEG O1-REF", "EEG C3-REF", "EEG A2-REF", "EOG E1-REF"])
+    ['C3-M2', 'O1-M2', 'EEG C3-REF', 'EEG O1-REF', 'EEG A2-REF']
     """
     usable = [label for i, label in enumerate(labels)
               if is_eeg(label) and (rates is None or rates[i] >= min_rate)]
-    rank = {key: i for i, key in enumerate(EEG_PRIORITY)}
-    return sorted(usable, key=lambda label: (rank.get(derivation_key(label), len(rank)),
-                                             labels.index(label)))
+    own = {derivation_key(label) for label in usable}
+    built = [derivation_name(key) for key in referenced_pairs(usable)
+             if key in EEG_PRIORITY and key not in own]
+    order = usable + built
+    return sorted(order, key=lambda label: (_rank(derivation_key(label)), order.index(label)))
 
 
 def choose_eeg(path: str | Path, labels: Sequence[str], rates: Sequence[float] | None = None) -> ChannelChoice:
@@ -139,6 +211,9 @@ def choose_eeg(path: str | Path, labels: Sequence[str], rates: Sequence[float] |
     standard = derivation_key(chosen) in EEG_PRIORITY
     rule = "the first standard derivation (C4-M1, C3-M2, ... order) in the file" if standard \
         else "no standard derivation in the file, first EEG-looking channel"
+    if chosen not in labels:
+        anode, cathode = referenced_pairs(labels)[derivation_key(chosen)]
+        rule += f", built as '{anode}' minus '{cathode}', both recorded against one reference"
     others = f"; other EEG: {', '.join(candidates[1:4])}" if len(candidates) > 1 else ""
     return ChannelChoice(chosen, f"{Path(path).name}: scoring EEG channel '{chosen}' ({rule}{others}; "
                                  "override with --channels)")

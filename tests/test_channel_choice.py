@@ -96,3 +96,27 @@ def test_evaluate_takes_channels_and_model_like_predict(tmp_path: Path) -> None:
     assert content["model"].endswith(ANY_EEG_MODEL)
     assert content["nights"][0]["recording_epochs"] == SECONDS // 30
     assert content["nights"][0]["channels"] == ["EEG O2-M1"]
+
+
+def test_a_referential_export_is_scored_on_the_derivation_its_channels_make(tmp_path: Path) -> None:
+    """Every electrode against the recorder's reference: the default scores C4 minus A1, and the
+    probabilities are those of that difference given by hand as a channel of its own."""
+    fs = 200
+    reference = 50 * eeg(9, fs)  # large, so that scoring C4-REF itself would not give the same answer
+    c4, a1 = eeg(3, fs), eeg(5, fs) / 3
+    referential = write_psg(tmp_path / "referential.edf", [
+        Channel("EEG O1-REF", eeg(2, fs) + reference, fs), Channel("EEG C4-REF", c4 + reference, fs),
+        Channel("EEG A1-REF", a1 + reference, fs), Channel("EOG E1-REF", eeg(4, fs) + reference, fs)])
+    bipolar = write_psg(tmp_path / "bipolar.edf", [Channel("EEG C4-A1", c4 - a1, fs)])
+    result = CliRunner().invoke(cli, ["predict", str(referential), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    assert "'C4-M1'" in result.stderr and "'EEG C4-REF' minus 'EEG A1-REF'" in result.stderr
+    built, given = score_night(referential), score_night(bipolar)
+    assert built.channels == ["C4-M1"] and built.model.name == ANY_EEG_MODEL
+    np.testing.assert_allclose(built.probs, given.probs, atol=1e-3)
+
+
+def test_a_referential_export_with_the_sleep_edf_electrodes_goes_to_the_two_channel_model(tmp_path: Path) -> None:
+    channels = [Channel(f"{name}-Ref", eeg(seed), 100) for seed, name in enumerate(["Fpz", "Cz", "Pz", "Oz"])]
+    choice = choose_model(write_psg(tmp_path / "night.edf", channels), None, None)
+    assert choice.model.path.name == DEFAULT_MODEL and choice.channels == ["Fpz-Cz", "Pz-Oz"]

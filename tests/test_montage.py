@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sleepscore.errors import DataError
-from sleepscore.montage import EEG_PRIORITY, choose_eeg, derivation_key, eeg_candidates, is_eeg
+from sleepscore.montage import EEG_PRIORITY, choose_eeg, derivation_key, eeg_candidates, is_eeg, referenced_pairs
 
 #: What a clinical PSG export holds besides EEG (AASM labels and a few vendors' spellings).
 NOT_EEG = ["E1-M2", "E2-M1", "EOG LOC-A2", "ROC-A1", "EMG Chin1-Chin2", "Chin", "LLeg", "RLeg",
@@ -78,3 +78,31 @@ def test_a_missing_named_channel_lists_the_eeg_candidates_and_the_option() -> No
     message = str(caught.value)
     assert "no channel 'C3-M2'" in message
     assert "(EEG: EEG C4-M1, EEG O2-M1)" in message and message.endswith("choose with --channels")
+
+
+def test_channels_against_one_reference_make_every_derivation_between_their_electrodes() -> None:
+    pairs = referenced_pairs(["EEG C4-REF", "EEG A1-REF", "EEG O2-REF", "EOG E2-REF", "ECG"])
+    assert pairs["c4-m1"] == ("EEG C4-REF", "EEG A1-REF") and pairs["o2-m1"] == ("EEG O2-REF", "EEG A1-REF")
+    assert not any("e2" in key for key in pairs)
+    assert referenced_pairs(["C3", "A2", "O1"])["c3-m2"] == ("C3", "A2")
+    # Different references never pair: Sleep-EDF's two derivations make nothing new.
+    assert referenced_pairs(["EEG Fpz-Cz", "EEG Pz-Oz", "C4-AVG", "M1-REF"]) == {}
+
+
+def test_a_referential_file_is_scored_on_the_central_derivation_it_can_build() -> None:
+    labels = ["EEG Fp1-REF", "EEG O2-REF", "EEG C4-REF", "EEG A1-REF", "EEG A2-REF", "EOG E1-REF"]
+    choice = choose_eeg("night.edf", labels)
+    assert choice.label == "C4-M1"
+    assert "'EEG C4-REF' minus 'EEG A1-REF'" in choice.reason
+    # The file's own derivation comes before one built to the same rank, and after a better one.
+    assert choose_eeg("n.edf", ["C4-M1", "C4-REF", "M1-REF"]).label == "C4-M1"
+    assert choose_eeg("n.edf", ["O2-M1", "C3-REF", "A2-REF"]).label == "C3-M2"
+
+
+def test_a_derivation_against_another_reference_ranks_by_its_active_electrode() -> None:
+    # MASS-style linked-ear exports list Fp1 first; the central electrode is still the one scored.
+    labels = ["EEG Fp1-LER", "EEG F3-LER", "EEG O1-LER", "EEG C3-LER", "EEG A2-LER"]
+    assert eeg_candidates(labels[:4])[:3] == ["EEG C3-LER", "EEG F3-LER", "EEG O1-LER"]
+    # With the mastoid recorded too, the standard derivations come first, the mastoid itself last.
+    assert eeg_candidates(labels)[:4] == ["C3-M2", "F3-M2", "O1-M2", "EEG C3-LER"]
+    assert eeg_candidates(labels)[-1] == "EEG A2-LER"

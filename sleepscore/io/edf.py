@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from sleepscore.errors import DataError
-from sleepscore.montage import eeg_candidates
+from sleepscore.montage import derivation_key, derivation_name, eeg_candidates, is_eeg, referenced_pairs
 from sleepscore.line_noise import remove_mains
 from sleepscore.resample import resample_poly
 from sleepscore.stages import EPOCH_S, TARGET_FS
@@ -308,6 +308,12 @@ def channel_key(label: str) -> str:
 def match_channels(wanted: Sequence[str], available: Sequence[str], path: str | Path) -> list[str]:
     """The labels of ``available`` that ``wanted`` name, in the order of ``wanted``.
 
+    A name matches a label of the same :func:`channel_key`; failing that, an EEG label of the same
+    :func:`sleepscore.montage.derivation_key` (``C4-M1`` finds ``EEG C4:A1``); failing that, the
+    derivation two referential channels make (``C4-M1`` from ``EEG C4-REF`` and ``EEG A1-REF``,
+    see :func:`sleepscore.montage.referenced_pairs`), returned under its
+    :func:`~sleepscore.montage.derivation_name`, which :func:`read_psg` reads as their difference.
+
     Parameters
     ----------
     wanted : sequence of str
@@ -326,10 +332,17 @@ def match_channels(wanted: Sequence[str], available: Sequence[str], path: str | 
     --------
     >>> match_channels(["fpz-cz"], ["EEG Fpz-Cz", "EEG Pz-Oz"], "night.edf")
     ['EEG Fpz-Cz']
+    >>> match_channels(["C4-M1", "Fpz-Cz"], ["C4:A1", "Fpz", "Cz", "A2"], "night.edf")
+    ['C4:A1', 'Fpz-Cz']
     """
     matched = []
     for name in wanted:
         hits = [label for label in available if channel_key(label) == channel_key(name)]
+        if not hits:
+            hits = [label for label in available
+                    if is_eeg(label) and derivation_key(label) == derivation_key(name)]
+        if not hits and derivation_key(name) in referenced_pairs(available):
+            hits = [derivation_name(derivation_key(name))]
         if not hits:
             listing = ", ".join(repr(label) for label in available)
             candidates = ", ".join(eeg_candidates(list(available))) or "none"
@@ -346,7 +359,9 @@ def match_channels(wanted: Sequence[str], available: Sequence[str], path: str | 
 def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: float = TARGET_FS) -> Recording:
     """Read ``channels`` of an EDF/EDF+/BDF file in ``unit``, resampled to ``fs``.
 
-    Only the requested channels are read. Rates of at least ``fs / 2`` are resampled with
+    Only the requested channels are read. A derivation the file holds only as two channels against
+    one reference (see :func:`match_channels`) is read as their difference, each resampled
+    first. Rates of at least ``fs / 2`` are resampled with
     :func:`sleepscore.resample.resample_poly` (scipy's polyphase filter, without importing
     scipy) by their exact rational ratio to ``fs``, so 128, 200 or
     256 Hz give exactly ``fs`` samples per second; rates below ``fs`` add a warning because
@@ -392,7 +407,10 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
     if duration < EPOCH_S:
         raise DataError(f"{path}: recording lasts {duration:g} s, shorter than one {EPOCH_S:g}-s epoch")
     by_label = {signal.label: signal for signal in header.signals if not header.is_annotation(signal)}
-    labels = match_channels(channels, list(by_label), path)
+    names = match_channels(channels, list(by_label), path)
+    pairs = referenced_pairs(list(by_label))
+    sources = [(name,) if name in by_label else pairs[derivation_key(name)] for name in names]
+    labels = list(dict.fromkeys(label for source in sources for label in source))
 
     target_fs = Fraction(fs).limit_denominator()
     warnings, physical_min, physical_max, ratios = [], [], [], []
@@ -446,15 +464,25 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
 
     if header.start is None:
         warnings.append(f"{path}: start date/time in the header is unreadable; start time unknown")
+    physical_min, physical_max = np.array(physical_min), np.array(physical_max)
+    if labels != names:
+        rows = [[labels.index(label) for label in source] for source in sources]
+        signals = np.stack([signals[row[0]] - signals[row[1]] if len(row) == 2 else signals[row[0]]
+                            for row in rows])
+        # The range a difference of two channels can span: the clipping and flatness checks
+        # then judge the derivation by both its channels' ranges.
+        physical_min, physical_max = (
+            np.array([low[row[0]] - (high[row[1]] if len(row) == 2 else 0) for row in rows])
+            for low, high in ((physical_min, physical_max), (physical_max, physical_min)))
     return Recording(
         path=path,
         signals=signals,
-        channels=labels,
+        channels=names,
         fs=float(target_fs),
         unit=unit,
         start=header.start,
-        physical_min=np.array(physical_min),
-        physical_max=np.array(physical_max),
+        physical_min=physical_min,
+        physical_max=physical_max,
         warnings=warnings,
     )
 

@@ -284,3 +284,31 @@ def test_record_duration_fraction_gives_exact_rates(tmp_path: Path) -> None:
     recording = edf.read_psg(path, ["Cz"])
     assert recording.signals.shape == (1, 6000)
     assert _sine_amplitude_and_frequency(recording.signals[0], 100.0)[1] == pytest.approx(SINE_HZ)
+
+
+def test_a_derivation_is_read_as_the_difference_of_two_channels_against_one_reference(tmp_path: Path) -> None:
+    """C4-M1 from C4-REF and A1-REF at different rates: the shared reference (a 3-Hz wave in both)
+    cancels, and each channel is resampled before the subtraction."""
+    reference = sine(256, 60, 3.0, 40.0)
+    c4 = reference + sine(256, 60, SINE_HZ, 20.0)
+    a1 = sine(128, 60, 3.0, 40.0) + sine(128, 60, 5.0, 8.0)
+    path = write_psg(tmp_path / "referential.edf", [Channel("EEG C4-REF", c4, 256), Channel("EEG A1-REF", a1, 128),
+                                                    Channel("EOG E1-REF", reference, 256)])
+    derived = edf.read_psg(path, ["C4-M1"], unit="uV")
+    both = edf.read_psg(path, ["EEG C4-REF", "EEG A1-REF"], unit="uV")
+    assert derived.channels == ["C4-M1"]
+    np.testing.assert_allclose(derived.signals[0], both.signals[0] - both.signals[1], atol=1e-12)
+    spectrum = np.abs(np.fft.rfft(derived.signals[0][1000:5000]))
+    frequencies = np.fft.rfftfreq(4000, 1 / derived.fs)
+    assert frequencies[np.argmax(spectrum)] == SINE_HZ
+    assert spectrum[np.argmin(np.abs(frequencies - 3.0))] < 0.01 * spectrum.max()
+    assert derived.physical_max[0] == pytest.approx(both.physical_max[0] - both.physical_min[1])
+    assert derived.physical_min[0] == pytest.approx(both.physical_min[0] - both.physical_max[1])
+
+
+def test_a_derivation_name_finds_the_files_own_spelling_before_building_one() -> None:
+    available = ["EEG C4:A1", "EEG C4-REF", "EEG M1-REF"]
+    assert edf.match_channels(["C4-M1"], available, "x.edf") == ["EEG C4:A1"]
+    assert edf.match_channels(["C4-M1"], available[1:], "x.edf") == ["C4-M1"]
+    with pytest.raises(DataError, match="'C3-M2'"):
+        edf.match_channels(["C3-M2"], available, "x.edf")
