@@ -17,7 +17,8 @@ pooled over the test folds.
   50-Hz file's lost gamma and top of beta), the other spectral-v1 columns recomputed from the new
   powers as the training augmentation does (:func:`sleepscore.training.augment.set_band_powers`).
   The muscle in N2 only is a stage-tied damage the augmentation never makes; the others are
-  inside what it draws.
+  inside what it draws. The same fold networks then score recordings of 10 min to 4 h cut from
+  the sleep period, each alone (:func:`length_table`).
 
 Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage sequences, EEG matched
 to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
@@ -53,7 +54,7 @@ from sleepscore.metrics import agreement, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_warning, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
-from sleepscore.stages import FEATURES_PER_CHANNEL
+from sleepscore.stages import FEATURES_PER_CHANNEL, UNSCORED
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
 from sleepscore.training.recipes import architecture_options
 
@@ -140,12 +141,45 @@ def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
 
 
 def damaged_real_rows(recipe: dict[str, object]) -> list[str]:
-    """Cross-validate ``recipe`` on both derivations, then :func:`damaged_real_table` of its folds."""
+    """Cross-validate ``recipe`` on both derivations, then :func:`damaged_real_table` and
+    :func:`length_table` of its folds."""
     from sleepscore.training.api import cross_validate
 
     started = time.perf_counter()
     result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=_DERIVATIONS, **recipe)
-    return damaged_real_table(result, time.perf_counter() - started, recipe["any_eeg"])
+    return [*damaged_real_table(result, time.perf_counter() - started, recipe["any_eeg"]), "",
+            *length_table(result, recipe["any_eeg"])]
+
+
+#: Lengths of the recordings of :func:`length_table`, in minutes.
+RECORDING_MINUTES = (10, 20, 30, 60, 120, 240)
+
+
+def length_table(result, any_eeg: bool = True) -> list[str]:  # noqa: ANN001 - a RunResult
+    """Each fold's network scores recordings of every :data:`RECORDING_MINUTES` length cut one after
+    another from its test subjects' sleep periods, each alone: markdown rows, pooled over the folds."""
+    from sleepscore.training.api import resolve_nights
+    from sleepscore.training.evaluate import predict_nights, sleep_pieces
+    from sleepscore.training.splits import split_by_subject
+
+    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, _DERIVATIONS, any_eeg)[0]
+    rows = []
+    for minutes in RECORDING_MINUTES:
+        labels, logits = [], []
+        for fold in result.folds:
+            pieces = [piece for night in split_by_subject(recordings, [], fold.test_subjects)[2]
+                      for piece in sleep_pieces(night, minutes * 2)]
+            labels += [piece.y for piece in pieces]
+            logits += predict_nights(fold.network, pieces)
+        y, probs = np.concatenate(labels), softmax(np.concatenate(logits), axis=1)
+        y, probs = y[y != UNSCORED], probs[y != UNSCORED]
+        summary = agreement(y, probs.argmax(axis=1))
+        ece = expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == y)
+        rows.append(f"| {minutes} min | {len(labels)} | {summary.kappa:.3f} | {summary.accuracy:.3f} | {ece:.3f} |")
+    return ["Recordings of each length cut one after another from the test subjects' sleep periods "
+            "(first to last sleep epoch), each scored alone; pooled over the test folds. The 30-min "
+            "row is the pieces protocol.", "",
+            "| length | recordings | kappa | accuracy | ECE |", "| --- | --- | --- | --- | --- |", *rows]
 
 
 _DERIVATIONS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
