@@ -161,7 +161,8 @@ class Recording:
     signals : np.ndarray
         float64 ``[n_channels, n_samples]`` at ``fs`` in ``unit``.
     channels : list of str
-        The file's labels of the rows of ``signals``, in the order requested.
+        The file's labels of the rows of ``signals``, in the order requested; a derivation built
+        from two channels against one reference (:func:`match_channels`) by its own name.
     fs : float
         Sampling rate of ``signals`` in Hz.
     unit : str
