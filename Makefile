@@ -64,4 +64,5 @@ models: $(STAMP)
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 --member-validation own \
 		--member-option 3:high_frequency=false --arch-option muscle_gate=true -o models/spectral-robust-fpzcz-pzoz.onnx
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg --members 3 --member-validation own \
-		--member-option 3:high_frequency=false --arch-option muscle_gate=true -o models/spectral-robust-eeg.onnx
+		--member-option 3:high_frequency=false --arch-option muscle_gate=true \
+		--arch-option shrinkage_epochs=30 -o models/spectral-robust-eeg.onnx
