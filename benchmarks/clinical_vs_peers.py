@@ -62,7 +62,7 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
         previous = current
 
     from sleepscore.pipeline import read_model_input
-    from sleepscore.scoring import NightScore, choose_model, quality_flags, save_night
+    from sleepscore.scoring import NightScore, choose_model, predict_input, quality_flags, save_night
     mark("import sleepscore's scoring modules (numpy already imported)")
     choice = choose_model(psg, None, None)
     sleep_model = choice.model
@@ -74,9 +74,9 @@ def step_profile(psg: str) -> list[tuple[str, float, float]]:
     model_input = read_model_input(psg, choice.channels, input_kind=info.input, unit=info.unit,
                                    fs=info.fs, epoch_s=info.epoch_s, quality=True,
                                    on_step=lambda step: mark(step_names[step]))
-    recording, features = model_input.recording, model_input.x
-    probs = sleep_model.predict_proba(features)
-    mark("model.predict_proba (onnxruntime)")
+    recording = model_input.recording
+    probs = predict_input(sleep_model, model_input).probs
+    mark(f"predict_input (onnxruntime, {len(choice.channels)} derivation(s))")
     night = NightScore(probs=probs, start=recording.start, epoch_s=info.epoch_s,
                        quality=quality_flags(model_input.quality, recording.channels), psg=Path(psg),
                        channels=recording.channels, model=sleep_model.path)

@@ -26,7 +26,7 @@ DISTANCE = "distance"
 #: bands predict (muscle), as ``spectral-robust``'s muscle gate measures it.
 GAMMA_EXCESS = "gamma_excess"
 #: The ``sleepscore.channels`` entry of a model that takes any one EEG derivation; the
-#: pipeline picks the derivation (:func:`sleepscore.montage.choose_eeg`).
+#: pipeline picks the derivations (:func:`sleepscore.montage.choose_eeg`) and scores each alone.
 ANY_EEG = "EEG"
 METADATA_PREFIX = "sleepscore."
 REQUIRED_KEYS = ("input", "channels", "unit", "fs", "epoch_s", "stages", "architecture",

@@ -46,7 +46,12 @@ class EpochQuality:
     @property
     def any(self) -> np.ndarray:
         """``[n_epochs]``: True where any channel of the epoch is flagged."""
-        return (self.flat | self.clipped | self.nan).any(axis=1)
+        return (~self.usable).any(axis=1)
+
+    @property
+    def usable(self) -> np.ndarray:
+        """``[n_epochs, n_channels]``: True where the channel's epoch has no flag."""
+        return ~(self.flat | self.clipped | self.nan)
 
 
 def cut_epochs(

@@ -1,9 +1,10 @@
-"""Which EEG channel of a recording to score: standard derivations in a documented order.
+"""Which EEG channels of a recording to score: standard derivations in a documented order.
 
 Clinical PSG files name the same derivation many ways (``C4-M1``, ``C4-A1``, ``EEG C4-M1``,
 ``C4:M1``, ``EEG C4-A1``, ``C4/M1``). :func:`derivation_key` reduces a label to one spelling,
 and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
-other channel that looks like EEG. EOG, EMG, ECG and the respiratory and oximetry channels are
+other channel that looks like EEG, and then a second derivation from the farthest other scalp
+region the file has, for the single-EEG model to score each alone and combine. EOG, EMG, ECG and the respiratory and oximetry channels are
 never taken for EEG.
 
 Why this order: the AASM scores sleep on central derivations first (C4-M1, backup C3-M2), with
@@ -86,17 +87,18 @@ def is_eeg(label: str) -> bool:
 
 @dataclass(frozen=True)
 class ChannelChoice:
-    """The EEG channel chosen for a recording, and why.
+    """The EEG channels chosen for a recording, and why.
 
     Attributes
     ----------
-    label : str
-        The file's label of the chosen channel.
+    labels : list of str
+        The file's labels of the chosen channels (or the names of derivations built from two of
+        its channels, see :func:`referenced_pairs`), in :data:`EEG_PRIORITY` order.
     reason : str
-        One line for the user: which rule picked it.
+        One line for the user: which rule picked them.
     """
 
-    label: str
+    labels: list[str]
     reason: str
 
 
@@ -176,8 +178,26 @@ def eeg_candidates(labels: Sequence[str], rates: Sequence[float] | None = None,
     return sorted(order, key=lambda label: (_rank(derivation_key(label)), order.index(label)))
 
 
+#: Scalp regions of the standard derivations, by their active electrode's first letter.
+REGIONS: dict[str, str] = {"c": "central", "f": "frontal", "o": "occipital", "p": "occipital"}
+#: Per region of the first derivation chosen, the regions a second one is taken from, in order:
+#: the farthest the file has. Derivations far apart see sleep differently (frontal slow waves and
+#: eye movements, posterior alpha); Fpz-Cz with Pz-Oz is the pair whose combination was measured
+#: (``benchmarks/results/derivations.md``). Each derivation costs a read, a resampling and a pass
+#: of the model (about 0.1 s on a 256-Hz night), so two are scored, not every one.
+SECOND_REGION: dict[str, tuple[str, ...]] = {"central": ("occipital", "frontal"),
+                                             "frontal": ("occipital", "central"),
+                                             "occipital": ("frontal", "central")}
+
+
 def choose_eeg(path: str | Path, labels: Sequence[str], rates: Sequence[float] | None = None) -> ChannelChoice:
-    """The EEG channel a single-EEG model scores in this file.
+    """The EEG channels a single-EEG model scores in this file, each alone.
+
+    The first EEG candidate (:func:`eeg_candidates`: the first standard derivation in
+    :data:`EEG_PRIORITY` order), then, when it is a standard derivation, the first standard
+    two-electrode derivation of the farthest other scalp region the file has
+    (:data:`SECOND_REGION`). ``predict`` scores each alone and combines their stage probabilities
+    (:func:`sleepscore.model.combine_derivations`).
 
     Parameters
     ----------
@@ -199,21 +219,39 @@ def choose_eeg(path: str | Path, labels: Sequence[str], rates: Sequence[float] |
 
     Examples
     --------
-    >>> choose_eeg("night.edf", ["EEG F4-M1", "EEG C4-A1", "EOG E1-M2"]).label
-    'EEG C4-A1'
+    >>> choose_eeg("night.edf", ["EEG F4-M1", "EEG C4-A1", "EEG C3-A2", "EOG E1-M2", "O2-M1"]).labels
+    ['EEG C4-A1', 'O2-M1']
+    >>> choose_eeg("night.edf", ["EEG F4-M1", "EEG C4-A1", "EEG C3-A2", "EOG E1-M2"]).labels
+    ['EEG C4-A1', 'EEG F4-M1']
+    >>> choose_eeg("night.edf", ["EEG T3-T5", "EOG E1-M2"]).labels
+    ['EEG T3-T5']
     """
     candidates = eeg_candidates(labels, rates)
     if not candidates:
         listing = ", ".join(repr(label) for label in labels)
         raise DataError(f"{path}: no EEG channel found (none of {listing} is a sampled-at-50-Hz-or-"
                         "more EEG derivation); name one with --channels")
-    chosen = candidates[0]
-    standard = derivation_key(chosen) in EEG_PRIORITY
-    rule = "the first standard derivation (C4-M1, C3-M2, ... order) in the file" if standard \
-        else "no standard derivation in the file, first EEG-looking channel"
-    if chosen not in labels:
-        anode, cathode = referenced_pairs(labels)[derivation_key(chosen)]
-        rule += f", built as '{anode}' minus '{cathode}', both recorded against one reference"
-    others = f"; other EEG: {', '.join(candidates[1:4])}" if len(candidates) > 1 else ""
-    return ChannelChoice(chosen, f"{Path(path).name}: scoring EEG channel '{chosen}' ({rule}{others}; "
-                                 "override with --channels)")
+    chosen = candidates[:1]
+    standard = derivation_key(chosen[0]) in EEG_PRIORITY
+    by_region: dict[str, str] = {}
+    for label in candidates[1:]:
+        key = derivation_key(label)
+        if key in EEG_PRIORITY and "-" in key:
+            by_region.setdefault(REGIONS[key[0]], label)
+    first_region = REGIONS.get(derivation_key(chosen[0])[:1])
+    if standard and first_region:
+        chosen += [by_region[region] for region in SECOND_REGION[first_region] if region in by_region][:1]
+    rule = ("the first standard derivation (C4-M1, C3-M2, ... order) in the file" if standard
+            else "no standard derivation in the file, first EEG-looking channel")
+    if len(chosen) > 1:
+        rule += ", and the first of the farthest other scalp region"
+    built = [f"'{label}' as '{anode}' minus '{cathode}'" for label in chosen if label not in labels
+             for anode, cathode in [referenced_pairs(labels)[derivation_key(label)]]]
+    if built:
+        rule += f"; built {', '.join(built)}, recorded against one reference"
+    others = [label for label in candidates if label not in chosen][:3]
+    listed = ", ".join(f"'{label}'" for label in chosen)
+    how = ", each alone, stages from their combined probabilities" if len(chosen) > 1 else ""
+    return ChannelChoice(chosen, f"{Path(path).name}: scoring EEG channel{'s' * (len(chosen) > 1)} "
+                                 f"{listed} ({rule}{how}"
+                                 f"{'; other EEG: ' + ', '.join(others) if others else ''}; override with --channels)")

@@ -51,6 +51,28 @@ class ModelInput:
     dropped_s: float
     quality: EpochQuality | None = None
 
+    def channel(self, index: int) -> np.ndarray:
+        """The model input of channel ``index`` alone, for a one-channel model."""
+        return one_channel(self.x, index, len(self.recording.channels))
+
+
+def one_channel(x: np.ndarray, index: int, n_channels: int) -> np.ndarray:
+    """Channel ``index`` of a multi-channel model input: its block of the channel-major features
+    ``[n_epochs, width * n_channels]``, or its epochs ``[n_epochs, 1, samples]`` of raw input
+    ``[n_epochs, n_channels, samples]``.
+
+    Examples
+    --------
+    >>> one_channel(np.arange(12).reshape(2, 6), 1, 3).tolist()
+    [[2, 3], [8, 9]]
+    >>> one_channel(np.zeros((2, 3, 100)), 2, 3).shape
+    (2, 1, 100)
+    """
+    if x.ndim == 3:
+        return x[:, index:index + 1]
+    width = x.shape[1] // n_channels
+    return x[:, index * width:(index + 1) * width]
+
 
 def read_model_input(psg: str | Path, channels: Sequence[str], *, input_kind: str = "features",
                      unit: str = "V", fs: float = TARGET_FS, epoch_s: float = EPOCH_S,

@@ -18,10 +18,11 @@ from .epochs import EpochQuality
 from .errors import DataError
 from .alignment import epoch_labels
 from .io.hypnogram import EpochList, Hypnogram, HypnogramWarning, read_hypnogram
-from .model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, declared_channels, load_model, shipped_models_dir
-from .montage import choose_eeg
+from .model import (ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, Prediction, SleepModel, combine_derivations,
+                    declared_channels, load_model, shipped_models_dir)
+from .montage import choose_eeg, derivation_key
 from .io.writers import ScoredNight, write_hypnogram_edf, write_scored_table
-from .pipeline import read_model_input
+from .pipeline import ModelInput, read_model_input
 from .sleepstats import sleep_statistics
 from .stages import STAGES
 
@@ -55,7 +56,7 @@ class NightScore(ScoredNight):
         Things the user should know (low sampling rate, dropped seconds, inputs unlike the
         training data).
     notes : list[str]
-        How the channel was chosen, when it was chosen automatically.
+        How the channels were chosen, when they were chosen automatically.
     distance : np.ndarray or None
         Per-epoch distance of the input to the model's training data, for models that report it.
     gamma_excess : np.ndarray or None
@@ -132,24 +133,24 @@ def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
     """The model and channels to score ``psg`` with.
 
     - ``channels`` given: they are used as given, with ``model`` or, without one, the shipped
-      two-channel model for two channels and the shipped single-EEG model for one.
+      two-channel model when they are its own two derivations (Fpz-Cz, Pz-Oz, in that order) and
+      the shipped single-EEG model otherwise, on each channel alone (see :func:`predict_input`).
     - No ``channels``, no ``model``: the shipped two-channel model when the file has its two
-      channels (Fpz-Cz and Pz-Oz), else the single-EEG model on the channel
-      :func:`sleepscore.montage.choose_eeg` picks (central, then frontal, then occipital
-      derivations; never EOG, EMG or ECG).
+      channels, else the single-EEG model on the channels :func:`sleepscore.montage.choose_eeg`
+      picks (the first of central, frontal and occipital derivations in that order, then one
+      derivation of each other region; never EOG, EMG or ECG).
     - No ``channels``, a ``model``: its declared channels, or for a model that takes any EEG
-      derivation, the one :func:`~sleepscore.montage.choose_eeg` picks.
+      derivation, those :func:`~sleepscore.montage.choose_eeg` picks.
 
     ``threads`` sets onnxruntime's threads of a model loaded here (1 in the workers of a process pool).
     """
     if channels is not None:
         if model is not None:
             chosen = model if isinstance(model, SleepModel) else load_model(model, threads=threads)
-        elif len(channels) in (1, 2):
-            chosen = shipped_model(ANY_EEG_MODEL if len(channels) == 1 else DEFAULT_MODEL, threads)
+        elif [derivation_key(c) for c in channels] == [derivation_key(c) for c in shipped_channels(DEFAULT_MODEL)]:
+            chosen = shipped_model(DEFAULT_MODEL, threads)
         else:
-            raise DataError(f"{psg}: the shipped models take one or two EEG channels, "
-                            f"but --channels names {len(channels)}: {list(channels)}")
+            chosen = shipped_model(ANY_EEG_MODEL, threads)
         return ModelChoice(chosen, list(channels))
     header = read_header(psg)
     signals = [signal for signal in header.signals if not header.is_annotation(signal)]
@@ -166,7 +167,21 @@ def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
     if chosen.info.channels != [ANY_EEG]:
         return ModelChoice(chosen, chosen.info.channels)
     pick = choose_eeg(psg, labels, [float(header.sampling_rate(signal)) for signal in signals])
-    return ModelChoice(chosen, [pick.label], [pick.reason])
+    return ModelChoice(chosen, pick.labels, [pick.reason])
+
+
+def predict_input(model: SleepModel, model_input: ModelInput) -> Prediction:
+    """What ``model`` says about a recording's input.
+
+    A model that takes any one EEG derivation scores each channel of a multi-channel input alone,
+    and their predictions are combined (:func:`sleepscore.model.combine_derivations`, each epoch's
+    flat, clipped or missing channels left out of it); any other model takes the input whole.
+    """
+    n_channels = len(model_input.recording.channels)
+    if model.info.channels != [ANY_EEG] or n_channels == 1:
+        return model.predict(model_input.x)
+    usable = model_input.quality.usable if model_input.quality is not None else None
+    return combine_derivations([model.predict(model_input.channel(i)) for i in range(n_channels)], usable)
 
 
 @lru_cache(maxsize=None)
@@ -195,8 +210,8 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     model : SleepModel, path or None
         The model; None picks a shipped one (see :func:`choose_model`).
     channels : sequence of str, optional
-        File channels to feed the model, in its input order, instead of its declared ones
-        (e.g. ``["C4-A1", "O2-A1"]`` for a recording without Fpz-Cz/Pz-Oz).
+        File channels to feed the model, in its input order, instead of its declared ones; a
+        single-EEG model scores each alone and combines them (e.g. ``["C4-A1", "O2-A1"]``).
     hypnogram : str, Path, Hypnogram or EpochList, optional
         Expert hypnogram (a file, or one already read with
         :func:`~sleepscore.io.hypnogram.read_hypnogram`), aligned to the epochs for metrics.
@@ -220,7 +235,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     choice = choose_model(psg, model, channels, threads)
     chosen, wanted = choice.model, choice.channels
     info = chosen.info
-    if len(wanted) != len(info.channels):
+    if info.channels != [ANY_EEG] and len(wanted) != len(info.channels):
         raise DataError(f"{chosen.path}: model takes {len(info.channels)} channel(s) "
                         f"{info.channels}, but {len(wanted)} were given: {wanted}")
     # The hypnogram is read before the signal so that a wrong label fails fast, before the heavy work.
@@ -228,7 +243,7 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
     model_input = read_model_input(psg, wanted, input_kind=info.input, unit=info.unit, fs=info.fs,
                                    epoch_s=info.epoch_s, quality=True, threads=threads)
     recording, dropped_s = model_input.recording, model_input.dropped_s
-    probs, distance, gamma_excess = chosen.predict(model_input.x)
+    probs, distance, gamma_excess = predict_input(chosen, model_input)
     warnings = list(recording.warnings)
     if dropped_s > 0:
         warnings.append(f"{Path(psg).name}: the last {dropped_s:g} s do not fill a "

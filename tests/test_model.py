@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sleepscore.errors import DataError
-from sleepscore.model import SleepModel, declared_channels, default_model_path, load_model
+from sleepscore.model import Prediction, SleepModel, combine_derivations, declared_channels, default_model_path, load_model
 from onnx_factory import contract_metadata, write_linear_model
 
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz"]
@@ -150,3 +150,35 @@ def test_exporter_metadata_decodes_to_what_it_was_given(tmp_path):
     assert info.trained_on == {"dataset": "sleep-edf20-features", "nights": 16}
     assert info.metrics == {"30min": {"kappa": 0.8}}
     assert (info.fs, info.epoch_s) == (100.0, 30.0)
+
+
+def _random_probs(rng: np.random.Generator, n: int) -> np.ndarray:
+    probs = rng.dirichlet(np.ones(5), size=n)
+    return probs.astype(np.float32)
+
+
+def test_derivations_combine_as_a_sharpened_geometric_mean_and_one_is_left_alone():
+    rng = np.random.default_rng(3)
+    a, b, c = (_random_probs(rng, 40) for _ in range(3))
+    assert np.allclose(combine_derivations([Prediction(a)]).probs, a, atol=1e-6)
+    for members in ([a, b], [a, b, c]):
+        # Written out: prod(p_i) ** (1 / n ** 0.74), normalised per epoch.
+        pooled = np.prod(np.stack(members).astype(np.float64), axis=0) ** (1 / len(members) ** 0.74)
+        expected = pooled / pooled.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(combine_derivations([Prediction(p) for p in members]).probs, expected, atol=1e-6)
+    # Two derivations that agree give a sharper answer than each (1.2 x their log-probabilities).
+    same = combine_derivations([Prediction(a), Prediction(a)]).probs
+    assert (same.max(axis=1) >= a.max(axis=1) - 1e-6).all()
+
+
+def test_an_epochs_unusable_derivations_are_left_out_of_it_unless_all_are():
+    rng = np.random.default_rng(4)
+    a, b = _random_probs(rng, 3), _random_probs(rng, 3)
+    distance = [np.array([1.0, 2.0, 3.0], np.float32), np.array([3.0, 4.0, 5.0], np.float32)]
+    usable = np.array([[True, False], [False, False], [True, True]])
+    combined = combine_derivations([Prediction(a, distance[0]), Prediction(b, distance[1])], usable)
+    np.testing.assert_allclose(combined.probs[0], a[0], atol=1e-6)
+    both = combine_derivations([Prediction(a), Prediction(b)]).probs
+    np.testing.assert_allclose(combined.probs[1:], both[1:], atol=1e-6)
+    np.testing.assert_allclose(combined.distance, [1.0, 3.0, 4.0])
+    assert combined.gamma_excess is None

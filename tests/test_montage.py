@@ -34,16 +34,34 @@ def test_spellings_of_c4_m1_are_one_derivation(spelling: str) -> None:
 def test_central_is_chosen_before_frontal_and_occipital_whatever_the_file_order() -> None:
     labels = ["E1-M2", "EEG O2-M1", "EEG F4-M1", "Chin1-Chin2", "EEG C3-M2", "EEG C4-M1", "ECG"]
     choice = choose_eeg("night.edf", labels)
-    assert choice.label == "EEG C4-M1"
+    assert choice.labels[0] == "EEG C4-M1"
     assert "--channels" in choice.reason and "night.edf" in choice.reason
     assert eeg_candidates(labels) == ["EEG C4-M1", "EEG C3-M2", "EEG F4-M1", "EEG O2-M1"]
 
 
+def test_a_second_derivation_comes_from_the_farthest_region_never_the_other_hemisphere() -> None:
+    labels = ["E1-M2", "EEG O2-M1", "EEG F4-M1", "EEG O1-M2", "EEG C3-M2", "EEG C4-M1", "EEG F3-M2"]
+    choice = choose_eeg("night.edf", labels)
+    assert choice.labels == ["EEG C4-M1", "EEG O2-M1"]
+    assert "'EEG C4-M1', 'EEG O2-M1'" in choice.reason and "combined" in choice.reason
+    assert choose_eeg("n.edf", ["C4-M1", "C3-M2", "F3-M2"]).labels == ["C4-M1", "F3-M2"]
+    assert choose_eeg("n.edf", ["C4-M1", "C3-M2"]).labels == ["C4-M1"]
+    assert choose_eeg("n.edf", ["O1-M2", "C3-M2", "F4-M1"]).labels == ["C3-M2", "O1-M2"]
+    assert choose_eeg("n.edf", ["O1-M2", "C3-M2", "F4-M1"][::2]).labels == ["F4-M1", "O1-M2"]
+    # Pz-Oz is an occipital derivation, Fpz-Cz a frontal one.
+    assert choose_eeg("n.edf", ["EEG Pz-Oz", "C3-M2"]).labels == ["C3-M2", "EEG Pz-Oz"]
+    assert choose_eeg("n.edf", ["EEG Fpz-Cz", "O1-M2"]).labels == ["O1-M2", "EEG Fpz-Cz"]
+
+
+def test_bare_electrodes_are_not_added_to_a_standard_derivation() -> None:
+    assert choose_eeg("n.edf", ["C4-M1", "O2", "Fz-Ref"]).labels == ["C4-M1"]
+
+
 def test_backup_central_then_frontal_then_occipital() -> None:
-    assert choose_eeg("n.edf", ["O1-M2", "F3-M2", "C3-A2"]).label == "C3-A2"
-    assert choose_eeg("n.edf", ["O1-M2", "F3-M2"]).label == "F3-M2"
-    assert choose_eeg("n.edf", ["O1-M2", "EEG Pz-Oz"]).label == "O1-M2"
-    assert choose_eeg("n.edf", ["EEG Pz-Oz", "EEG Fpz-Cz"]).label == "EEG Fpz-Cz"
+    assert choose_eeg("n.edf", ["O1-M2", "F3-M2", "C3-A2"]).labels[0] == "C3-A2"
+    assert choose_eeg("n.edf", ["O1-M2", "F3-M2"]).labels[0] == "F3-M2"
+    assert choose_eeg("n.edf", ["O1-M2", "EEG Pz-Oz"]).labels == ["O1-M2"]
+    assert choose_eeg("n.edf", ["EEG Pz-Oz", "EEG Fpz-Cz"]).labels[0] == "EEG Fpz-Cz"
 
 
 def test_priority_puts_central_first_and_sleep_edf_derivations_after_the_aasm_ones() -> None:
@@ -52,13 +70,13 @@ def test_priority_puts_central_first_and_sleep_edf_derivations_after_the_aasm_on
 
 
 def test_a_non_standard_eeg_label_is_taken_when_nothing_standard_exists() -> None:
-    choice = choose_eeg("n.edf", ["ECG", "EEG T3-T5"])
-    assert choice.label == "EEG T3-T5"
+    choice = choose_eeg("n.edf", ["ECG", "EEG T3-T5", "EEG T4-T6"])
+    assert choice.labels == ["EEG T3-T5"]
     assert "no standard derivation" in choice.reason
 
 
 def test_channels_below_50_hz_are_not_candidates() -> None:
-    assert choose_eeg("n.edf", ["C4-M1", "C3-M2"], rates=[32.0, 128.0]).label == "C3-M2"
+    assert choose_eeg("n.edf", ["C4-M1", "C3-M2", "O2-M1"], rates=[32.0, 128.0, 40.0]).labels == ["C3-M2"]
 
 
 def test_no_eeg_is_one_line_naming_the_file_the_channels_and_the_option() -> None:
@@ -89,14 +107,15 @@ def test_channels_against_one_reference_make_every_derivation_between_their_elec
     assert referenced_pairs(["EEG Fpz-Cz", "EEG Pz-Oz", "C4-AVG", "M1-REF"]) == {}
 
 
-def test_a_referential_file_is_scored_on_the_central_derivation_it_can_build() -> None:
+def test_a_referential_file_is_scored_on_the_derivations_it_can_build() -> None:
     labels = ["EEG Fp1-REF", "EEG O2-REF", "EEG C4-REF", "EEG A1-REF", "EEG A2-REF", "EOG E1-REF"]
     choice = choose_eeg("night.edf", labels)
-    assert choice.label == "C4-M1"
-    assert "'EEG C4-REF' minus 'EEG A1-REF'" in choice.reason
+    assert choice.labels == ["C4-M1", "O2-M1"]
+    assert "'C4-M1' as 'EEG C4-REF' minus 'EEG A1-REF'" in choice.reason
+    assert "'O2-M1' as 'EEG O2-REF' minus 'EEG A1-REF'" in choice.reason
     # The file's own derivation comes before one built to the same rank, and after a better one.
-    assert choose_eeg("n.edf", ["C4-M1", "C4-REF", "M1-REF"]).label == "C4-M1"
-    assert choose_eeg("n.edf", ["O2-M1", "C3-REF", "A2-REF"]).label == "C3-M2"
+    assert choose_eeg("n.edf", ["C4-M1", "C4-REF", "M1-REF"]).labels == ["C4-M1"]
+    assert choose_eeg("n.edf", ["O2-M1", "C3-REF", "A2-REF"]).labels == ["C3-M2", "O2-M1"]
 
 
 def test_a_derivation_against_another_reference_ranks_by_its_active_electrode() -> None:

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 
-from .common import CHANNELS_HELP, split_channels, warn
+from .common import split_channels, warn
 
 
 @click.command()
 @click.argument("psg", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV of per-epoch spectral-v1 features.")
-@click.option("--channels", default="EEG Fpz-Cz,EEG Pz-Oz", show_default=True, help=CHANNELS_HELP)
+@click.option("--channels", default="EEG Fpz-Cz,EEG Pz-Oz", show_default=True,
+              help="Comma-separated file channels, in column order. Matching ignores case, spaces "
+                   "and EEG/EOG prefixes.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def features(psg: Path, output: Path, channels: str, force: bool) -> None:
     """Write the per-epoch spectral-v1 features of PSG (the shipped models' input).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..datasets import Night
+from ..pipeline import one_channel
 
 
 def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
@@ -24,10 +25,7 @@ def per_channel_nights(nights: list[Night], channels: list[str]) -> list[Night]:
     """
     out = []
     for night in nights:
-        raw = night.x.ndim == 3
-        width = 1 if raw else night.x.shape[1] // len(channels)
-        blocks = [night.x[:, i:i + 1] if raw else night.x[:, i * width:(i + 1) * width]
-                  for i in range(len(channels))]
+        blocks = [one_channel(night.x, i, len(channels)) for i in range(len(channels))]
         for i, channel in enumerate(channels):
             others = [block for j, block in enumerate(blocks) if j != i]
             out.append(Night(f"{night.name}:{channel}", night.subject, blocks[i], night.y,

@@ -458,12 +458,13 @@ def test_default_invocation_without_any_eeg_names_the_channels_and_the_option(tm
 
 
 @needs_shipped(DEFAULT_MODEL, ANY_EEG_MODEL)
-def test_three_channels_for_the_shipped_models_is_one_line(tmp_path: Path) -> None:
+def test_three_channels_for_the_two_channel_model_is_one_line(tmp_path: Path) -> None:
     psg = write_psg(tmp_path / "night.edf", [Channel(name, sine(100, SECONDS, 10.0, 30.0), 100)
                                               for name in ("C4-M1", "C3-M2", "O2-M1")])
     output = tmp_path / "night.csv"
-    message = error_line(invoke(["predict", str(psg), "-o", str(output), "--channels", "C4-M1,C3-M2,O2-M1"]), 1)
-    assert "take one or two EEG channels" in message and "3" in message
+    message = error_line(invoke(["predict", str(psg), "-o", str(output), "--channels", "C4-M1,C3-M2,O2-M1",
+                                 "--model", str(shipped_models_dir() / DEFAULT_MODEL)]), 1)
+    assert DEFAULT_MODEL in message and "takes 2 channel(s)" in message and "3 were given" in message
     assert not output.exists()
 
 
