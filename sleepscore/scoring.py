@@ -137,8 +137,8 @@ def choose_model(psg: str | Path, model: SleepModel | str | Path | None,
       the shipped single-EEG model otherwise, on each channel alone (see :func:`predict_input`).
     - No ``channels``, no ``model``: the shipped two-channel model when the file has its two
       channels, else the single-EEG model on the channels :func:`sleepscore.montage.choose_eeg`
-      picks (the first of central, frontal and occipital derivations in that order, then one
-      derivation of each other region; never EOG, EMG or ECG).
+      picks (the first of central, frontal and occipital derivations in that order, and one of
+      the farthest other scalp region; never EOG, EMG or ECG), each scored alone.
     - No ``channels``, a ``model``: its declared channels, or for a model that takes any EEG
       derivation, those :func:`~sleepscore.montage.choose_eeg` picks.
 
