@@ -24,8 +24,10 @@ Part 2, **simulated** recordings (``sleepscore.simulate``: real expert stage seq
 to real per-stage spectra): 9-h nights written as EDF, then the same files damaged as clinics'
 files are: EEG sampled at 50 Hz (nothing above 25 Hz), strong 30-45 Hz muscle in every N2 epoch,
 relabelled as a clinical montage (``C4-M1`` only, no Pz-Oz) so that the default invocation
-takes the single-EEG path, that clinical file with the N2 muscle or sampled at 50 Hz, and the EEG at 256 Hz with 20 uV
-of 50-Hz mains (which :mod:`sleepscore.line_noise` notches out on reading). Each is scored with the default ``score_night`` (what ``sleepscore
+takes the single-EEG path, that clinical file with the N2 muscle or sampled at 50 Hz, the EEG at
+256 Hz with 20 uV of 50-Hz mains (which :mod:`sleepscore.line_noise` notches out on reading), and
+both derivations relabelled ``C4-M1`` and ``O2-M1`` (the single-EEG model on each, combined),
+clean and with the N2 muscle. Each is scored with the default ``score_night`` (what ``sleepscore
 predict night.edf`` does). These numbers show how damage moves the output; they are not accuracy
 on real recordings.
 
@@ -292,6 +294,12 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
         out = muscle(label, signal, fs)
         return clinical(*out)
 
+    def two_derivations(label, signal, fs):  # noqa: ANN001, ANN202
+        return {"EEG Fpz-Cz": "C4-M1", "EEG Pz-Oz": "O2-M1"}.get(label, label), signal, fs
+
+    def two_derivations_with_muscle(label, signal, fs):  # noqa: ANN001, ANN202
+        return two_derivations(*muscle(label, signal, fs))
+
     def clinical_at_50_hz(label, signal, fs):  # noqa: ANN001, ANN202
         out = fifty_hz(label, signal, fs)
         return clinical(*out)
@@ -309,7 +317,9 @@ def damaged_variants(psg: Path, labels: np.ndarray, folder: Path, rng: np.random
                             ("30-45 Hz muscle in every N2 epoch", muscle),
                             ("C4-M1 only, 30-45 Hz muscle in every N2 epoch", clinical_with_muscle),
                             ("C4-M1 only, sampled at 50 Hz", clinical_at_50_hz),
-                            (_MAINS_VARIANT, mains)):
+                            (_MAINS_VARIANT, mains),
+                            ("clinical montage (C4-M1 + O2-M1)", two_derivations),
+                            ("C4-M1 + O2-M1, 30-45 Hz muscle in every N2 epoch", two_derivations_with_muscle)):
         path = folder / f"{psg.stem}-{len(variants)}.edf"
         _rewrite(psg, path, transform)
         variants[name] = path
