@@ -8,7 +8,8 @@ sleepscore, ...) so that a change in machine load hits all alike; the median wal
 resident memory are reported with the ratios.
 
 - sleepscore: ``sleepscore predict NIGHT.edf -o out.csv -q``, defaults only: the channel choice of
-  issue 7 picks C4-M1 and the single-EEG model on the clinical nights, Fpz-Cz + Pz-Oz and the
+  issue 7 picks C4-M1 and O2-M1 for the single-EEG model (each alone, combined) on the clinical
+  nights, Fpz-Cz + Pz-Oz and the
   two-channel model on the Sleep-EDF night.
 - YASA ``SleepStaging``: EEG C4-M1, EOG E1-M2, EMG Chin1-Chin2 on the clinical nights (EEG Fpz-Cz
   and EOG horizontal on the Sleep-EDF night, whose 1-Hz EMG envelope YASA cannot use).
@@ -266,7 +267,8 @@ def report(args: argparse.Namespace, nights: list[Night], batch: dict[tuple[int,
 - Peers: {versions}, each from its own `--target` folder on `PYTHONPATH`.
 - Data (simulated, for timing only): {'; '.join(night.description for night in nights)}.
 - sleepscore: `sleepscore predict NIGHT.edf -o out.csv -q --force`, defaults only (clinical nights:
-  C4-M1 and `spectral-robust-eeg.onnx`, chosen by the tool; Sleep-EDF night: Fpz-Cz + Pz-Oz and
+  C4-M1 + O2-M1, each scored alone by `spectral-robust-eeg.onnx` and combined, chosen by the tool;
+  Sleep-EDF night: Fpz-Cz + Pz-Oz and
   `spectral-robust-fpzcz-pzoz.onnx`).
 - YASA: `benchmarks/_yasa_score.py` (MNE reads only the signals used; `SleepStaging` with EEG
   C4-M1, EOG E1-M2, EMG Chin1-Chin2 on the clinical nights, EEG Fpz-Cz + EOG horizontal on the
