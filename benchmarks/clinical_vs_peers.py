@@ -9,8 +9,7 @@ resident memory are reported with the ratios.
 
 - sleepscore: ``sleepscore predict NIGHT.edf -o out.csv -q``, defaults only: the channel choice of
   issue 7 picks C4-M1 and O2-M1 for the single-EEG model (each alone, combined) on the clinical
-  nights, Fpz-Cz + Pz-Oz and the
-  two-channel model on the Sleep-EDF night.
+  nights, Fpz-Cz + Pz-Oz and the two-channel model on the Sleep-EDF night.
 - YASA ``SleepStaging``: EEG C4-M1, EOG E1-M2, EMG Chin1-Chin2 on the clinical nights (EEG Fpz-Cz
   and EOG horizontal on the Sleep-EDF night, whose 1-Hz EMG envelope YASA cannot use).
 - GSSC ``EEGInfer`` on the CPU (EEG C4-M1, EOG E1-M2), when installed, on the clinical nights.
