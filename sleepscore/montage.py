@@ -4,8 +4,8 @@ Clinical PSG files name the same derivation many ways (``C4-M1``, ``C4-A1``, ``E
 ``C4:M1``, ``EEG C4-A1``, ``C4/M1``). :func:`derivation_key` reduces a label to one spelling,
 and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
 other channel that looks like EEG, and then a second derivation from the farthest other scalp
-region the file has, for the single-EEG model to score each alone and combine. EOG, EMG, ECG and the respiratory and oximetry channels are
-never taken for EEG.
+region the file has, for the single-EEG model to score each alone and combine. EOG, EMG, ECG and
+the respiratory and oximetry channels are never taken for EEG.
 
 Why this order: the AASM scores sleep on central derivations first (C4-M1, backup C3-M2), with
 frontal ones for slow waves and occipital ones for alpha; the Sleep-EDF derivations the models
@@ -184,7 +184,8 @@ REGIONS: dict[str, str] = {"c": "central", "f": "frontal", "o": "occipital", "p"
 #: the farthest the file has. Derivations far apart see sleep differently (frontal slow waves and
 #: eye movements, posterior alpha); Fpz-Cz with Pz-Oz is the pair whose combination was measured
 #: (``benchmarks/results/derivations.md``). Each derivation costs a read, a resampling and a pass
-#: of the model (about 0.1 s on a 256-Hz night), so two are scored, not every one.
+#: of the model (about 0.06 s on an 8-h 256-Hz night), and the speed targets of
+#: ``benchmarks/results/clinical_vs_peers.md`` leave room for two, not every one.
 SECOND_REGION: dict[str, tuple[str, ...]] = {"central": ("occipital", "frontal"),
                                              "frontal": ("occipital", "central"),
                                              "occipital": ("frontal", "central")}
