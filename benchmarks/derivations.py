@@ -1,8 +1,8 @@
 """One night, several EEG derivations: the single-EEG model on each alone, then combined.
 
 ``predict`` scores a file without the two-channel model's own derivations with the single-EEG
-model on each of its standard derivations from different scalp regions, and combines their
-probabilities (:func:`sleepscore.model.combine_derivations`). This measures what that gives on the
+model on two of its standard derivations from far-apart scalp regions, each alone, and combines
+their probabilities (:func:`sleepscore.model.combine_derivations`). This measures what that gives on the
 real nights in ``../shared`` (the 16 Sleep-EDF-20 feature nights, subjects 0-7), where each night
 has two derivations, Fpz-Cz and Pz-Oz: the shipped single-EEG recipe is cross-validated exactly as
 ``make models`` trains it (subject-wise 4-fold, seed 0), and each fold's model scores each test
@@ -12,7 +12,8 @@ recording, the clinical cut, 30-min pieces of the sleep period each scored alone
 Rows: each derivation alone; the two combined as a plain geometric mean (exponent 1); combined as
 shipped (:data:`~sleepscore.model.DERIVATION_EXPONENT`); and, to show how that exponent was chosen,
 the factor on the mean log-probability that minimises the log-loss of the other three folds'
-held-out predictions, applied to each fold (cross-fitted). Then the same on damaged features
+held-out predictions (the inverse of their :func:`~sleepscore.training.evaluate.fit_temperature`),
+applied to each fold (cross-fitted). Then the same on damaged features
 (:func:`benchmarks.robustness._damaged`: muscle in every N2 epoch of both derivations or of
 Fpz-Cz only, a 50-Hz file), beside the shipped two-channel model's figures from
 ``benchmarks/results/robustness.md``.
@@ -26,29 +27,18 @@ import argparse
 import time
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
 from benchmarks._common import machine, now, write_result
 from benchmarks.robustness import SLEEP_EDF, _DERIVATIONS, _damaged, _shipped_recipe
 from sleepscore.model import ANY_EEG_MODEL, DERIVATION_EXPONENT, Prediction, combine_derivations
 
 _DAMAGES = ("as recorded", "muscle in N2", "muscle in N2 of Fpz-Cz only", "50-Hz file")
-_FACTORS = np.exp(np.linspace(np.log(0.5), np.log(3.0), 121))
 
 
 def _combined(logits: list[np.ndarray], exponent: float) -> np.ndarray:
     """Log-probabilities of :func:`combine_derivations` of the derivations' held-out logits."""
     return np.log(combine_derivations([Prediction(softmax(x, axis=1)) for x in logits], exponent=exponent).probs)
-
-
-def _best_factor(views: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """The factor on mean log-probabilities ``[n, 5]`` minimising the log-loss of labels ``[n]``."""
-    scores = np.concatenate([s for s, _ in views])
-    labels = np.concatenate([y for _, y in views])
-    keep = labels >= 0
-    scores, labels = scores[keep], labels[keep]
-    losses = [-log_softmax(scores * f, axis=1)[np.arange(len(labels)), labels].mean() for f in _FACTORS]
-    return float(_FACTORS[int(np.argmin(losses))])
 
 
 def main() -> None:
@@ -59,8 +49,7 @@ def main() -> None:
 
     from sleepscore.training.api import cross_validate, resolve_nights
     from sleepscore.training.data import Night
-    from sleepscore.training.evaluate import (HeldOutPrediction, predict_held_out, recording_cut,
-                                              score_held_out, sleep_pieces)
+    from sleepscore.training.evaluate import HeldOutPrediction, fit_temperature, predict_held_out, score_held_out
     from sleepscore.training.splits import split_by_subject
 
     started = time.perf_counter()
@@ -68,10 +57,6 @@ def main() -> None:
                             **_shipped_recipe(ANY_EEG_MODEL, args.passes, {}, None, args.jobs))
     seconds = time.perf_counter() - started
     recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, _DERIVATIONS, True)[0]
-
-    def views(pairs: list[tuple[Night, HeldOutPrediction]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        out = [(p.whole, n.y) for n, p in pairs] + [(p.cut, recording_cut(n).y) for n, p in pairs]
-        return out + [(x, piece.y) for n, p in pairs for piece, x in zip(sleep_pieces(n), p.pieces)]
 
     tables = []
     for damage in _DAMAGES:
@@ -104,13 +89,13 @@ def main() -> None:
                                                                       for f in folds for p in f[1]]
         if damage == "as recorded":
             fitted, factors = [], []
-            for k, (fold_nights, fold_predictions) in enumerate(folds):
+            for k, (_, fold_predictions) in enumerate(folds):
                 others = [(n, combine(p, 1.0)) for j, f in enumerate(folds) if j != k for n, p in zip(*f)]
-                factors.append(_best_factor(views(others)))
+                factors.append(1 / fit_temperature([n for n, _ in others], [p for _, p in others]))
                 fitted += [combine(p, 1.0, factors[-1]) for p in fold_predictions]
-            everyone = [(n, combine(p, 1.0)) for f in folds for n, p in zip(*f)]
+            everyone = [combine(p, 1.0) for f in folds for p in f[1]]
             rows[f"both, geometric mean x the other folds' best factor ({', '.join(f'{f:.2f}' for f in factors)}; "
-                 f"all folds {_best_factor(views(everyone)):.2f})"] = fitted
+                 f"all folds {1 / fit_temperature(nights, everyone):.2f})"] = fitted
         lines = [f"### {damage}", "",
                  "| recording | kappa ±30 min | whole | cut | pieces | ECE ±30 min | ECE cut | ECE pieces |",
                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
