@@ -60,8 +60,9 @@ def combine_derivations(predictions: list[Prediction], usable: np.ndarray | None
 
     Each epoch's stage probabilities are the normalised product of the derivations' probabilities,
     tempered by ``exponent`` (by default :data:`DERIVATION_EXPONENT`: a geometric mean,
-    sharpened as cross-validation measured); ``distance`` and ``gamma_excess`` are the derivations' means. An epoch's unusable
-    derivations (flat, clipped or missing signal) are left out of it, unless all are.
+    sharpened as cross-validation measured); ``distance`` and ``gamma_excess`` are the
+    derivations' means. An epoch's unusable derivations (flat, clipped or missing signal) are left
+    out of it, unless all are.
 
     Parameters
     ----------

@@ -233,13 +233,14 @@ def choose_eeg(path: str | Path, labels: Sequence[str], rates: Sequence[float] |
         raise DataError(f"{path}: no EEG channel found (none of {listing} is a sampled-at-50-Hz-or-"
                         "more EEG derivation); name one with --channels")
     chosen = candidates[:1]
-    standard = derivation_key(chosen[0]) in EEG_PRIORITY
+    first = derivation_key(chosen[0])
+    standard = first in EEG_PRIORITY
     by_region: dict[str, str] = {}
     for label in candidates[1:]:
         key = derivation_key(label)
         if key in EEG_PRIORITY and "-" in key:
             by_region.setdefault(REGIONS[key[0]], label)
-    first_region = REGIONS.get(derivation_key(chosen[0])[:1])
+    first_region = REGIONS.get(first[:1])
     if standard and first_region:
         chosen += [by_region[region] for region in SECOND_REGION[first_region] if region in by_region][:1]
     rule = ("the first standard derivation (C4-M1, C3-M2, ... order) in the file" if standard
