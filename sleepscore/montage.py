@@ -1,7 +1,7 @@
 """Which EEG channels of a recording to score: standard derivations in a documented order.
 
 Clinical PSG files name the same derivation many ways (``C4-M1``, ``C4-A1``, ``EEG C4-M1``,
-``C4:M1``, ``EEG C4-A1``, ``C4/M1``). :func:`derivation_key` reduces a label to one spelling,
+``C4:M1``, ``EEG C4-A1``, ``C4/M1``, ``C4_M1``, ``C4M1``). :func:`derivation_key` reduces a label to one spelling,
 and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
 other channel that looks like EEG, and then a second derivation from the farthest other scalp
 region the file has, for the single-EEG model to score each alone and combine. EOG, EMG, ECG and
@@ -10,9 +10,14 @@ the respiratory and oximetry channels are never taken for EEG.
 Why this order: the AASM scores sleep on central derivations first (C4-M1, backup C3-M2), with
 frontal ones for slow waves and occipital ones for alpha; the Sleep-EDF derivations the models
 were trained on (Fpz-Cz, Pz-Oz) are rare in clinics and come last only because a file that has
-both is scored by the two-channel model before this list is consulted. A derivation against some
-other reference (``C4-LER``, ``EEG C4-REF``, ``C4-AVG``) ranks by its active electrode, after
-every standard derivation.
+both is scored by the two-channel model before this list is consulted. Linked ears (``C4-LE``,
+MASS's ``C4-LER`` and ``C4-CLE``, ``C4-A1A2``) are a reference as far from the scalp as the
+contralateral mastoid, so such a derivation follows the mastoid ones of its region. Bipolar chains
+(``Fp2-F4``, ``F4-C4``, ``C4-P4``, ``P4-O2``, as in CAP files) contribute the two links that
+look most like the Sleep-EDF derivations: parietal-occipital (``P4-O2``, Pz-Oz's geometry one
+hemisphere over) and frontopolar-frontal (``Fp2-F4``, eye movements and frontal slow waves like
+Fpz-Cz). A derivation against some other reference (``EEG C4-REF``, ``C4-AVG``) ranks by its
+active electrode, after every standard derivation.
 
 Many recorders export each electrode against one common reference (``C4``, ``A1`` or ``EEG
 C4-REF``, ``EEG A1-REF``) rather than as derivations. The difference of two such channels is the
@@ -33,10 +38,11 @@ from .errors import DataError
 
 #: Standard EEG derivations in the order they are chosen (:func:`derivation_key` spellings).
 EEG_PRIORITY: tuple[str, ...] = (
-    "c4-m1", "c3-m2", "c4-m2", "c3-m1", "cz-m1", "cz-m2",
-    "f4-m1", "f3-m2", "f4-m2", "f3-m1", "fz-m1", "fz-m2",
-    "o2-m1", "o1-m2", "o2-m2", "o1-m1",
-    "fpz-cz", "pz-oz", "c4", "c3", "cz", "f4", "f3", "o2", "o1",
+    "c4-m1", "c3-m2", "c4-m2", "c3-m1", "cz-m1", "cz-m2", "c4-le", "c3-le", "cz-le",
+    "f4-m1", "f3-m2", "f4-m2", "f3-m1", "fz-m1", "fz-m2", "f4-le", "f3-le", "fz-le",
+    "o2-m1", "o1-m2", "o2-m2", "o1-m1", "o2-le", "o1-le",
+    "fpz-cz", "pz-oz", "p4-o2", "p3-o1", "fp2-f4", "fp1-f3",
+    "c4", "c3", "cz", "f4", "f3", "o2", "o1",
 )
 _PRIORITY_RANK = {key: i for i, key in enumerate(EEG_PRIORITY)}
 # Words and electrode names of channels that are never EEG. E1/E2 (LOC/ROC) are the AASM's EOG
@@ -48,7 +54,11 @@ _NOT_EEG = re.compile(
 # 10-20 (and 10-10) electrode names: a label made of them, alone, as a pair or against a common
 # reference (the recorder's, the average, linked ears), is EEG.
 _ELECTRODE = r"(?:fp[z12]|af[z3478]|f[z1-8]|fc[z1-6]|c[z1-6]|cp[z1-6]|t[3-8]|tp[78]|p[z1-8]|po[z3478]|o[z12]|m[12]|a[12])"
-_COMMON_REFERENCE = r"(?:ref|avg|ave|ar|le|ler|cle|lnk)"
+_COMMON_REFERENCE = r"(?:ref|avg|ave|ar|le)"
+# Spellings of a linked-ears reference, each read as ``le``: after a separator, at the end.
+_LINKED_EARS = re.compile(r"(?<=[\s:/_-])(?:ler|cle|lnk|le|a1a2|m1m2|\(?[am]1\s*\+\s*[am]2\)?(?:\s*/\s*2)?)\s*$")
+# Two electrode names written without a separator (``C4M1``, ``C3A2``).
+_JOINED = re.compile(rf"^({_ELECTRODE})({_ELECTRODE})$")
 _EEG_LABEL = re.compile(rf"^{_ELECTRODE}(?:-(?:{_ELECTRODE}|{_COMMON_REFERENCE}))?$")
 # An electrode against a reference of any name (another electrode, REF, AVG, LER...), or alone.
 _REFERENCED = re.compile(rf"^({_ELECTRODE})(?:-([a-z0-9]+))?$")
@@ -56,18 +66,23 @@ _EAR = ("m1", "m2")
 
 
 def derivation_key(label: str) -> str:
-    """One spelling per derivation: lower case, no ``EEG`` word, ``-`` between electrodes, A1/A2 as M1/M2.
+    """One spelling per derivation: lower case, no ``EEG`` word, ``-`` between electrodes, A1/A2 as
+    M1/M2, any linked-ears reference as ``le``.
 
     Earlobe (A1, A2) and mastoid (M1, M2) references are treated as the same derivation, as
     clinical scorers do.
 
     Examples
     --------
-    >>> [derivation_key(s) for s in ["EEG C4-A1", "C4:M1", "c4/m1", "EEG C4-M1 ", "EEG Fpz-Cz"]]
-    ['c4-m1', 'c4-m1', 'c4-m1', 'c4-m1', 'fpz-cz']
+    >>> [derivation_key(s) for s in ["EEG C4-A1", "C4:M1", "c4/m1", "C4_M1", "C4M1", "EEG Fpz-Cz"]]
+    ['c4-m1', 'c4-m1', 'c4-m1', 'c4-m1', 'c4-m1', 'fpz-cz']
+    >>> [derivation_key(s) for s in ["EEG C3-LER", "EEG C3-CLE", "C3-(A1+A2)/2", "C3-A1A2"]]
+    ['c3-le', 'c3-le', 'c3-le', 'c3-le']
     """
-    key = re.sub(r"^\s*eeg[\s_-]*", "", label.strip().lower())
-    key = re.sub(r"\s*[:/]\s*|\s+-\s*|\s*-\s+|\s+", "-", key.strip())
+    key = re.sub(r"^\s*eeg[\s_-]*", "", label.strip().lower()).strip()
+    key = _LINKED_EARS.sub("le", key)  # first: "(A1+A2)/2" holds a separator
+    key = re.sub(r"\s*[:/_]\s*|\s+-\s*|\s*-\s+|\s+", "-", key)
+    key = _JOINED.sub(r"\1-\2", key)
     return re.sub(r"\ba([12])\b", r"m\1", key)
 
 

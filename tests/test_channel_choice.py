@@ -152,3 +152,20 @@ def test_a_referential_export_with_the_sleep_edf_electrodes_goes_to_the_two_chan
     channels = [Channel(f"{name}-Ref", eeg(seed), 100) for seed, name in enumerate(["Fpz", "Cz", "Pz", "Oz"])]
     choice = choose_model(write_psg(tmp_path / "night.edf", channels), None, None)
     assert choice.model.path.name == DEFAULT_MODEL and choice.channels == ["Fpz-Cz", "Pz-Oz"]
+
+
+@pytest.mark.parametrize("labels, chosen", [
+    # CAP: bipolar chains and one central derivation against the earlobe.
+    (["Fp2-F4", "F4-C4", "C4-P4", "P4-O2", "C4-A1", "ROC-LOC", "EMG1-EMG2"], ["C4-A1", "P4-O2"]),
+    # Dreem Open Dataset: underscores between the electrodes.
+    (["F3_F4", "C3_M2", "FP1_O1", "F3_M2", "EOG1", "EMG"], ["C3_M2", "F3_M2"]),
+    # MASS: linked-ear reference.
+    (["EEG Fp1-LER", "EEG C3-LER", "EEG O2-LER", "EOG Right Horiz"], ["EEG C3-LER", "EEG O2-LER"]),
+])
+def test_other_labs_spellings_are_scored_by_default(tmp_path: Path, labels: list[str], chosen: list[str]) -> None:
+    fs = 200.0
+    psg = write_psg(tmp_path / "night.edf", [Channel(label, eeg(i, fs), fs) for i, label in enumerate(labels)])
+    night = score_night(psg)
+    assert night.model.name == ANY_EEG_MODEL and night.channels == chosen
+    alone = [score_night(psg, channels=[label]).probs for label in chosen]
+    np.testing.assert_allclose(night.probs, geometric_pool(*alone), atol=1e-5)

@@ -26,7 +26,8 @@ def test_eeg_derivations_are_eeg(label: str) -> None:
 
 
 @pytest.mark.parametrize("spelling", ["C4-M1", "C4-A1", "EEG C4-M1", "EEG C4-A1", "C4:M1",
-                                      "C4/A1", "eeg c4 - m1", " C4-M1 "])
+                                      "C4/A1", "eeg c4 - m1", " C4-M1 ", "C4_M1", "EEG_C4_A1", "C4M1",
+                                      "C4A1"])
 def test_spellings_of_c4_m1_are_one_derivation(spelling: str) -> None:
     assert derivation_key(spelling) == "c4-m1"
 
@@ -118,10 +119,30 @@ def test_a_referential_file_is_scored_on_the_derivations_it_can_build() -> None:
     assert choose_eeg("n.edf", ["O2-M1", "C3-REF", "A2-REF"]).labels == ["C3-M2", "O2-M1"]
 
 
-def test_a_derivation_against_another_reference_ranks_by_its_active_electrode() -> None:
-    # MASS-style linked-ear exports list Fp1 first; the central electrode is still the one scored.
+@pytest.mark.parametrize("spelling", ["C3-LE", "EEG C3-LER", "EEG C3-CLE", "C3-LNK", "C3-A1A2",
+                                      "C3-(A1+A2)/2", "C3-M1+M2", "C3 (A1+A2)"])
+def test_spellings_of_a_linked_ears_reference_are_one_derivation(spelling: str) -> None:
+    assert derivation_key(spelling) == "c3-le"
+    assert is_eeg(spelling)
+
+
+def test_linked_ears_follow_the_mastoids_of_their_region() -> None:
+    # MASS-style linked-ear exports list Fp1 first; the central electrode is still the one scored,
+    # and a second derivation comes from the farthest region, as with mastoids.
     labels = ["EEG Fp1-LER", "EEG F3-LER", "EEG O1-LER", "EEG C3-LER", "EEG A2-LER"]
     assert eeg_candidates(labels[:4])[:3] == ["EEG C3-LER", "EEG F3-LER", "EEG O1-LER"]
-    # With the mastoid recorded too, the standard derivations come first, the mastoid itself last.
-    assert eeg_candidates(labels)[:4] == ["C3-M2", "F3-M2", "O1-M2", "EEG C3-LER"]
+    assert choose_eeg("n.edf", labels[:4]).labels == ["EEG C3-LER", "EEG O1-LER"]
+    # With the mastoid recorded too, the derivation built against it comes first, the mastoid
+    # itself last.
+    assert eeg_candidates(labels)[:3] == ["C3-M2", "EEG C3-LER", "F3-M2"]
     assert eeg_candidates(labels)[-1] == "EEG A2-LER"
+    assert EEG_PRIORITY.index("cz-m2") < EEG_PRIORITY.index("c3-le") < EEG_PRIORITY.index("f4-m1")
+
+
+def test_a_bipolar_chain_gives_its_links_closest_to_the_sleep_edf_derivations() -> None:
+    # CAP-style files: one referential central derivation and bipolar chains.
+    cap = ["Fp2-F4", "F4-C4", "C4-P4", "P4-O2", "Fp1-F3", "F3-C3", "C3-P3", "P3-O1", "C4-A1", "ROC-LOC"]
+    assert choose_eeg("n.edf", cap).labels == ["C4-A1", "P4-O2"]
+    # A chain alone: the parietal-occipital link (Pz-Oz's geometry), then the frontopolar one.
+    assert choose_eeg("n.edf", cap[:8]).labels == ["P4-O2", "Fp2-F4"]
+    assert choose_eeg("n.edf", ["F3-C3", "C3-P3"]).labels == ["C3-P3"]
