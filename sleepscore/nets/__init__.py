@@ -85,9 +85,9 @@ class ProbabilityAverage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([(member(x) / self.member_temperatures[i]).softmax(dim=-1)
                              for i, member in enumerate(self.members)])
-        if self.reports_gamma_excess:
-            # Members that gate their gamma (spectral-robust's muscle gate) give way, epoch by
-            # epoch, to the others (whose trust is 1).
+        if any(getattr(member, "gates_gamma", False) for member in self.members):
+            # Members that gate their gamma (spectral-robust's muscle and missing-gamma gates)
+            # give way, epoch by epoch, to the others (whose trust is 1).
             trust = torch.stack([member.trust(x) for member in self.members]).unsqueeze(-1)
             probs = (trust * probs).sum(dim=0) / trust.sum(dim=0)
         else:

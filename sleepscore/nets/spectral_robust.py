@@ -34,6 +34,14 @@ far outside anything seen in training, which the network reads as wake.
   predict (a linear fit on the training epochs); an ensemble (:class:`sleepscore.nets.ProbabilityAverage`)
   weighs such a network down by that excess, leaving a gated epoch to the gamma-blind networks.
   Real muscle and wake raise beta with gamma, so the fit follows them and the gate stays open.
+- **Missing-gamma gate** (``missing_gamma_gate``). The reverse: a file sampled at 50 Hz has no
+  30-50 Hz content at all (a 35-Hz low-pass keeps about 0.4 of it). The gamma-reading networks
+  were taught that damage, yet on real features with the gamma removed they lost most of their
+  kappa on 30-min recordings, where the gamma-blind network was unmoved. So where an epoch's
+  gamma lies further *below* its fit than 99 % of the training epochs reach, such a network is
+  weighed down, to :data:`MISSING_GAMMA_WEIGHT` one residual SD further. Not to nothing: on a
+  derivation it was not trained on, the gamma-blind network alone was confidently wrong
+  (``models/levers.md``).
 - **Distance to training.** :meth:`input_distance` is the per-epoch distance of the relative powers
   to the nearest stage's training distribution, exported as a second ONNX output; the CLI warns
   when a recording has many epochs beyond what 99 % of training epochs reach.
@@ -57,6 +65,10 @@ _LEVEL_BANDS = (0, 1, 2)
 _GAMMA, _LOG_VAR, _MOBILITY = 4, 7, 8
 # Standardised values beyond this are artefacts (a flat channel gives log powers of ln 1e-16).
 _CLIP = 8.0
+#: Weight a gamma-reading network keeps in an ensemble where its epoch's gamma is missing
+#: (``missing_gamma_gate``). Of 0, 0.25 and 0.5, measured on real features with the gamma removed
+#: (``models/levers.md``), 0.5 was the one that lost kappa nowhere, seen or unseen derivation.
+MISSING_GAMMA_WEIGHT = 0.5
 
 
 class TrustedSpectralInputs(nn.Module):
@@ -77,6 +89,8 @@ class TrustedSpectralInputs(nn.Module):
     muscle_gate : bool
         Fit the gamma each epoch's lower bands predict, for :meth:`gamma_excess` (needs
         ``high_frequency``).
+    missing_gamma_gate : bool
+        The same fit, for :meth:`gamma_missing` (needs ``high_frequency``).
 
     Given stage probabilities (``forward(x, probs)``), the recording's offset from the population
     is measured against the population mean *of each epoch's expected stage* rather than against
@@ -87,7 +101,7 @@ class TrustedSpectralInputs(nn.Module):
 
     def __init__(self, n_channels: int, shrinkage_epochs: float = 120.0,
                  high_frequency: bool = False, stage_centring: bool = False,
-                 muscle_gate: bool = False) -> None:
+                 muscle_gate: bool = False, missing_gamma_gate: bool = False) -> None:
         super().__init__()
         self.n_channels = n_channels
         self.unsquash = LogPowerUnsquash(_N_BASE * n_channels)
@@ -109,12 +123,17 @@ class TrustedSpectralInputs(nn.Module):
         self.register_buffer("distance_threshold", torch.tensor(np.inf, dtype=torch.float64))
         # Per channel, the relative gamma's linear fit on the other relative powers and the level
         # (coefficients, then the intercept), the residuals' SD, and the residual z that 99 % of
-        # the training epochs stay within. Only where asked: older checkpoints lack them.
+        # the training epochs stay within, above and below. Only where asked: older checkpoints
+        # lack them.
         self.muscle_gate = muscle_gate and high_frequency
-        if self.muscle_gate:
+        self.missing_gamma_gate = missing_gamma_gate and high_frequency
+        if self.muscle_gate or self.missing_gamma_gate:
             self.register_buffer("gamma_fit", torch.zeros(n_channels, len(_BANDS) + 2, dtype=torch.float64))
             self.register_buffer("gamma_residual_sd", torch.ones(n_channels, dtype=torch.float64))
+        if self.muscle_gate:
             self.register_buffer("gamma_excess_threshold", torch.tensor(np.inf, dtype=torch.float64))
+        if self.missing_gamma_gate:
+            self.register_buffer("gamma_missing_threshold", torch.tensor(-np.inf, dtype=torch.float64))
 
     @property
     def out_features(self) -> int:
@@ -165,18 +184,23 @@ class TrustedSpectralInputs(nn.Module):
                 self.stage_trusted_mean[stage] = (v[y == stage].mean(dim=0) if (y == stage).any()
                                                   else self.population_mean)
         self.distance_threshold.fill_(torch.quantile(self._distance(v), 0.99).item())
-        if self.muscle_gate:
-            self.fit_gamma_excess(v)
+        if self.muscle_gate or self.missing_gamma_gate:
+            self.fit_gamma_gates(v)
 
     @torch.no_grad()
-    def fit_gamma_excess(self, trusted: torch.Tensor) -> None:
-        """Fit :meth:`gamma_excess` on training epochs' trusted features ``[n, width]``."""
+    def fit_gamma_gates(self, trusted: torch.Tensor) -> None:
+        """Fit :meth:`gamma_excess` and :meth:`gamma_missing` on training epochs' trusted
+        features ``[n, width]``."""
         predictors, gamma = self._gamma_predictors(trusted), self._relative_gamma(trusted)
         for channel in range(self.n_channels):
             fit = torch.linalg.lstsq(predictors[:, channel], gamma[:, channel, None]).solution[:, 0]
             self.gamma_fit[channel] = fit
             self.gamma_residual_sd[channel] = (gamma[:, channel] - predictors[:, channel] @ fit).std()
-        self.gamma_excess_threshold.fill_(torch.quantile(self._gamma_z(trusted), 0.99).item())
+        z = self._gamma_z(trusted)
+        if self.muscle_gate:
+            self.gamma_excess_threshold.fill_(torch.quantile(z.amax(dim=-1), 0.99).item())
+        if self.missing_gamma_gate:
+            self.gamma_missing_threshold.fill_(torch.quantile(z.amin(dim=-1), 0.01).item())
 
     def _relative_z(self, trusted: torch.Tensor) -> torch.Tensor:
         width = len(self.bands) * self.n_channels
@@ -195,14 +219,21 @@ class TrustedSpectralInputs(nn.Module):
         return torch.cat([relative[..., :len(_BANDS)], level, level * 0 + 1], dim=-1)
 
     def _gamma_z(self, trusted: torch.Tensor) -> torch.Tensor:
-        """Per epoch, the largest channel's gamma above its fit, in residual SDs."""
+        """``[..., n_channels]``: each channel's gamma above its fit, in residual SDs."""
         predicted = (self._gamma_predictors(trusted) * self.gamma_fit).sum(dim=-1)
-        return ((self._relative_gamma(trusted) - predicted) / self.gamma_residual_sd).amax(dim=-1)
+        return (self._relative_gamma(trusted) - predicted) / self.gamma_residual_sd
 
     def gamma_excess(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]`` in [0, 1]: 0 while an epoch's gamma is within what 99 % of the training
-        epochs reach above their fit, rising to 1 one residual SD beyond (see ``muscle_gate``)."""
-        return (self._gamma_z(self.trusted(x)) - self.gamma_excess_threshold).clamp(0, 1).float()
+        epochs reach above their fit (in its largest channel), rising to 1 one residual SD beyond
+        (see ``muscle_gate``)."""
+        return (self._gamma_z(self.trusted(x)).amax(dim=-1) - self.gamma_excess_threshold).clamp(0, 1).float()
+
+    def gamma_missing(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]`` in [0, 1]: 0 while an epoch's gamma is within what 99 % of the training
+        epochs reach below their fit (in its smallest channel), rising to 1 one residual SD beyond
+        (see ``missing_gamma_gate``)."""
+        return (self.gamma_missing_threshold - self._gamma_z(self.trusted(x)).amin(dim=-1)).clamp(0, 1).float()
 
     def forward(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
         """Network inputs of ``x`` ``[batch, seq, 9 * n_channels]``; with ``probs``
@@ -247,9 +278,10 @@ class SpectralRobustGRU(nn.Module):
     adapt_passes : int
         Extra passes that recentre the recording on its stage mix as the previous pass predicted
         it (:class:`TrustedSpectralInputs` with ``probs``); 0 centres on the plain recording mean.
-    muscle_gate : bool
-        Report :meth:`trust`, lowered where the gamma exceeds what the lower bands predict (see
-        :meth:`TrustedSpectralInputs.gamma_excess`); a network without ``high_frequency`` trusts
+    muscle_gate, missing_gamma_gate : bool
+        Report :meth:`trust`, lowered where the gamma exceeds (falls short of) what the lower bands
+        predict (see :meth:`TrustedSpectralInputs.gamma_excess` and
+        :meth:`~TrustedSpectralInputs.gamma_missing`); a network without ``high_frequency`` trusts
         every epoch.
 
     Examples
@@ -262,13 +294,14 @@ class SpectralRobustGRU(nn.Module):
     def __init__(self, n_features: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                  shrinkage_epochs: float = 120.0, high_frequency: bool = True,
                  transition_prior: list[list[float]] | None = None, adapt_passes: int = 0,
-                 muscle_gate: bool = False) -> None:
+                 muscle_gate: bool = False, missing_gamma_gate: bool = False) -> None:
         super().__init__()
         self.adapt_passes = adapt_passes
         if n_features % _N_BASE:
             raise ValueError(f"{n_features} input columns are not whole spectral-v1 channels")
         self.inputs = TrustedSpectralInputs(n_features // _N_BASE, shrinkage_epochs, high_frequency,
-                                            stage_centring=adapt_passes > 0, muscle_gate=muscle_gate)
+                                            stage_centring=adapt_passes > 0, muscle_gate=muscle_gate,
+                                            missing_gamma_gate=missing_gamma_gate)
         self.project = nn.Sequential(nn.Linear(self.inputs.out_features, hidden), nn.GELU(),
                                      nn.Dropout(dropout))
         self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
@@ -304,13 +337,22 @@ class SpectralRobustGRU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.per_window(self.per_recording(x))
 
+    @property
+    def gates_gamma(self) -> bool:
+        """Whether :meth:`trust` can fall below 1 (a network that reads gamma, with a gate)."""
+        return self.inputs.muscle_gate or self.inputs.missing_gamma_gate
+
     def trust(self, x: torch.Tensor) -> torch.Tensor:
-        """``[batch, seq]`` weight of this network's probabilities in an ensemble: 1, less the
-        gamma excess for a network that reads gamma with ``muscle_gate``."""
-        if not self.inputs.muscle_gate:
-            return x[..., 0].float() * 0 + 1
+        """``[batch, seq]`` weight of this network's probabilities in an ensemble: 1, times one
+        minus the gamma excess (``muscle_gate``) and one minus the missing gamma
+        (``missing_gamma_gate``), for a network that reads gamma."""
+        trust = x[..., 0].float() * 0 + 1
+        if self.inputs.muscle_gate:
+            trust = trust * (1 - self.inputs.gamma_excess(x))
+        if self.inputs.missing_gamma_gate:
+            trust = trust * (1 - (1 - MISSING_GAMMA_WEIGHT) * self.inputs.gamma_missing(x))
         # Never exactly 0: an ensemble whose networks all read gamma still divides by their sum.
-        return (1 - self.inputs.gamma_excess(x)).clamp_min(1e-3)
+        return trust.clamp_min(1e-3) if self.gates_gamma else trust
 
     def input_distance(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]`` distance of each epoch to the training data (see :class:`TrustedSpectralInputs`)."""
@@ -325,12 +367,13 @@ class SpectralRobustGRU(nn.Module):
 def build_spectral_robust(n_channels: int, hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                           shrinkage_epochs: float = 120.0, high_frequency: bool = True,
                           transition_prior: list[list[float]] | None = None,
-                          adapt_passes: int = 0, muscle_gate: bool = False) -> SpectralRobustGRU:
+                          adapt_passes: int = 0, muscle_gate: bool = False,
+                          missing_gamma_gate: bool = False) -> SpectralRobustGRU:
     """:class:`SpectralRobustGRU` for ``n_channels`` EEG channels of ``spectral-v1`` features."""
     return SpectralRobustGRU(_N_BASE * n_channels, hidden=hidden, layers=layers, dropout=dropout,
                              shrinkage_epochs=shrinkage_epochs, high_frequency=high_frequency,
                              transition_prior=transition_prior, adapt_passes=adapt_passes,
-                             muscle_gate=muscle_gate)
+                             muscle_gate=muscle_gate, missing_gamma_gate=missing_gamma_gate)
 
 
 register(Architecture("spectral-robust", build_spectral_robust, input_kind="features",

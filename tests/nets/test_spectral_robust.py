@@ -12,7 +12,7 @@ from sleepscore.alignment import trim_mask  # noqa: E402
 from sleepscore.metrics import expected_calibration_error  # noqa: E402
 from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
 from sleepscore.nets.spectral import LogPowerUnsquash  # noqa: E402
-from sleepscore.nets.spectral_robust import TrustedSpectralInputs  # noqa: E402
+from sleepscore.nets.spectral_robust import MISSING_GAMMA_WEIGHT, TrustedSpectralInputs  # noqa: E402
 from sleepscore.training.augment import (band_powers, mixed_derivation, montage_augment,  # noqa: E402
                                          set_band_powers)
 from sleepscore.training.data import Night, per_channel_nights  # noqa: E402
@@ -304,8 +304,16 @@ def _with_muscle(epochs: np.ndarray, hit: np.ndarray, rms_volts: float = 10e-6, 
     return epochs + rms_volts * noise / noise.std() * hit[:, None, None]
 
 
+def _at_50_hz(epochs: np.ndarray) -> np.ndarray:
+    """``epochs`` as a file sampled at 50 Hz gives them once resampled to 100 Hz: nothing above 25 Hz."""
+    from scipy.signal import resample_poly
+
+    night = epochs.reshape(-1)
+    return resample_poly(resample_poly(night, 1, 2), 2, 1)[:night.size].reshape(epochs.shape)
+
+
 def _gated_inputs() -> TrustedSpectralInputs:
-    inputs = TrustedSpectralInputs(1, high_frequency=True, muscle_gate=True)
+    inputs = TrustedSpectralInputs(1, high_frequency=True, muscle_gate=True, missing_gamma_gate=True)
     fit_population(inputs, [spectral_features(eeg_epochs(2400)).astype(np.float32)], [night_labels(2400)])
     return inputs
 
@@ -323,6 +331,20 @@ def test_the_muscle_gate_flags_added_30_45_hz_power_but_not_a_gain() -> None:
     with_muscle = excess(_with_muscle(epochs, hit))
     assert np.all(with_muscle[hit] == 1)
     assert np.mean(with_muscle[~hit] > 0) < 0.05
+
+
+def test_the_missing_gamma_gate_flags_a_50_hz_recording_but_not_a_gain_or_muscle() -> None:
+    inputs = _gated_inputs()
+    epochs = eeg_epochs(200, seed=1)
+
+    def missing(signal: np.ndarray) -> np.ndarray:
+        return inputs.gamma_missing(torch.from_numpy(spectral_features(signal).astype(np.float32))[None])[0].numpy()
+
+    # Below what 99 % of the training epochs reach: about 1 % of like epochs, at any gain.
+    assert np.mean(missing(epochs) > 0) < 0.05
+    assert np.mean(missing(0.3 * epochs) > 0) < 0.05
+    assert np.all(missing(_at_50_hz(epochs)) == 1)
+    assert np.all(missing(_with_muscle(epochs, np.ones(200, bool))) == 0)
 
 
 def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
@@ -348,3 +370,24 @@ def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
     # Without the option the networks average as before, and report nothing.
     plain = ProbabilityAverage([build_network("spectral-robust", 1), blind]).eval()
     assert not plain.reports_gamma_excess
+
+
+def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording() -> None:
+    torch.manual_seed(0)
+    night = spectral_features(eeg_epochs(2400)).astype(np.float32)
+    gated = build_network("spectral-robust", 1, missing_gamma_gate=True)
+    blind = build_network("spectral-robust", 1, high_frequency=False, missing_gamma_gate=True)
+    for member in (gated, blind):
+        fit_population(member, [night], [night_labels(2400)])
+    ensemble = ProbabilityAverage([gated, blind]).eval()
+    clean = eeg_epochs(300, seed=1)
+    with torch.no_grad():
+        for signal, gated_weight in ((_at_50_hz(clean), MISSING_GAMMA_WEIGHT), (clean, 1.0)):
+            x = torch.from_numpy(spectral_features(signal).astype(np.float32))[None]
+            own, blind_probs = gated(x).softmax(dim=-1)[0].numpy(), blind(x).softmax(dim=-1)[0].numpy()
+            expected = (gated_weight * own + blind_probs) / (gated_weight + 1)
+            calm = gated.trust(x)[0].numpy() == gated_weight
+            assert calm.sum() > 250
+            np.testing.assert_allclose(ensemble(x).softmax(dim=-1)[0].numpy()[calm], expected[calm], atol=1e-5)
+    # Muscle is not this gate's: the muscle gate is off here, so muscle leaves the average alone.
+    assert not ensemble.reports_gamma_excess
