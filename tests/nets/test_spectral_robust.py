@@ -347,14 +347,20 @@ def test_the_missing_gamma_gate_flags_a_50_hz_recording_but_not_a_gain_or_muscle
     assert np.all(missing(_with_muscle(epochs, np.ones(200, bool))) == 0)
 
 
-def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
+def _gated_ensemble(**gate: bool) -> tuple[torch.nn.Module, torch.nn.Module, ProbabilityAverage]:
+    """A network that reads gamma and a gamma-blind one, both built with ``gate`` and fitted on one
+    night, and their ensemble."""
     torch.manual_seed(0)
     night = spectral_features(eeg_epochs(2400)).astype(np.float32)
-    gated = build_network("spectral-robust", 1, muscle_gate=True)
-    blind = build_network("spectral-robust", 1, high_frequency=False, muscle_gate=True)
+    gated = build_network("spectral-robust", 1, **gate)
+    blind = build_network("spectral-robust", 1, high_frequency=False, **gate)
     for member in (gated, blind):
         fit_population(member, [night], [night_labels(2400)])
-    ensemble = ProbabilityAverage([gated, blind]).eval()
+    return gated, blind, ProbabilityAverage([gated, blind]).eval()
+
+
+def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
+    gated, blind, ensemble = _gated_ensemble(muscle_gate=True)
     hit = np.arange(300) < 150
     x = torch.from_numpy(spectral_features(_with_muscle(eeg_epochs(300, seed=1), hit)).astype(np.float32))[None]
     with torch.no_grad():
@@ -373,13 +379,7 @@ def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
 
 
 def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording() -> None:
-    torch.manual_seed(0)
-    night = spectral_features(eeg_epochs(2400)).astype(np.float32)
-    gated = build_network("spectral-robust", 1, missing_gamma_gate=True)
-    blind = build_network("spectral-robust", 1, high_frequency=False, missing_gamma_gate=True)
-    for member in (gated, blind):
-        fit_population(member, [night], [night_labels(2400)])
-    ensemble = ProbabilityAverage([gated, blind]).eval()
+    gated, blind, ensemble = _gated_ensemble(missing_gamma_gate=True)
     clean = eeg_epochs(300, seed=1)
     with torch.no_grad():
         for signal, gated_weight in ((_at_50_hz(clean), MISSING_GAMMA_WEIGHT), (clean, 1.0)):
@@ -389,5 +389,5 @@ def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording
             calm = gated.trust(x)[0].numpy() == gated_weight
             assert calm.sum() > 250
             np.testing.assert_allclose(ensemble(x).softmax(dim=-1)[0].numpy()[calm], expected[calm], atol=1e-5)
-    # Muscle is not this gate's: the muscle gate is off here, so muscle leaves the average alone.
+    # The gamma_excess output (the muscle warning) belongs to the muscle gate alone.
     assert not ensemble.reports_gamma_excess
