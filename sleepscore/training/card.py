@@ -137,6 +137,10 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
               f"Training the exported model took {summary['final_seconds']:.0f} s (the whole run, "
               f"cross-validation included, {summary['seconds']:.0f} s) on {summary['machine']}.",
               ""]
+    # A shipped model changed without retraining (a re-export with a new gate) says so under the
+    # command that no longer reproduces it exactly.
+    if summary.get("after_training"):
+        lines += [f"Changed after training: {summary['after_training']}", ""]
     if notes:
         lines += [notes.strip(), ""]
     lines += ["## Limits", "", _limits(trained_on)]

@@ -20,6 +20,14 @@ def test_shipped_cards_are_regenerated_exactly(name: str) -> None:
     assert model_card(name, summary, notes) == (MODELS / f"{name}.md").read_text()
 
 
+def test_a_change_after_training_is_said_under_the_command() -> None:
+    summary = json.loads((MODELS / "spectral-robust-eeg.json").read_text())
+    summary["after_training"] = "a gate added and the model re-exported."
+    card = model_card("m", summary)
+    assert card.index(summary["command"]) < card.index("Changed after training: a gate added") < card.index("## Limits")
+    assert "Changed after training" not in model_card("m", {**summary, "after_training": None})
+
+
 def test_simulated_card_keeps_its_population_and_says_simulated() -> None:
     summary = json.loads((MODELS / "dev" / "tinysleepnet-simulated.json").read_text())
     card = model_card("tinysleepnet-simulated", summary)
