@@ -62,7 +62,8 @@ TRAIN_SHIPPED = $(BIN)/sleepscore train --dataset sleep-edf20-features --data-di
 	--recording-crops 0.3 --random-crops 4 --card-notes models/levers.md --jobs $(JOBS) --force
 models: $(STAMP)
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --members 3 --member-validation own \
-		--member-option 3:high_frequency=false --arch-option muscle_gate=true -o models/spectral-robust-fpzcz-pzoz.onnx
+		--member-option 3:high_frequency=false --arch-option muscle_gate=true --arch-option missing_gamma_gate=true \
+		-o models/spectral-robust-fpzcz-pzoz.onnx
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg --members 3 --member-validation own \
 		--member-option 3:high_frequency=false --arch-option muscle_gate=true \
 		--arch-option missing_gamma_gate=true --arch-option shrinkage_epochs=30 -o models/spectral-robust-eeg.onnx
