@@ -1,8 +1,8 @@
 """Which EEG channels of a recording to score: standard derivations in a documented order.
 
 Clinical PSG files name the same derivation many ways (``C4-M1``, ``C4-A1``, ``EEG C4-M1``,
-``C4:M1``, ``EEG C4-A1``, ``C4/M1``, ``C4_M1``, ``C4M1``). :func:`derivation_key` reduces a label to one spelling,
-and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
+``C4:M1``, ``EEG C4-A1``, ``C4/M1``, ``C4_M1``, ``C4M1``). :func:`derivation_key` reduces a label
+to one spelling, and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
 other channel that looks like EEG, and then a second derivation from the farthest other scalp
 region the file has, for the single-EEG model to score each alone and combine. EOG, EMG, ECG and
 the respiratory and oximetry channels are never taken for EEG.
@@ -56,7 +56,8 @@ _NOT_EEG = re.compile(
 _ELECTRODE = r"(?:fp[z12]|af[z3478]|f[z1-8]|fc[z1-6]|c[z1-6]|cp[z1-6]|t[3-8]|tp[78]|p[z1-8]|po[z3478]|o[z12]|m[12]|a[12])"
 _COMMON_REFERENCE = r"(?:ref|avg|ave|ar|le)"
 # Spellings of a linked-ears reference, each read as ``le``: after a separator, at the end.
-_LINKED_EARS = re.compile(r"(?<=[\s:/_-])(?:ler|cle|lnk|le|a1a2|m1m2|\(?[am]1\s*\+\s*[am]2\)?(?:\s*/\s*2)?)\s*$")
+_LINKED_EARS = re.compile(
+    r"(?<=[\s:/_-])(?:ler|cle|lnk|le|a1a2|m1m2|\(?[am]1\s*\+\s*[am]2\)?(?:\s*/\s*2)?)\s*$")
 # Two electrode names written without a separator (``C4M1``, ``C3A2``).
 _JOINED = re.compile(rf"^({_ELECTRODE})({_ELECTRODE})$")
 _EEG_LABEL = re.compile(rf"^{_ELECTRODE}(?:-(?:{_ELECTRODE}|{_COMMON_REFERENCE}))?$")

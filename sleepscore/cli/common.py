@@ -73,10 +73,11 @@ def label_map_option(value: str | None) -> dict[str, str] | None:
 CHANNELS_HELP = ("Comma-separated file channels to feed the model, in its input order; the "
                  "single-EEG model scores each alone and combines them. Default: Fpz-Cz,Pz-Oz with "
                  "the two-channel model when the file has both, else for the single-EEG model the "
-                 "first present of C4-M1, C3-M2, F4-M1, F3-M2, O2-M1, O1-M2 (or against linked ears), "
-                 "Fpz-Cz, Pz-Oz, P4-O2, Fp2-F4 (any spelling: C4-A1, EEG C4-M1, C4:M1, C4_M1) and one derivation of the farthest other scalp "
-                 "region (central/frontal -> occipital, occipital -> frontal); EOG/EMG/ECG are never "
-                 "chosen. Matching ignores case, spaces and EEG/EOG prefixes.")
+                 "first present of C4-M1, C3-M2, F4-M1, F3-M2, O2-M1, O1-M2 (or against linked "
+                 "ears), Fpz-Cz, Pz-Oz, P4-O2, Fp2-F4 (any spelling: C4-A1, EEG C4-M1, C4:M1, C4_M1) "
+                 "and one derivation of the farthest other scalp region (central/frontal -> "
+                 "occipital, occipital -> frontal); EOG/EMG/ECG are never chosen. Matching ignores "
+                 "case, spaces and EEG/EOG prefixes.")
 MODEL_HELP = ("ONNX model (default: the shipped two-channel model for Fpz-Cz + Pz-Oz files, "
               "the shipped single-EEG model for any other EEG).")
 LABEL_MAP_HELP = ("Stage names for numeric hypnogram labels: '0=W,1=N1,2=N2,3=N3,4=REM', "
