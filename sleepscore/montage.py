@@ -2,10 +2,10 @@
 
 Clinical PSG files name the same derivation many ways (``C4-M1``, ``C4-A1``, ``EEG C4-M1``,
 ``C4:M1``, ``EEG C4-A1``, ``C4/M1``, ``C4_M1``, ``C4M1``). :func:`derivation_key` reduces a label
-to one spelling, and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file has, else any
-other channel that looks like EEG, and then a second derivation from the farthest other scalp
-region the file has, for the single-EEG model to score each alone and combine. EOG, EMG, ECG and
-the respiratory and oximetry channels are never taken for EEG.
+to one spelling, and :func:`choose_eeg` takes the first derivation of :data:`EEG_PRIORITY` the file
+has, else any other channel that looks like EEG, and then a second derivation from the farthest
+other scalp region the file has, for the single-EEG model to score each alone and combine. EOG,
+EMG, ECG and the respiratory and oximetry channels are never taken for EEG.
 
 Why this order: the AASM scores sleep on central derivations first (C4-M1, backup C3-M2), with
 frontal ones for slow waves and occipital ones for alpha; the Sleep-EDF derivations the models
@@ -61,7 +61,7 @@ _LINKED_EARS = re.compile(
 # Two electrode names written without a separator (``C4M1``, ``C3A2``).
 _JOINED = re.compile(rf"^({_ELECTRODE})({_ELECTRODE})$")
 _EEG_LABEL = re.compile(rf"^{_ELECTRODE}(?:-(?:{_ELECTRODE}|{_COMMON_REFERENCE}))?$")
-# An electrode against a reference of any name (another electrode, REF, AVG, LER...), or alone.
+# An electrode against a reference of any name (another electrode, REF, AVG, LE...), or alone.
 _REFERENCED = re.compile(rf"^({_ELECTRODE})(?:-([a-z0-9]+))?$")
 _EAR = ("m1", "m2")
 
