@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,9 @@ from .errors import DataError, UsageError
 from .io.hypnogram import HYPNOGRAM_EPOCHS_S, EpochList, Hypnogram, HypnogramWarning
 from .protocols import TRIMS
 from .stages import EPOCH_S, TIME_TOLERANCE_S, UNSCORED
+
+
+_HALF_DAY_S = 43200.0
 
 
 _WAKE_MARGIN_S = 30 * 60.0
@@ -293,10 +296,15 @@ def trim_mask(labels: np.ndarray, protocol: str, lights: tuple[float, float] | N
                      f"{', '.join(TRIMS)}")
 
 
-def _clock_offset(hyp_start: datetime | None, psg_start: datetime | None) -> float:
+def _clock_offset(hyp_start: datetime | time | None, psg_start: datetime | None) -> float:
     """Seconds from the PSG start to the hypnogram's onset 0 (0 without both clock times)."""
     if hyp_start is None or psg_start is None:
         return 0.0
+    if isinstance(hyp_start, time):
+        # A time of day alone (CAP files): the one within 12 h either side of the PSG start.
+        same_day = datetime.combine(psg_start.date(), hyp_start.replace(tzinfo=psg_start.tzinfo))
+        offset = (same_day - psg_start).total_seconds()
+        return (offset + _HALF_DAY_S) % (2 * _HALF_DAY_S) - _HALF_DAY_S
     if (hyp_start.tzinfo is None) != (psg_start.tzinfo is None):
         hyp_start, psg_start = hyp_start.replace(tzinfo=None), psg_start.replace(tzinfo=None)
     return (hyp_start - psg_start).total_seconds()

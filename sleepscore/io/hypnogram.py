@@ -11,6 +11,11 @@ Two kinds of scoring are read, told apart by extension and content:
   duration and a label column (case-insensitive; synonyms such as ``description``,
   ``annotation``, ``stage``). Onsets are either seconds from the PSG start (BIDS
   ``events.tsv`` style) or ISO date-times (Sleep-EDF text style, ``1989-04-24T16:13:00``).
+- **CAP Sleep Database scorings** (PhysioNet ``capslpdb`` ``*.txt``): a free-text preamble,
+  then a tab table (``Sleep Stage``, ``Time [hh:mm:ss]``, ``Event``, ``Duration[s]`` ...) whose
+  stage rows (``SLEEP-S0`` ... ``SLEEP-REM``, ``SLEEP-MT``) are interleaved with CAP phases and
+  other events (``MCAP-A1`` ...), which are skipped. Times are clock times of day without a date,
+  so the scoring is placed at the PSG's start within 12 h either way.
 - **NSRR XML** ``<PSGAnnotation>`` files: ``<ScoredEvent>`` elements of type ``Stages|Stages``
   with ``<EventConcept>`` (``Stage 2 sleep|2``), ``<Start>`` and ``<Duration>`` in seconds from
   the recording start (see :mod:`sleepscore.nsrr_xml`).
@@ -34,7 +39,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Mapping
 
@@ -45,7 +50,8 @@ from ..labels import LABELS, compile_label_map, normalise_label, stage_code
 from ..stages import TIME_TOLERANCE_S
 from .edf import read_header
 from .nsrr_xml import XmlEpochs, looks_like_xml, read_nsrr_xml
-from .tables import require_fields, split_table, table_delimiter, text_lines
+from .tables import (clock_seconds, column_name, require_fields, split_table, table_delimiter,
+                     text_lines)
 
 
 #: Epoch lengths, in seconds, of the one-label-per-line files that are detected or accepted.
@@ -62,12 +68,21 @@ _LABEL_COLUMNS = ("stage", "sleep stage", "label", "description", "annotation", 
                   "event")
 
 
+# The header a CAP Sleep Database scoring's table starts with (its own spellings, read by
+# column_name), after a preamble of at most this many lines.
+_CAP_COLUMNS = ("sleep stage", "time", "event", "duration")
+_CAP_PREAMBLE_LINES = 100
+
+
+_SECONDS_PER_DAY = 86400.0
+
+
 class HypnogramWarning(UserWarning):
     """Something about a hypnogram's fit to its recording that the user should know."""
 
 
 # How each format names the place a label came from, for messages.
-_ROW_KINDS = {"edf+": "annotation", "events": "line", "epochs": "line",
+_ROW_KINDS = {"edf+": "annotation", "events": "line", "cap": "line", "epochs": "line",
               "nsrr-xml": "<ScoredEvent>", "profusion-xml": "<SleepStage>"}
 
 
@@ -83,8 +98,9 @@ class Hypnogram:
         float64 seconds, all positive (point events are dropped on reading).
     stages : np.ndarray
         int64 stage codes, 0-4 (W, N1, N2, N3, REM) or -1 for unscored.
-    start : datetime or None
-        Clock time of onset 0 when the file carries one (EDF+ header, ISO onsets).
+    start : datetime, time or None
+        Clock time of onset 0 when the file carries one (EDF+ header, ISO onsets); a time of day
+        alone when the file has no date (CAP).
     path : Path
         The file it was read from.
     rows : np.ndarray
@@ -92,13 +108,13 @@ class Hypnogram:
         of a text file, the 1-based annotation number of an EDF+ file or the 1-based
         ``<ScoredEvent>`` of an NSRR XML file.
     format : str
-        ``"edf+"``, ``"events"`` (onset/duration/label table) or ``"nsrr-xml"``.
+        ``"edf+"``, ``"events"`` (onset/duration/label table), ``"cap"`` or ``"nsrr-xml"``.
     """
 
     onsets: np.ndarray
     durations: np.ndarray
     stages: np.ndarray
-    start: datetime | None
+    start: datetime | time | None
     path: Path
     rows: np.ndarray
     format: str
@@ -146,7 +162,8 @@ class EpochList:
 def read_hypnogram(path: str | Path | Hypnogram | EpochList,
                    label_map: Mapping[str, str] | None = None,
                    epoch_s: float | None = None) -> Hypnogram | EpochList:
-    """Read an expert hypnogram (EDF+ annotations, event table, NSRR XML, or one label per epoch).
+    """Read an expert hypnogram (EDF+ annotations, event table, CAP scoring, NSRR XML, or one
+    label per epoch).
 
     Parameters
     ----------
@@ -255,6 +272,9 @@ def _read_edf_hypnogram(path: Path, labels: Mapping[str, int]) -> Hypnogram:
 def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float | None
                          ) -> Hypnogram | EpochList:
     lines = text_lines(path)
+    cap_header = _cap_header(lines)
+    if cap_header is not None:
+        return _read_cap_hypnogram(path, lines[cap_header:], labels)
     if table_delimiter(lines) is None:
         return _read_epoch_labels(path, lines, labels, epoch_s)
     (onset_col, duration_col, label_col), rows = split_table(
@@ -270,6 +290,37 @@ def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float |
         line_numbers.append(line_no)
     onsets, start = _relative_onsets(path, raw_onsets, line_numbers)
     return _assemble(path, "events", onsets, np.array(durations, dtype=np.float64),
+                     np.array(stages, dtype=np.int64), np.array(line_numbers), start)
+
+
+def _cap_header(lines: list[tuple[int, str]]) -> int | None:
+    """Index of a CAP scoring's table header among the first lines, or None."""
+    for index, (_, line) in enumerate(lines[:_CAP_PREAMBLE_LINES]):
+        if set(_CAP_COLUMNS) <= {column_name(field) for field in line.split("\t")}:
+            return index
+    return None
+
+
+def _read_cap_hypnogram(path: Path, lines: list[tuple[int, str]], labels: Mapping[str, int]
+                        ) -> Hypnogram:
+    (time_col, duration_col, event_col), rows = split_table(
+        path, lines, time=("time",), duration=("duration",), event=("event",))
+    clocks, durations, stages, line_numbers = [], [], [], []
+    for line_no, fields in rows:
+        require_fields(path, line_no, fields, max(time_col, duration_col, event_col) + 1)
+        # The stages are the SLEEP- events; CAP phases (MCAP-A1 ...) and the rest are not.
+        if not normalise_label(fields[event_col]).startswith("sleep "):
+            continue
+        clocks.append(clock_seconds(path, line_no, fields[time_col]))
+        durations.append(_seconds(path, line_no, "duration", fields[duration_col]))
+        stages.append(stage_code(path, f"line {line_no}", fields[event_col], labels))
+        line_numbers.append(line_no)
+    if not clocks:
+        raise DataError(f"{path}: CAP scoring has no sleep stage events (SLEEP-S0 ... SLEEP-REM)")
+    # A time of day earlier than the first stage's is after midnight.
+    onsets = (np.array(clocks) - clocks[0]) % _SECONDS_PER_DAY
+    start = (datetime.min + timedelta(seconds=clocks[0])).time()
+    return _assemble(path, "cap", onsets, np.array(durations, dtype=np.float64),
                      np.array(stages, dtype=np.int64), np.array(line_numbers), start)
 
 
@@ -304,7 +355,7 @@ def _read_xml_hypnogram(path: Path) -> Hypnogram | EpochList:
 
 
 def _assemble(path: Path, fmt: str, onsets: np.ndarray, durations: np.ndarray,
-              stages: np.ndarray, rows: np.ndarray, start: datetime | None) -> Hypnogram:
+              stages: np.ndarray, rows: np.ndarray, start: datetime | time | None) -> Hypnogram:
     """Order the intervals and check their onsets; point events are dropped here."""
     intervals = durations > 0
     if not intervals.any():

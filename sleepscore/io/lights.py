@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import DataError
-from .tables import require_fields, split_table, text_lines
+from .tables import clock_seconds, require_fields, split_table, text_lines
 
 
 _SECONDS_PER_DAY = 86400.0
@@ -118,7 +117,7 @@ def read_lights_table(path: str | Path) -> LightsTable:
         night = fields[night_col].strip()
         if night in nights:
             raise DataError(f"{path}: line {line_no}: recording {night!r} appears twice")
-        rec_start, off, on = (_clock_seconds(path, line_no, fields[col])
+        rec_start, off, on = (clock_seconds(path, line_no, fields[col])
                               for col in (start_col, off_col, on_col))
         off_s = (off - rec_start) % _SECONDS_PER_DAY
         on_s = (on - rec_start) % _SECONDS_PER_DAY
@@ -129,11 +128,3 @@ def read_lights_table(path: str | Path) -> LightsTable:
         nights[night] = Lights(off_s, on_s)
     return LightsTable(path, nights)
 
-
-def _clock_seconds(path: Path, line_no: int, text: str) -> float:
-    try:
-        clock = time.fromisoformat(text.strip())
-    except ValueError:
-        raise DataError(f"{path}: line {line_no}: {text.strip()!r} is not a clock time "
-                        "hh:mm:ss") from None
-    return clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6

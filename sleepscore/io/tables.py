@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from datetime import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -51,13 +52,14 @@ def split_table(path: Path, lines: list[tuple[int, str]], **wanted: Sequence[str
             rows.append((line_no, next(csv.reader([line], delimiter=delimiter))))
         except csv.Error as err:
             raise DataError(f"{path}: line {line_no}: {err}") from None
-    columns = _find_columns(path, [_column_name(name) for name in rows[0][1]], wanted)
+    columns = _find_columns(path, [column_name(name) for name in rows[0][1]], wanted)
     if len(rows) == 1:
         raise DataError(f"{path}: table has a header but no rows")
     return columns, rows[1:]
 
 
-def _column_name(name: str) -> str:
+def column_name(name: str) -> str:
+    """A header field as the column synonyms spell it: lower case, units and separators gone."""
     # "Onset (s)", "onset[s]", "Lights_Off" and "lights-off" all name the same column.
     name = re.sub(r"[(\[].*?[)\]]", "", name)
     return normalise_label(name.replace("_", " ").replace("-", " "))
@@ -82,3 +84,16 @@ def require_fields(path: Path, line_no: int, fields: list[str], n_needed: int) -
     if len(fields) < n_needed:
         raise DataError(f"{path}: line {line_no}: {len(fields)} field(s), expected at least "
                         f"{n_needed}")
+
+
+def clock_seconds(path: Path, line_no: int, text: str) -> float:
+    """Seconds since midnight of a clock time ``hh:mm:ss[.fff]`` (or ``hh.mm.ss``, as some CAP
+    Sleep Database files write it)."""
+    text = text.strip()
+    if re.fullmatch(r"\d{2}\.\d{2}\.\d{2}", text):
+        text = text.replace(".", ":")
+    try:
+        clock = time.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"{path}: line {line_no}: {text!r} is not a clock time hh:mm:ss") from None
+    return clock.hour * 3600 + clock.minute * 60 + clock.second + clock.microsecond / 1e6

@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,25 @@ def test_evaluate_explicit_pairs_and_30min_trim(tmp_path, linear_model):
     night = json.loads(report.read_text())["nights"][0]
     assert night["recording_epochs"] == 210
     assert night["agreement"]["n_epochs"] == 60 + 10 + 60
+
+
+def test_predict_with_a_cap_scoring_placed_by_its_time_of_day(tmp_path, linear_model):
+    # The PSG starts at 23:59:00 and the CAP scoring, which has no date, at 00:00:00.
+    stages = ["SLEEP-S0", "SLEEP-S2", "SLEEP-S3", "SLEEP-REM"]
+    seconds = 30 * (len(stages) + 2)
+    psg = write_psg(tmp_path / "n5.edf", [Channel("EEG Fpz-Cz", sine(100, seconds, 10, 30), 100),
+                                          Channel("EEG Pz-Oz", sine(100, seconds, 3, 60), 100)],
+                    start=datetime(2021, 3, 4, 23, 59, 0))
+    rows = "".join(f"S\tLeft\t{datetime(2021, 3, 5) + timedelta(seconds=30 * i):%H:%M:%S}\t{stage}"
+                   "\t30\tC4-A1\n" for i, stage in enumerate(stages))
+    scoring = tmp_path / "n5.txt"
+    scoring.write_text("Patient Information:\n\nSleep Stage\tPosition\tTime [hh:mm:ss]\tEvent"
+                       "\tDuration[s]\tLocation\n" + rows
+                       + "S\tLeft\t00:00:40\tMCAP-A2\t6\tC4-A1\n")
+    out = tmp_path / "n5.csv"
+    result = run("predict", psg, "-o", out, "--model", linear_model, "--hypnogram", scoring)
+    assert result.exit_code == 0, result.output
+    assert [row["expert"] for row in read_table(out)] == ["", "", "W", "N2", "N3", "REM"]
 
 
 def test_info_prints_the_contract_metadata(linear_model):

@@ -1,5 +1,5 @@
 """The hypnogram formats clinics and cohorts export: one label per 5/20/30 s, NSRR XML (both
-layouts), vendor EDF+ stage labels, and the rules on a hypnogram's length against its recording.
+layouts), CAP Sleep Database scorings, vendor EDF+ stage labels, and the rules on a hypnogram's length against its recording.
 
 Every file is written here by hand in its format; expected stages are worked out in the tests
 from the parameters that wrote each file.
@@ -308,6 +308,68 @@ def test_xml_is_recognised_by_content_and_its_codes_take_no_label_map(tmp_path: 
     assert read_hypnogram(path).stages.tolist() == [REM]
     with pytest.raises(UsageError, match=r"scoring\.dat: NSRR XML stage codes are fixed"):
         read_hypnogram(path, label_map={"5": "W"})
+
+
+# --- CAP Sleep Database scorings -----------------------------------------------------------------
+
+CAP_HEADER = "Sleep Stage\tPosition\tTime [hh:mm:ss]\tEvent\tDuration[s]\tLocation\n"
+CAP_STAGES = {"SLEEP-S0": "W", "SLEEP-S1": "S1", "SLEEP-S2": "S2", "SLEEP-S3": "S3",
+              "SLEEP-S4": "S4", "SLEEP-REM": "R", "SLEEP-MT": "MT"}
+
+
+def cap_scoring(start: datetime, events: list[str], separator: str = ":",
+                phases_every: int = 0) -> str:
+    """A CAP-style scoring: a preamble, then one 30-s row per stage event from ``start``, with a
+    4-s CAP phase row after every ``phases_every``-th stage."""
+    rows = []
+    for index, event in enumerate(events):
+        clock = (start + timedelta(seconds=30 * index)).strftime(f"%H{separator}%M{separator}%S")
+        rows.append(f"{CAP_STAGES[event]}\tUnknown Position\t{clock}\t{event}\t30\tROC-LOC\n")
+        if phases_every and index % phases_every == 0:
+            rows.append(f"{CAP_STAGES[event]}\tLeft\t{clock}\tMCAP-A1\t4\tFp2-F4-F4-C4\n")
+    preamble = ("Patient Information:\n\nDiagnosis:\tControls\nRecording Date:\t04/03/2021\n"
+                "Events Included:\nSLEEP-S0\nMCAP-A1\n\n")
+    return preamble + CAP_HEADER + "".join(rows)
+
+
+def test_cap_scoring_keeps_the_stage_events_and_crosses_midnight(tmp_path: Path) -> None:
+    events = ["SLEEP-S0", "SLEEP-S1", "SLEEP-S2", "SLEEP-S3", "SLEEP-S4", "SLEEP-REM", "SLEEP-MT",
+              "SLEEP-S2"]
+    start = datetime(2021, 3, 4, 23, 58, 30)  # the sixth stage starts after midnight
+    path = write_text(tmp_path / "n1.txt", cap_scoring(start, events, phases_every=3))
+    hyp = read_hypnogram(path)
+    assert isinstance(hyp, Hypnogram) and hyp.format == "cap"
+    assert hyp.start == time(23, 58, 30)
+    np.testing.assert_array_equal(hyp.onsets, 30.0 * np.arange(len(events)))
+    assert hyp.where(1) == "line 12"  # after 8 preamble lines, the header, stage 1, its phase row
+    # The PSG started two epochs before the scoring, on the day before.
+    psg_start = start - timedelta(seconds=60)
+    labels = strict(epoch_labels, hyp, len(events) + 2, psg_start=psg_start)
+    np.testing.assert_array_equal(labels, [UNSCORED, UNSCORED, W, N1, N2, N3, N3, REM, UNSCORED,
+                                           N2])
+
+
+def test_cap_scoring_with_dotted_times_starting_after_midnight(tmp_path: Path) -> None:
+    # The PSG starts at 23:59:00 and the scoring at 00:00:00 the next day: two epochs later,
+    # though its time of day is earlier.
+    path = write_text(tmp_path / "n2.txt",
+                      cap_scoring(datetime(2021, 3, 5, 0, 0, 0), ["SLEEP-S2", "SLEEP-REM"], "."))
+    labels = epoch_labels(read_hypnogram(path), 4, psg_start=datetime(2021, 3, 4, 23, 59, 0))
+    np.testing.assert_array_equal(labels, [UNSCORED, UNSCORED, N2, REM])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (CAP_HEADER + "S2\tLeft\t23:00:00\tMCAP-A1\t4\tC4-A1\n",
+     r"CAP scoring has no sleep stage events \(SLEEP-S0 \.\.\. SLEEP-REM\)"),
+    (CAP_HEADER + "S5\tLeft\t23:00:00\tSLEEP-S5\t30\tC4-A1\n",
+     r"line 2: unknown stage label 'SLEEP-S5'"),
+    (CAP_HEADER + "S2\tLeft\t25:00:00\tSLEEP-S2\t30\tC4-A1\n",
+     r"line 2: '25:00:00' is not a clock time"),
+    (CAP_HEADER + "S2\tLeft\t23:00:00\tSLEEP-S2\n", r"line 2: 4 field\(s\), expected at least 5"),
+])
+def test_bad_cap_scorings(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(DataError, match=r"cap\.txt: " + message):
+        read_hypnogram(write_text(tmp_path / "cap.txt", text))
 
 
 # --- vendor EDF+ stage labels --------------------------------------------------------------------

@@ -3,6 +3,7 @@ either return a result or raise ``SleepscoreError``; no raw exception escapes to
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,11 @@ VALID_SLEEP_EDF_TEXT = ("Onset\tDuration\tAnnotation\n"
                         "1989-04-24T16:14:00.0000000\t30\tSleep stage 4\n"
                         "1989-04-24T16:14:30.0000000\t30\tMovement time\n")
 VALID_CSV = "Onset,Duration,Stage\n0,30,W\n30,60,N2\n"
+VALID_CAP = ("Patient Information:\nDiagnosis:\tControls\n\n"
+             "Sleep Stage\tPosition\tTime [hh:mm:ss]\tEvent\tDuration[s]\tLocation\n"
+             "W\tUnknown Position\t23:59:30\tSLEEP-S0\t30\tROC-LOC\n"
+             "S2\tLeft\t00:00:00\tSLEEP-S2\t30\tROC-LOC\n"
+             "S2\tLeft\t00:00:10\tMCAP-A1\t4\tFp2-F4-F4-C4\n")
 VALID_NSRR_XML = ("<PSGAnnotation><EpochLength>30</EpochLength><ScoredEvents>"
                   "<ScoredEvent><EventType>Stages|Stages</EventType>"
                   "<EventConcept>Wake|0</EventConcept><Start>0</Start><Duration>60</Duration>"
@@ -74,9 +80,12 @@ def check_hypnogram_path(path: Path) -> None:
     else:
         assert isinstance(hyp, EpochList) and (hyp.epoch_s is None or hyp.epoch_s > 0)
     assert set(hyp.stages.tolist()) <= {-1, 0, 1, 2, 3, 4}
+    # A PSG that starts with the hypnogram (on some date, when the hypnogram has a time of day only).
+    psg_start = (datetime.combine(date(2021, 3, 4), hyp.start) if isinstance(hyp.start, time)
+                 else hyp.start)
     for n_epochs in (1, 7, 3000):
         try:
-            labels = epoch_labels(hyp, n_epochs, psg_start=hyp.start)
+            labels = epoch_labels(hyp, n_epochs, psg_start=psg_start)
         except SleepscoreError:
             continue
         assert labels.shape == (n_epochs,) and labels.dtype == np.int64
@@ -97,7 +106,8 @@ def test_random_text_hypnogram(tmp_path: Path, text: str) -> None:
 
 
 @FUZZ
-@given(text=st.one_of(mutated(VALID_EVENTS), mutated(VALID_SLEEP_EDF_TEXT), mutated(VALID_CSV)))
+@given(text=st.one_of(mutated(VALID_EVENTS), mutated(VALID_SLEEP_EDF_TEXT), mutated(VALID_CSV),
+                      mutated(VALID_CAP)))
 def test_mutated_event_tables(tmp_path: Path, text: str) -> None:
     path = tmp_path / "mutated.csv"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -169,7 +179,7 @@ def test_trim_mask_on_random_nights(labels: list[int], lights: tuple[float, floa
 
 @pytest.mark.parametrize(("text", "name"), [
     (VALID_EVENTS, "seed.tsv"), (VALID_SLEEP_EDF_TEXT, "seed.tsv"), (VALID_CSV, "seed.csv"),
-    (VALID_NSRR_XML, "seed.xml"), (VALID_PROFUSION_XML, "seed.xml")])
+    (VALID_CAP, "seed.txt"), (VALID_NSRR_XML, "seed.xml"), (VALID_PROFUSION_XML, "seed.xml")])
 def test_fuzz_seeds_are_valid(tmp_path: Path, text: str, name: str) -> None:
     """The unmutated seeds parse, so the mutations above start from the accepting path."""
     path = tmp_path / name
