@@ -78,6 +78,11 @@ _VOLT_EXPONENTS: dict[str, int] = {
     "nv": -9,
 }
 
+#: A channel whose dimension field is blank is read by its physical range (the larger magnitude of
+#: its physical minimum and maximum): EEG is recorded within about ±0.1-10 mV, so a range from
+#: this bound up is microvolts, from the next one up millivolts, and below it volts.
+_BLANK_DIMENSION_BOUNDS: tuple[tuple[float, str], ...] = ((50.0, "uV"), (0.05, "mV"), (0.0, "V"))
+
 #: Data records mapped at once when reading a signal (a few MB of a Sleep-EDF file).
 _RECORDS_PER_BLOCK = 256
 #: Largest up or down factor handed to resample_poly; its filter has ~20 taps per unit of it,
@@ -378,7 +383,8 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
         Channel names, matched as :func:`match_channels` does.
     unit : str
         ``"V"``, ``"mV"``, ``"uV"`` or ``"nV"``. Each channel's header dimension must be one
-        of these too: a channel without a voltage dimension is refused rather than guessed.
+        of these too: a channel with another dimension is refused; one whose dimension is blank
+        is read by its physical range (``_BLANK_DIMENSION_BOUNDS``), with a warning.
     fs : float
         Sampling rate of the result in Hz.
 
@@ -442,6 +448,9 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
     for row_index, (label, ratio) in enumerate(zip(labels, ratios)):
         signal = by_label[label]
         scale = _scale(header, signal, target_exponent)
+        if scale.read_as:
+            warnings.append(f"{path}: channel '{label}' has no physical dimension; read as {scale.read_as} "
+                            f"from its physical range {signal.physical_min.strip()}..{signal.physical_max.strip()}")
         n_in = header.n_records * signal.samples_per_record
         # A 100-Hz channel is converted straight into its row of the result: no temporary copy
         # of a whole night (69 MB a channel for 24 h).
@@ -497,6 +506,8 @@ class _Scale:
     unit_factor: float
     physical_min: float
     physical_max: float
+    #: The unit a blank dimension was read as, else "".
+    read_as: str = ""
 
 
 def _scale(header: EdfHeader, signal: SignalHeader, target_exponent: int) -> _Scale:
@@ -527,7 +538,11 @@ def _scale(header: EdfHeader, signal: SignalHeader, target_exponent: int) -> _Sc
         raise DataError(
             f"{where}: physical minimum equals physical maximum ({signal.physical_min}), no scale"
         )
-    source_exponent = _volt_exponent(signal.dimension)
+    read_as = ""
+    if not signal.dimension.strip():
+        bound = max(abs(physical_min), abs(physical_max))
+        read_as = next(unit for least, unit in _BLANK_DIMENSION_BOUNDS if bound >= least)
+    source_exponent = _volt_exponent(read_as or signal.dimension)
     if source_exponent is None:
         raise DataError(f"{where}: physical dimension {signal.dimension!r} is not a voltage (V, mV, uV, nV)")
     unit_factor = 10.0 ** (source_exponent - target_exponent)
@@ -545,6 +560,7 @@ def _scale(header: EdfHeader, signal: SignalHeader, target_exponent: int) -> _Sc
         unit_factor=unit_factor,
         physical_min=physical_min,
         physical_max=physical_max,
+        read_as=read_as,
     )
 
 

@@ -139,7 +139,21 @@ def test_dimension_spellings_convert_to_the_requested_unit(
     )
 
 
-@pytest.mark.parametrize("dimension", ["", "degC", "%", "uA"])
+@pytest.mark.parametrize(("amplitude", "volts_per_unit", "read_as"),
+                         [(150.0, 1e-6, "uV"), (0.15, 1e-3, "mV"), (1.5e-4, 1.0, "V")])
+def test_a_blank_dimension_is_read_by_its_physical_range_with_a_warning(
+        tmp_path: Path, amplitude: float, volts_per_unit: float, read_as: str) -> None:
+    # The same 150-uV EEG written in each unit, with the dimension field left blank.
+    path = write_psg(tmp_path / "blank.edf",
+                     [Channel("EEG Cz", sine(100, 30, 1.0, amplitude), 100, dimension="")])
+    recording = edf.read_psg(path, ["Cz"], unit="uV")
+    # rel: the header's 8-character physical range rounds the scale.
+    assert np.abs(recording.signals[0]).max() == pytest.approx(amplitude * volts_per_unit / 1e-6, rel=1e-2)
+    assert any(f"'EEG Cz' has no physical dimension; read as {read_as}" in message
+               for message in recording.warnings)
+
+
+@pytest.mark.parametrize("dimension", ["degC", "%", "uA"])
 def test_non_voltage_dimension_is_refused_naming_channel_and_file(tmp_path: Path, dimension: str) -> None:
     path = write_psg(
         tmp_path / "odd.edf", [Channel("EEG Cz", sine(100, 30, 1.0, 100.0), 100, dimension=dimension)]
