@@ -63,6 +63,11 @@ _N_BASE = len(FEATURES_PER_CHANNEL)
 _BANDS = (0, 1, 2, 3)
 _LEVEL_BANDS = (0, 1, 2)
 _GAMMA, _LOG_VAR, _MOBILITY = 4, 7, 8
+# What the gates' line predicts the relative gamma from, with the level and a constant: the
+# relative delta, theta and beta. Not alpha: the three level bands' relative powers sum to 0, so
+# with all three least squares has no unique answer, and LAPACK's gelsy then returned a worse one
+# (residual SD up to 1.14 against 1.01) that changed from run to run.
+_GAMMA_PREDICTOR_BANDS = (0, 1, 3)
 # Standardised values beyond this are artefacts (a flat channel gives log powers of ln 1e-16).
 _CLIP = 8.0
 #: Weight a gamma-reading network keeps in an ensemble where its epoch's gamma is missing
@@ -121,14 +126,15 @@ class TrustedSpectralInputs(nn.Module):
         else:
             self.stage_trusted_mean = None
         self.register_buffer("distance_threshold", torch.tensor(np.inf, dtype=torch.float64))
-        # Per channel, the relative gamma's linear fit on the other relative powers and the level
+        # Per channel, the relative gamma's linear fit on _GAMMA_PREDICTOR_BANDS and the level
         # (coefficients, then the intercept), the residuals' SD, and the residual z that 99 % of
         # the training epochs stay within, above and below. Only where asked: older checkpoints
         # lack them.
         self.muscle_gate = muscle_gate and high_frequency
         self.missing_gamma_gate = missing_gamma_gate and high_frequency
         if self.muscle_gate or self.missing_gamma_gate:
-            self.register_buffer("gamma_fit", torch.zeros(n_channels, len(_BANDS) + 2, dtype=torch.float64))
+            self.register_buffer("gamma_fit", torch.zeros(n_channels, len(_GAMMA_PREDICTOR_BANDS) + 2,
+                                                         dtype=torch.float64))
             self.register_buffer("gamma_residual_sd", torch.ones(n_channels, dtype=torch.float64))
         if self.muscle_gate:
             self.register_buffer("gamma_excess_threshold", torch.tensor(np.inf, dtype=torch.float64))
@@ -211,12 +217,13 @@ class TrustedSpectralInputs(nn.Module):
         return trusted[..., :len(self.bands) * self.n_channels].unflatten(-1, (self.n_channels, -1))[..., -1]
 
     def _gamma_predictors(self, trusted: torch.Tensor) -> torch.Tensor:
-        """``[..., n_channels, 6]``: the relative delta-beta powers, the level and a constant."""
+        """``[..., n_channels, 5]``: the relative delta, theta and beta powers, the level and a
+        constant."""
         relative = trusted[..., :len(self.bands) * self.n_channels].unflatten(-1, (self.n_channels, -1))
         level_start = len(self.bands) * self.n_channels
         level = trusted[..., level_start:level_start + self.n_channels, None]
         # level * 0 + 1, not ones_like: the exporter would freeze the tracing example's shape.
-        return torch.cat([relative[..., :len(_BANDS)], level, level * 0 + 1], dim=-1)
+        return torch.cat([relative[..., list(_GAMMA_PREDICTOR_BANDS)], level, level * 0 + 1], dim=-1)
 
     def _gamma_z(self, trusted: torch.Tensor) -> torch.Tensor:
         """``[..., n_channels]``: each channel's gamma above its fit, in residual SDs."""

@@ -18,7 +18,7 @@ from sleepscore.training.augment import (band_powers, mixed_derivation, montage_
 from sleepscore.training.data import Night, per_channel_nights  # noqa: E402
 from sleepscore.training.evaluate import (HeldOutPrediction, fit_temperature,  # noqa: E402
                                           sleep_pieces)
-from sleepscore.training.loop import (_RANDOM_CROP_EPOCHS, TrainConfig, _batches, _random_crop, fit,  # noqa: E402
+from sleepscore.training.loop import (_RANDOM_CROP_EPOCHS, POPULATION_TRIM, TrainConfig, _batches, _random_crop, fit,  # noqa: E402
                                      fit_population)
 
 
@@ -316,6 +316,20 @@ def _gated_inputs() -> TrustedSpectralInputs:
     inputs = TrustedSpectralInputs(1, high_frequency=True, muscle_gate=True, missing_gamma_gate=True)
     fit_population(inputs, [spectral_features(eeg_epochs(2400)).astype(np.float32)], [night_labels(2400)])
     return inputs
+
+
+def test_the_gates_line_is_the_least_squares_optimum_of_the_lower_bands() -> None:
+    inputs = _gated_inputs()
+    v = inputs.trusted(torch.from_numpy(spectral_features(eeg_epochs(2400)).astype(np.float32))[None])[0]
+    v = v[torch.from_numpy(trim_mask(night_labels(2400), POPULATION_TRIM))]
+    relative = v[:, :5].numpy()  # delta, theta, alpha, beta, gamma relative to the level
+    # Every lower band's relative power, alpha included, with the level and a constant: numpy's SVD
+    # solver finds the smallest residual this rank-deficient design allows.
+    design = np.column_stack([relative[:, :4], v[:, 5].numpy(), np.ones(len(v))])
+    best, *_ = np.linalg.lstsq(design, relative[:, 4], rcond=None)
+    residual = relative[:, 4] - inputs._gamma_predictors(v)[:, 0].numpy() @ inputs.gamma_fit[0].numpy()
+    np.testing.assert_allclose(residual, relative[:, 4] - design @ best, atol=1e-9)
+    assert float(inputs.gamma_residual_sd[0]) == pytest.approx(residual.std(ddof=1), rel=1e-9)
 
 
 def test_the_muscle_gate_flags_added_30_45_hz_power_but_not_a_gain() -> None:
