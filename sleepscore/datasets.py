@@ -11,9 +11,10 @@ Sleep-EDF layout (:func:`pair_sleep_edf`)
     7 characters (``SC4001E0-PSG.edf`` <-> ``SC4001EC-Hypnogram.edf``).
 Any folder (:func:`pair_folder`)
     Sleep-EDF-named files are paired as above. Every other ``NAME.edf`` is paired with exactly
-    one of ``NAME.tsv``, ``NAME.csv``, ``NAME.txt`` or a file whose name starts with ``NAME`` and
-    contains ``hypnogram`` (any case, any extension: ``NAME-hypnogram.edf``,
-    ``NAME_Hypnogram.txt``). An ``.edf`` whose name contains ``hypnogram`` is a hypnogram, never
+    one of ``NAME.tsv``, ``NAME.csv``, ``NAME.txt`` or a file whose name contains ``hypnogram``
+    and starts with ``NAME`` or ends with it after a separator (any case, any extension:
+    ``NAME-hypnogram.edf``, ``NAME_Hypnogram.txt``, DREAMS' ``Hypnogram_NAME.txt`` and
+    ``HypnogramAASM_NAME.txt``). An ``.edf`` whose name contains ``hypnogram`` is a hypnogram, never
     a recording. Two candidates for one recording are an error; a recording without hypnogram
     and a hypnogram without recording are *unmatched*: an error naming them by default, a
     warning naming them with ``strict=False``.
@@ -444,6 +445,13 @@ def _is_hypnogram_candidate(path: Path) -> bool:
     return "hypnogram" in name or path.suffix.lower() in _TABLE_SUFFIXES
 
 
+def _hypnogram_of(path: Path, stem: str) -> bool:
+    """Whether ``path`` is a hypnogram-named file of the recording ``stem`` (lower case)."""
+    name = path.name.lower()
+    return "hypnogram" in name and (name.startswith(stem)
+                                    or re.search(rf"[-_. ]{re.escape(stem)}$", path.stem.lower()) is not None)
+
+
 def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPair]:
     """Pair every recording of a user's folder with its hypnogram (rule in the module docstring).
 
@@ -483,7 +491,7 @@ def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPai
         stem = psg.stem.lower()
         candidates = [h for h in hypnograms
                       if h.stem.lower() == stem and h.suffix.lower() in _TABLE_SUFFIXES
-                      or h.name.lower().startswith(stem) and "hypnogram" in h.name.lower()]
+                      or _hypnogram_of(h, stem)]
         if len(candidates) > 1:
             raise DataError(f"{psg}: several hypnograms match it: "
                             f"{', '.join(c.name for c in candidates)}")

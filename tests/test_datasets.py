@@ -93,6 +93,21 @@ def test_generic_pairing_rule(tmp_path):
     ]
 
 
+def test_dreams_style_hypnograms_named_after_their_recording(tmp_path):
+    # DREAMS names the scoring after the recording: Hypnogram_excerpt1.txt for excerpt1.edf.
+    _touch(tmp_path, "excerpt1.edf", "Hypnogram_excerpt1.txt", "excerpt10.edf",
+           "Hypnogram_excerpt10.txt", "subject1.edf", "HypnogramAASM_subject1.txt")
+    assert [(p.psg.name, p.hypnogram.name) for p in pair_folder(tmp_path)] == [
+        ("excerpt1.edf", "Hypnogram_excerpt1.txt"),
+        ("excerpt10.edf", "Hypnogram_excerpt10.txt"),
+        ("subject1.edf", "HypnogramAASM_subject1.txt"),
+    ]
+    # Its whole-night databases also hold an R&K scoring of each night: which one is the user's call.
+    _touch(tmp_path, "HypnogramR&K_subject1.txt")
+    with pytest.raises(DataError, match="subject1.edf.*several"):
+        pair_folder(tmp_path)
+
+
 def test_generic_pairing_reports_unmatched_and_ambiguous(tmp_path):
     _touch(tmp_path, "a.edf", "a.csv", "lonely.edf", "stray.tsv")
     with pytest.raises(DataError, match="lonely.edf.*stray.tsv|stray.tsv.*lonely.edf"):
