@@ -36,11 +36,9 @@ import numpy as np
 
 from .errors import DataError, UsageError
 from .io.hypnogram import HYPNOGRAM_EPOCHS_S, EpochList, Hypnogram, HypnogramWarning
+from .io.tables import SECONDS_PER_DAY
 from .protocols import TRIMS
 from .stages import EPOCH_S, TIME_TOLERANCE_S, UNSCORED
-
-
-_HALF_DAY_S = 43200.0
 
 
 _WAKE_MARGIN_S = 30 * 60.0
@@ -304,7 +302,7 @@ def _clock_offset(hyp_start: datetime | time | None, psg_start: datetime | None)
         # A time of day alone (CAP files): the one within 12 h either side of the PSG start.
         same_day = datetime.combine(psg_start.date(), hyp_start.replace(tzinfo=psg_start.tzinfo))
         offset = (same_day - psg_start).total_seconds()
-        return (offset + _HALF_DAY_S) % (2 * _HALF_DAY_S) - _HALF_DAY_S
+        return (offset + SECONDS_PER_DAY / 2) % SECONDS_PER_DAY - SECONDS_PER_DAY / 2
     if (hyp_start.tzinfo is None) != (psg_start.tzinfo is None):
         hyp_start, psg_start = hyp_start.replace(tzinfo=None), psg_start.replace(tzinfo=None)
     return (hyp_start - psg_start).total_seconds()

@@ -448,8 +448,8 @@ def _is_hypnogram_candidate(path: Path) -> bool:
 def _hypnogram_of(path: Path, stem: str) -> bool:
     """Whether ``path`` is a hypnogram-named file of the recording ``stem`` (lower case)."""
     name = path.name.lower()
-    return "hypnogram" in name and (name.startswith(stem)
-                                    or re.search(rf"[-_. ]{re.escape(stem)}$", path.stem.lower()) is not None)
+    named_after = re.search(rf"[-_. ]{re.escape(stem)}$", path.stem.lower()) is not None
+    return "hypnogram" in name and (name.startswith(stem) or named_after)
 
 
 def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPair]:

@@ -449,8 +449,9 @@ def read_psg(path: str | Path, channels: Sequence[str], unit: str = "V", fs: flo
         signal = by_label[label]
         scale = _scale(header, signal, target_exponent)
         if scale.read_as:
-            warnings.append(f"{path}: channel '{label}' has no physical dimension; read as {scale.read_as} "
-                            f"from its physical range {signal.physical_min.strip()}..{signal.physical_max.strip()}")
+            warnings.append(f"{path}: channel '{label}' has no physical dimension; read as "
+                            f"{scale.read_as} from its physical range "
+                            f"{signal.physical_min.strip()}..{signal.physical_max.strip()}")
         n_in = header.n_records * signal.samples_per_record
         # A 100-Hz channel is converted straight into its row of the result: no temporary copy
         # of a whole night (69 MB a channel for 24 h).

@@ -50,8 +50,8 @@ from ..labels import LABELS, compile_label_map, normalise_label, stage_code
 from ..stages import TIME_TOLERANCE_S
 from .edf import read_header
 from .nsrr_xml import XmlEpochs, looks_like_xml, read_nsrr_xml
-from .tables import (clock_seconds, column_name, require_fields, split_table, table_delimiter,
-                     text_lines)
+from .tables import (SECONDS_PER_DAY, clock_seconds, column_name, require_fields, split_table,
+                     table_delimiter, text_lines)
 
 
 #: Epoch lengths, in seconds, of the one-label-per-line files that are detected or accepted.
@@ -72,9 +72,6 @@ _LABEL_COLUMNS = ("stage", "sleep stage", "label", "description", "annotation", 
 # column_name), after a preamble of at most this many lines.
 _CAP_COLUMNS = ("sleep stage", "time", "event", "duration")
 _CAP_PREAMBLE_LINES = 100
-
-
-_SECONDS_PER_DAY = 86400.0
 
 
 class HypnogramWarning(UserWarning):
@@ -318,7 +315,7 @@ def _read_cap_hypnogram(path: Path, lines: list[tuple[int, str]], labels: Mappin
     if not clocks:
         raise DataError(f"{path}: CAP scoring has no sleep stage events (SLEEP-S0 ... SLEEP-REM)")
     # A time of day earlier than the first stage's is after midnight.
-    onsets = (np.array(clocks) - clocks[0]) % _SECONDS_PER_DAY
+    onsets = (np.array(clocks) - clocks[0]) % SECONDS_PER_DAY
     start = (datetime.min + timedelta(seconds=clocks[0])).time()
     return _assemble(path, "cap", onsets, np.array(durations, dtype=np.float64),
                      np.array(stages, dtype=np.int64), np.array(line_numbers), start)

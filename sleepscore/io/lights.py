@@ -7,10 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import DataError
-from .tables import clock_seconds, require_fields, split_table, text_lines
-
-
-_SECONDS_PER_DAY = 86400.0
+from .tables import SECONDS_PER_DAY, clock_seconds, require_fields, split_table, text_lines
 
 
 _NIGHT_COLUMNS = ("night", "recording", "record", "name")
@@ -119,8 +116,8 @@ def read_lights_table(path: str | Path) -> LightsTable:
             raise DataError(f"{path}: line {line_no}: recording {night!r} appears twice")
         rec_start, off, on = (clock_seconds(path, line_no, fields[col])
                               for col in (start_col, off_col, on_col))
-        off_s = (off - rec_start) % _SECONDS_PER_DAY
-        on_s = (on - rec_start) % _SECONDS_PER_DAY
+        off_s = (off - rec_start) % SECONDS_PER_DAY
+        on_s = (on - rec_start) % SECONDS_PER_DAY
         if not off_s < on_s:
             raise DataError(f"{path}: line {line_no}: lights-on {fields[on_col].strip()} does not "
                             f"follow lights-off {fields[off_col].strip()} within 24 h of the "

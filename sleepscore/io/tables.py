@@ -86,6 +86,10 @@ def require_fields(path: Path, line_no: int, fields: list[str], n_needed: int) -
                         f"{n_needed}")
 
 
+#: Seconds in a day, for clock times of day that cross midnight.
+SECONDS_PER_DAY = 86400.0
+
+
 def clock_seconds(path: Path, line_no: int, text: str) -> float:
     """Seconds since midnight of a clock time ``hh:mm:ss[.fff]`` (or ``hh.mm.ss``, as some CAP
     Sleep Database files write it)."""
