@@ -50,8 +50,8 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
 
     INPUTS are folders in the Sleep-EDF layout (SC4001E0-PSG.edf with SC4001EC-Hypnogram.edf)
     or named NAME.edf with NAME.tsv/.csv/.txt, NAME*hypnogram* or *hypnogram*_NAME.*, and/or
-    PSG HYPNOGRAM file pairs in that order. Nights that fail are listed with their reason and make the exit code
-    1; no report is written when no night could be scored.
+    PSG HYPNOGRAM file pairs in that order. Nights that fail are listed with their reason and
+    make the exit code 1; no report is written when no night could be scored.
 
     \b
     Examples:
