@@ -1,5 +1,6 @@
 """The hypnogram formats clinics and cohorts export: one label per 5/20/30 s, NSRR XML (both
-layouts), CAP Sleep Database scorings, vendor EDF+ stage labels, and the rules on a hypnogram's length against its recording.
+layouts), CAP Sleep Database scorings, vendor EDF+ stage labels, and the rules on a hypnogram's
+length against its recording.
 
 Every file is written here by hand in its format; expected stages are worked out in the tests
 from the parameters that wrote each file.

@@ -80,7 +80,7 @@ def check_hypnogram_path(path: Path) -> None:
     else:
         assert isinstance(hyp, EpochList) and (hyp.epoch_s is None or hyp.epoch_s > 0)
     assert set(hyp.stages.tolist()) <= {-1, 0, 1, 2, 3, 4}
-    # A PSG that starts with the hypnogram (on some date, when the hypnogram has a time of day only).
+    # A PSG that starts with the hypnogram (on some date, when it has a time of day only).
     psg_start = (datetime.combine(date(2021, 3, 4), hyp.start) if isinstance(hyp.start, time)
                  else hyp.start)
     for n_epochs in (1, 7, 3000):

@@ -18,8 +18,8 @@ from sleepscore.training.augment import (band_powers, mixed_derivation, montage_
 from sleepscore.training.data import Night, per_channel_nights  # noqa: E402
 from sleepscore.training.evaluate import (HeldOutPrediction, fit_temperature,  # noqa: E402
                                           sleep_pieces)
-from sleepscore.training.loop import (_RANDOM_CROP_EPOCHS, POPULATION_TRIM, TrainConfig, _batches, _random_crop, fit,  # noqa: E402
-                                     fit_population)
+from sleepscore.training.loop import (_RANDOM_CROP_EPOCHS, POPULATION_TRIM, TrainConfig,  # noqa: E402
+                                     _batches, _random_crop, fit, fit_population)
 
 
 def eeg_epochs(n_epochs: int, seed: int = 0) -> np.ndarray:
