@@ -234,13 +234,31 @@ class TrustedSpectralInputs(nn.Module):
         """``[batch, seq]`` in [0, 1]: 0 while an epoch's gamma is within what 99 % of the training
         epochs reach above their fit (in its largest channel), rising to 1 one residual SD beyond
         (see ``muscle_gate``)."""
-        return (self._gamma_z(self.trusted(x)).amax(dim=-1) - self.gamma_excess_threshold).clamp(0, 1).float()
+        return self._excess(self._gamma_z(self.trusted(x)))
 
     def gamma_missing(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]`` in [0, 1]: 0 while an epoch's gamma is within what 99 % of the training
         epochs reach below their fit (in its smallest channel), rising to 1 one residual SD beyond
         (see ``missing_gamma_gate``)."""
-        return (self.gamma_missing_threshold - self._gamma_z(self.trusted(x)).amin(dim=-1)).clamp(0, 1).float()
+        return self._missing(self._gamma_z(self.trusted(x)))
+
+    def gate_weight(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]``: one minus the gamma excess (``muscle_gate``), times one minus
+        ``1 - MISSING_GAMMA_WEIGHT`` of the missing gamma (``missing_gamma_gate``); the trusted
+        features and residuals are computed once for both gates."""
+        z = self._gamma_z(self.trusted(x))
+        weight = z[..., 0].float() * 0 + 1
+        if self.muscle_gate:
+            weight = weight * (1 - self._excess(z))
+        if self.missing_gamma_gate:
+            weight = weight * (1 - (1 - MISSING_GAMMA_WEIGHT) * self._missing(z))
+        return weight
+
+    def _excess(self, z: torch.Tensor) -> torch.Tensor:
+        return (z.amax(dim=-1) - self.gamma_excess_threshold).clamp(0, 1).float()
+
+    def _missing(self, z: torch.Tensor) -> torch.Tensor:
+        return (self.gamma_missing_threshold - z.amin(dim=-1)).clamp(0, 1).float()
 
     def forward(self, x: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
         """Network inputs of ``x`` ``[batch, seq, 9 * n_channels]``; with ``probs``
@@ -353,13 +371,10 @@ class SpectralRobustGRU(nn.Module):
         """``[batch, seq]`` weight of this network's probabilities in an ensemble: 1, times one
         minus the gamma excess (``muscle_gate``) and one minus the missing gamma
         (``missing_gamma_gate``), for a network that reads gamma."""
-        trust = x[..., 0].float() * 0 + 1
-        if self.inputs.muscle_gate:
-            trust = trust * (1 - self.inputs.gamma_excess(x))
-        if self.inputs.missing_gamma_gate:
-            trust = trust * (1 - (1 - MISSING_GAMMA_WEIGHT) * self.inputs.gamma_missing(x))
+        if not self.gates_gamma:
+            return x[..., 0].float() * 0 + 1
         # Never exactly 0: an ensemble whose networks all read gamma still divides by their sum.
-        return trust.clamp_min(1e-3) if self.gates_gamma else trust
+        return self.inputs.gate_weight(x).clamp_min(1e-3)
 
     def input_distance(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]`` distance of each epoch to the training data (see :class:`TrustedSpectralInputs`)."""
