@@ -15,7 +15,9 @@ Any folder (:func:`pair_folder`)
     and starts with ``NAME`` or ends with it after a separator (any case, any extension:
     ``NAME-hypnogram.edf``, ``NAME_Hypnogram.txt``, DREAMS' ``Hypnogram_NAME.txt`` and
     ``HypnogramAASM_NAME.txt``). An ``.edf`` whose name contains ``hypnogram`` is a hypnogram, never
-    a recording. Two candidates for one recording are an error; a recording without hypnogram
+    a recording. Two candidates for one recording are an error, unless exactly one names AASM
+    (DREAMS' ``HypnogramAASM_NAME.txt`` beside ``HypnogramR&K_NAME.txt``): that one is used and
+    the others are named in a warning. A recording without hypnogram
     and a hypnogram without recording are *unmatched*: an error naming them by default, a
     warning naming them with ``strict=False``.
 """
@@ -452,6 +454,20 @@ def _hypnogram_of(path: Path, stem: str) -> bool:
     return "hypnogram" in name and (name.startswith(stem) or named_after)
 
 
+def _prefer_aasm(psg: Path, candidates: list[Path], used: set[Path]) -> list[Path]:
+    """Of several scorings of one recording, the one alone in naming AASM (DREAMS ships
+    ``HypnogramAASM_NAME.txt`` beside ``HypnogramR&K_NAME.txt``): the models score AASM stages.
+    The others are set aside with a warning, not reported as unmatched."""
+    aasm = [c for c in candidates if "aasm" in c.name.lower()]
+    if len(candidates) < 2 or len(aasm) != 1:
+        return candidates
+    others = [c for c in candidates if c not in aasm]
+    used.update(others)
+    warnings.warn(f"{psg}: scored with {aasm[0].name}, the AASM scoring; "
+                  f"{', '.join(c.name for c in others)} left out", stacklevel=3)
+    return aasm
+
+
 def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPair]:
     """Pair every recording of a user's folder with its hypnogram (rule in the module docstring).
 
@@ -492,6 +508,7 @@ def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPai
         candidates = [h for h in hypnograms
                       if h.stem.lower() == stem and h.suffix.lower() in _TABLE_SUFFIXES
                       or _hypnogram_of(h, stem)]
+        candidates = _prefer_aasm(psg, candidates, used)
         if len(candidates) > 1:
             raise DataError(f"{psg}: several hypnograms match it: "
                             f"{', '.join(c.name for c in candidates)}")

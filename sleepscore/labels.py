@@ -8,7 +8,8 @@ Movement time, ``?``, ``Unscored`` and lights markers are not stages: their epoc
 (-1) and excluded from every metric. Integer-coded text files (``0`` = W ...) need a label map
 (:func:`parse_label_map`): without one ``0`` is an unknown label and ``1``-``4`` are read as R&K
 stage numbers (so ``4`` is N3). The NSRR XML codes (0 W, 1-4, 5 REM, 6 movement, 9 unscored)
-are fixed by the format.
+are fixed by the format, and DREAMS scorings are recognised by their header and read with their
+own codes (:data:`sleepscore.io.hypnogram.DREAMS_CODES`).
 """
 
 from __future__ import annotations

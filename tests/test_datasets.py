@@ -102,8 +102,15 @@ def test_dreams_style_hypnograms_named_after_their_recording(tmp_path):
         ("excerpt10.edf", "Hypnogram_excerpt10.txt"),
         ("subject1.edf", "HypnogramAASM_subject1.txt"),
     ]
-    # Its whole-night databases also hold an R&K scoring of each night: which one is the user's call.
+    # Its whole-night databases also hold an R&K scoring of each night. The models score AASM
+    # stages, so the AASM one is used, the other named and not reported as unmatched.
     _touch(tmp_path, "HypnogramR&K_subject1.txt")
+    with pytest.warns(UserWarning, match=r"subject1\.edf: scored with HypnogramAASM_subject1\.txt, "
+                                         r"the AASM scoring; HypnogramR&K_subject1\.txt left out"):
+        pairs = pair_folder(tmp_path)
+    assert ("subject1.edf", "HypnogramAASM_subject1.txt") in [(p.psg.name, p.hypnogram.name) for p in pairs]
+    # Two scorings neither or both naming AASM stay the user's call.
+    _touch(tmp_path, "HypnogramAASM2_subject1.txt")
     with pytest.raises(DataError, match="subject1.edf.*several"):
         pair_folder(tmp_path)
 

@@ -82,8 +82,9 @@ MODEL_HELP = ("ONNX model (default: the shipped two-channel model for Fpz-Cz + P
               "the shipped single-EEG model for any other EEG).")
 LABEL_MAP_HELP = ("Stage names for numeric hypnogram labels: '0=W,1=N1,2=N2,3=N3,4=REM', "
                   "or a file of CODE=STAGE lines or a JSON object.")
-HYPNOGRAM_EPOCH_HELP = ("Epoch length in seconds of a one-label-per-line hypnogram (default: "
-                        "the one length at which its labels fit the recording).")
+HYPNOGRAM_EPOCH_HELP = ("Epoch length in seconds of a one-label-per-line hypnogram (default: 5 "
+                        "for a DREAMS scoring, else the one length at which its labels fit the "
+                        "recording).")
 
 
 def hypnogram_epoch_option(function: Callable[..., None]) -> Callable[..., None]:

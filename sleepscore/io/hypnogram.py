@@ -26,6 +26,10 @@ Two kinds of scoring are read, told apart by extension and content:
   lines in brackets such as ``[Hypnogram]``. Epochs of 5, 20 or 30 s: given by the caller
   (``--hypnogram-epoch``), else detected as the one length at which the labels fit the
   recording (see *Length rules*).
+- **DREAMS scorings** (the DREAMS Subjects, Patients and excerpt databases' ``.txt`` files): a
+  ``[HypnogramAASM]``, ``[HypnogramR&K]`` or ``[Hypnogram]`` line, then one integer code per 5-s
+  epoch, read with :data:`DREAMS_CODES` (its own coding: ``5`` is wake, ``0`` R&K stage 4). A
+  ``label_map`` overrides single codes; ``epoch_s`` the 5 s.
 - **Compumedics/Profusion XML** ``<CMPStudyConfig>`` files: ``<SleepStages>`` with one
   ``<SleepStage>`` code per epoch and the epoch length in ``<EpochLength>``.
 
@@ -41,6 +45,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
@@ -68,6 +73,17 @@ _LABEL_COLUMNS = ("stage", "sleep stage", "label", "description", "annotation", 
                   "event")
 
 
+#: The DREAMS databases' stage codes (University of Mons, TCTS Lab; their documentation): 5 wake,
+#: 4 REM, 3-0 R&K stages 1-4 (stage 4 does not occur in the AASM files), -1 movement, -2 and -3
+#: unknown.
+DREAMS_CODES: Mapping[str, str] = MappingProxyType({
+    "5": "W", "4": "REM", "3": "N1", "2": "N2", "1": "N3", "0": "N3",
+    "-1": "movement time", "-2": "?", "-3": "?"})
+# A DREAMS scoring's first line; the same bracketed line above words (W, N2 ...) is just a header.
+_DREAMS_HEADER = re.compile(r"\s*\[hypnogram(?:aasm|r&k)?\]\s*", re.IGNORECASE)
+_DREAMS_EPOCH_S = 5.0
+
+
 # The header a CAP Sleep Database scoring's table starts with (its own spellings, read by
 # column_name), after a preamble of at most this many lines.
 _CAP_COLUMNS = ("sleep stage", "time", "event", "duration")
@@ -79,7 +95,7 @@ class HypnogramWarning(UserWarning):
 
 
 # How each format names the place a label came from, for messages.
-_ROW_KINDS = {"edf+": "annotation", "events": "line", "cap": "line", "epochs": "line",
+_ROW_KINDS = {"edf+": "annotation", "events": "line", "cap": "line", "epochs": "line", "dreams": "line",
               "nsrr-xml": "<ScoredEvent>", "profusion-xml": "<SleepStage>"}
 
 
@@ -137,7 +153,7 @@ class EpochList:
     rows : np.ndarray
         int64 1-based line (text) or ``<SleepStage>`` (XML) of each label, for messages.
     format : str
-        ``"epochs"`` (one label a line) or ``"profusion-xml"``.
+        ``"epochs"`` (one label a line), ``"dreams"`` or ``"profusion-xml"``.
     """
 
     stages: np.ndarray
@@ -176,8 +192,8 @@ def read_hypnogram(path: str | Path | Hypnogram | EpochList,
         fixed.
     epoch_s : float, optional
         Epoch length in seconds of a one-label-per-line file, one of
-        :data:`HYPNOGRAM_EPOCHS_S` (default: detected by :func:`epoch_labels`). The other formats
-        carry their own times.
+        :data:`HYPNOGRAM_EPOCHS_S` (default: 5 s for a DREAMS scoring, else detected by
+        :func:`epoch_labels`). The other formats carry their own times.
 
     Returns
     -------
@@ -200,7 +216,7 @@ def read_hypnogram(path: str | Path | Hypnogram | EpochList,
     >>> hyp = read_hypnogram("SC4001EC-Hypnogram.edf")  # doctest: +SKIP
     >>> hyp.start, hyp.stages[:3]  # doctest: +SKIP
     (datetime.datetime(1989, 4, 24, 16, 13), array([0, 1, 2]))
-    >>> read_hypnogram("dreams-5s.txt", epoch_s=5).epoch_s  # doctest: +SKIP
+    >>> read_hypnogram("HypnogramAASM_subject1.txt").epoch_s  # a DREAMS scoring  # doctest: +SKIP
     5.0
     """
     if isinstance(path, (Hypnogram, EpochList)):
@@ -226,8 +242,8 @@ def read_hypnogram(path: str | Path | Hypnogram | EpochList,
                              "drop --label-map")
         hyp = _read_xml_hypnogram(path)
     else:
-        hyp = _read_text_hypnogram(path, labels, epoch_s)
-    if epoch_s is not None and hyp.format != "epochs":
+        hyp = _read_text_hypnogram(path, labels, epoch_s, label_map)
+    if epoch_s is not None and hyp.format not in ("epochs", "dreams"):
         raise UsageError(f"{path}: --hypnogram-epoch applies to one-label-per-line files; "
                          "this file carries its own times")
     return hyp
@@ -266,12 +282,16 @@ def _read_edf_hypnogram(path: Path, labels: Mapping[str, int]) -> Hypnogram:
                      np.asarray(stages, dtype=np.int64), rows, start)
 
 
-def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float | None
-                         ) -> Hypnogram | EpochList:
+def _read_text_hypnogram(path: Path, labels: Mapping[str, int], epoch_s: float | None,
+                         label_map: Mapping[str, str] | None) -> Hypnogram | EpochList:
     lines = text_lines(path)
     cap_header = _cap_header(lines)
     if cap_header is not None:
         return _read_cap_hypnogram(path, lines[cap_header:], labels)
+    if _is_dreams(lines):
+        # The user's map still wins, code by code.
+        codes = compile_label_map({**DREAMS_CODES, **(label_map or {})})
+        return _read_epoch_labels(path, lines, codes, epoch_s or _DREAMS_EPOCH_S, "dreams")
     if table_delimiter(lines) is None:
         return _read_epoch_labels(path, lines, labels, epoch_s)
     (onset_col, duration_col, label_col), rows = split_table(
@@ -321,8 +341,14 @@ def _read_cap_hypnogram(path: Path, lines: list[tuple[int, str]], labels: Mappin
                      np.array(stages, dtype=np.int64), np.array(line_numbers), start)
 
 
+def _is_dreams(lines: list[tuple[int, str]]) -> bool:
+    """A DREAMS header line followed by integer codes only."""
+    return (len(lines) > 1 and _DREAMS_HEADER.fullmatch(lines[0][1]) is not None
+            and all(re.fullmatch(r"\s*[+-]?\d+\s*", text) for _, text in lines[1:]))
+
+
 def _read_epoch_labels(path: Path, lines: list[tuple[int, str]], labels: Mapping[str, int],
-                       epoch_s: float | None) -> EpochList:
+                       epoch_s: float | None, fmt: str = "epochs") -> EpochList:
     # Header lines before the first label: section names in brackets ("[Hypnogram]", as some
     # exports write) and one column word ("stage") that is not itself a label.
     while lines and re.fullmatch(r"\s*\[.*\]\s*", lines[0][1]):
@@ -333,7 +359,7 @@ def _read_epoch_labels(path: Path, lines: list[tuple[int, str]], labels: Mapping
         raise DataError(f"{path}: hypnogram has a header but no labels")
     stages = [stage_code(path, f"line {line_no}", text, labels) for line_no, text in lines]
     return EpochList(np.array(stages, dtype=np.int64), epoch_s, path,
-                     np.array([line_no for line_no, _ in lines], dtype=np.int64), "epochs")
+                     np.array([line_no for line_no, _ in lines], dtype=np.int64), fmt)
 
 
 def _read_xml_hypnogram(path: Path) -> Hypnogram | EpochList:

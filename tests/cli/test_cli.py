@@ -197,6 +197,34 @@ def test_predict_with_a_cap_scoring_placed_by_its_time_of_day(tmp_path, linear_m
     assert [row["expert"] for row in read_table(out)] == ["", "", "W", "N2", "N3", "REM"]
 
 
+def test_evaluate_a_dreams_folder_with_the_defaults(tmp_path):
+    # The DREAMS layout: central and frontal derivations against the ear at 200 Hz, scorings named
+    # after the recording holding one code per 5 s in DREAMS' own coding, and a night scored
+    # both AASM and R&K. Its documentation: 5 W, 4 REM, 3-0 stages 1-4, -1 to -3 not a stage.
+    documented = {5: "W", 4: "REM", 3: "N1", 2: "N2", 1: "N3", 0: "N3"}
+    codes = [5, 5, 3, 2, 2, 1, 0, 4, -2, 5]
+    data = tmp_path / "dreams"
+    data.mkdir()
+    seconds = 30 * len(codes)
+    for name in ("excerpt1", "subject1"):
+        write_psg(data / f"{name}.edf", [Channel("CZ-A1", sine(200, seconds, 12, 40), 200),
+                                         Channel("FP1-A1", sine(200, seconds, 2, 60), 200)])
+    five_s = "".join(f"{code}\n" for code in codes for _ in range(6))
+    (data / "Hypnogram_excerpt1.txt").write_text("[Hypnogram]\n" + five_s)
+    (data / "HypnogramAASM_subject1.txt").write_text("[HypnogramAASM]\n" + five_s)
+    (data / "HypnogramR&K_subject1.txt").write_text("[HypnogramR&K]\n" + "0\n" * 6 * len(codes))
+    report = tmp_path / "eval.json"
+    result = run("evaluate", data, "--report", report)
+    assert result.exit_code == 0, result.output
+    assert "HypnogramR&K_subject1.txt left out" in " ".join(result.output.split())
+    expected = {stage: sum(documented.get(code) == stage for code in codes)
+                for stage in ("W", "N1", "N2", "N3", "REM")}
+    for night in json.loads(report.read_text())["nights"]:
+        agreement = night["agreement"]
+        assert agreement["n_epochs"] == sum(expected.values()), night["night"]
+        assert {stage: agreement["per_class"][stage]["support"] for stage in expected} == expected
+
+
 def test_info_prints_the_contract_metadata(linear_model):
     result = run("info", linear_model)
     assert result.exit_code == 0

@@ -166,6 +166,50 @@ def test_a_hypnogram_already_read_passes_through(tmp_path: Path) -> None:
         read_hypnogram(hyp, epoch_s=30)
 
 
+# --- DREAMS scorings ------------------------------------------------------------------------------
+
+# The DREAMS databases' documentation: 5 wake, 4 REM, 3-0 R&K stages 1-4, -1 movement, -2 and -3
+# unknown.
+DREAMS = {5: W, 4: REM, 3: N1, 2: N2, 1: N3, 0: N3, -1: UNSCORED, -2: UNSCORED, -3: UNSCORED}
+
+
+def dreams_file(path: Path, header: str, codes: list[int], per_epoch: int = 6) -> Path:
+    return write_text(path, header + "\n" + "".join(f"{code}\n" for code in codes
+                                                    for _ in range(per_epoch)))
+
+
+@pytest.mark.parametrize("header", ["[HypnogramAASM]", "[HypnogramR&K]", "[Hypnogram]", " [hypnogramaasm] "])
+def test_dreams_codes_are_read_in_their_own_coding_at_five_seconds(tmp_path: Path, header: str) -> None:
+    codes = [5, 3, 2, 1, 0, 4, -1, -2, -3, 5]
+    hyp = read_hypnogram(dreams_file(tmp_path / "HypnogramAASM_subject1.txt", header, codes))
+    assert isinstance(hyp, EpochList) and (hyp.format, hyp.epoch_s) == ("dreams", 5.0)
+    assert hyp.where(6) == "line 8"
+    np.testing.assert_array_equal(strict(epoch_labels, hyp, len(codes)), [DREAMS[c] for c in codes])
+
+
+def test_a_label_map_overrides_single_dreams_codes_and_the_epoch_length_can_be_given(tmp_path: Path) -> None:
+    codes = [5, 2, 1, -2]
+    path = dreams_file(tmp_path / "h.txt", "[Hypnogram]", codes)
+    hyp = read_hypnogram(path, label_map={"-2": "W"})
+    assert hyp.stages[::6].tolist() == [W, N2, N3, W]
+    # Given 30-s epochs, six labels per PSG epoch is six PSG epochs each.
+    assert read_hypnogram(path, epoch_s=30).epoch_s == 30
+    with pytest.raises(DataError, match=r"h\.txt: 24 labels of 30 s span 720 s, but the recording is 120 s"):
+        epoch_labels(read_hypnogram(path, epoch_s=30), len(codes))
+
+
+def test_a_dreams_code_outside_its_coding_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "h.txt", "[HypnogramR&K]\n5\n2\n7\n")
+    with pytest.raises(DataError, match=r"h\.txt: line 4: unknown stage label '7'"):
+        read_hypnogram(path)
+
+
+def test_words_under_a_dreams_header_are_read_as_words(tmp_path: Path) -> None:
+    # Only integer codes are DREAMS': "1" among words is R&K stage 1, not DREAMS stage 3.
+    hyp = read_hypnogram(write_text(tmp_path / "h.txt", "[Hypnogram]\nW\n1\nN3\n"))
+    assert (hyp.format, hyp.stages.tolist()) == ("epochs", [W, N1, N3])
+
+
 # --- NSRR XML: Compumedics/Profusion <CMPStudyConfig> ------------------------------------------
 
 

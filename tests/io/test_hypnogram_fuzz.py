@@ -33,6 +33,7 @@ VALID_CAP = ("Patient Information:\nDiagnosis:\tControls\n\n"
              "W\tUnknown Position\t23:59:30\tSLEEP-S0\t30\tROC-LOC\n"
              "S2\tLeft\t00:00:00\tSLEEP-S2\t30\tROC-LOC\n"
              "S2\tLeft\t00:00:10\tMCAP-A1\t4\tFp2-F4-F4-C4\n")
+VALID_DREAMS = "[HypnogramAASM]\n5\n5\n3\n2\n1\n4\n-2\n"
 VALID_NSRR_XML = ("<PSGAnnotation><EpochLength>30</EpochLength><ScoredEvents>"
                   "<ScoredEvent><EventType>Stages|Stages</EventType>"
                   "<EventConcept>Wake|0</EventConcept><Start>0</Start><Duration>60</Duration>"
@@ -107,7 +108,7 @@ def test_random_text_hypnogram(tmp_path: Path, text: str) -> None:
 
 @FUZZ
 @given(text=st.one_of(mutated(VALID_EVENTS), mutated(VALID_SLEEP_EDF_TEXT), mutated(VALID_CSV),
-                      mutated(VALID_CAP)))
+                      mutated(VALID_CAP), mutated(VALID_DREAMS)))
 def test_mutated_event_tables(tmp_path: Path, text: str) -> None:
     path = tmp_path / "mutated.csv"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -179,7 +180,8 @@ def test_trim_mask_on_random_nights(labels: list[int], lights: tuple[float, floa
 
 @pytest.mark.parametrize(("text", "name"), [
     (VALID_EVENTS, "seed.tsv"), (VALID_SLEEP_EDF_TEXT, "seed.tsv"), (VALID_CSV, "seed.csv"),
-    (VALID_CAP, "seed.txt"), (VALID_NSRR_XML, "seed.xml"), (VALID_PROFUSION_XML, "seed.xml")])
+    (VALID_CAP, "seed.txt"), (VALID_DREAMS, "seed.txt"), (VALID_NSRR_XML, "seed.xml"),
+    (VALID_PROFUSION_XML, "seed.xml")])
 def test_fuzz_seeds_are_valid(tmp_path: Path, text: str, name: str) -> None:
     """The unmutated seeds parse, so the mutations above start from the accepting path."""
     path = tmp_path / name
