@@ -3,9 +3,15 @@
 Everything is derived from the 5x5 confusion matrix, so metrics pooled over several nights are
 simply the metrics of the summed matrices. Epochs the expert left unscored (``-1``) are excluded
 from every count. Only numpy is needed; the definitions match scikit-learn's
-(``accuracy_score``, ``f1_score(average="macro", labels=range(5), zero_division=0)``,
-``cohen_kappa_score(labels=range(5))``, ``precision_recall_fscore_support``), which the tests
-check, but scikit-learn is not a runtime dependency.
+(``accuracy_score``, ``f1_score(average="macro", labels=range(5), zero_division=np.nan)``,
+``cohen_kappa_score(labels=range(5))``, ``precision_recall_fscore_support(zero_division=np.nan)``),
+which the tests check, but scikit-learn is not a runtime dependency.
+
+A statistic whose denominator is zero is undefined (NaN), not 0: the precision of a stage never
+predicted, the recall of a stage the expert never scored, the F1 of a stage in neither. Macro-F1
+is the mean over the stages that occur in the expert's or the model's scoring. A 30-min recording
+holds two or three stages; counting the absent ones as F1 = 0 would cap its macro-F1 at 0.4-0.6
+however well it is scored.
 """
 
 from __future__ import annotations
@@ -78,15 +84,14 @@ class Agreement:
     accuracy : float
         Fraction of epochs where prediction equals the expert.
     macro_f1 : float
-        Mean of the 5 per-class F1 scores. A class absent from both truth and prediction counts
-        as F1 = 0 (scikit-learn's ``zero_division=0`` with ``labels=range(5)``), so a night
-        without, say, N3 caps macro-F1 at 0.8 whatever the model does.
+        Mean of the per-class F1 scores of the stages in the truth or the prediction; a stage in
+        neither is left out (scikit-learn's ``zero_division=np.nan``).
     kappa : float
         Cohen's kappa. NaN when chance agreement is 1 (both raters used one and the same single
         stage for every epoch), where kappa is undefined, as in scikit-learn.
     precision, recall, f1 : np.ndarray
-        float ``[5]`` per stage; 0 where the denominator is 0 (stage never predicted for
-        precision, never in the truth for recall, in neither for F1).
+        float ``[5]`` per stage; NaN where undefined (stage never predicted for precision, never
+        in the truth for recall, in neither for F1).
     support : np.ndarray
         int64 ``[5]``, expert epochs per stage.
     """
@@ -102,7 +107,7 @@ class Agreement:
     support: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form; an undefined kappa (NaN) becomes ``None``.
+        """Plain JSON-ready form; undefined values (NaN) become ``None``.
 
         Examples
         --------
@@ -116,9 +121,9 @@ class Agreement:
             "kappa": _json_float(self.kappa),
             "per_class": {
                 stage: {
-                    "precision": float(self.precision[i]),
-                    "recall": float(self.recall[i]),
-                    "f1": float(self.f1[i]),
+                    "precision": _json_float(self.precision[i]),
+                    "recall": _json_float(self.recall[i]),
+                    "f1": _json_float(self.f1[i]),
                     "support": int(self.support[i]),
                 }
                 for i, stage in enumerate(STAGES)
@@ -132,9 +137,9 @@ def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Elementwise ratio with 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
-    out = np.zeros(numerator.shape, dtype=np.float64)
+def _defined_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Elementwise ratio, NaN where the denominator is 0 (scikit-learn's ``zero_division=np.nan``)."""
+    out = np.full(numerator.shape, np.nan, dtype=np.float64)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
     return out
 
@@ -164,10 +169,10 @@ def agreement_from_confusion(confusion: np.ndarray) -> Agreement:
     true_positives = np.diag(cm).astype(np.float64)
     support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
-    precision = _safe_ratio(true_positives, predicted)
-    recall = _safe_ratio(true_positives, support)
+    precision = _defined_ratio(true_positives, predicted)
+    recall = _defined_ratio(true_positives, support)
     # 2TP / (2TP + FP + FN) == 2TP / (support + predicted); avoids the 0/0 of 2PR/(P+R).
-    f1 = _safe_ratio(2.0 * true_positives, (support + predicted).astype(np.float64))
+    f1 = _defined_ratio(2.0 * true_positives, (support + predicted).astype(np.float64))
     observed = true_positives.sum() / total
     chance = float(support @ predicted) / total**2
     kappa = (observed - chance) / (1.0 - chance) if chance < 1.0 else math.nan
@@ -175,7 +180,7 @@ def agreement_from_confusion(confusion: np.ndarray) -> Agreement:
         confusion=cm,
         n_epochs=total,
         accuracy=float(observed),
-        macro_f1=float(f1.mean()),
+        macro_f1=float(np.nanmean(f1)),  # some stage occurs: there is an epoch
         kappa=float(kappa),
         precision=precision,
         recall=recall,
@@ -220,7 +225,8 @@ class Summary:
     mean, sd : dict[str, float]
         Per-night ``accuracy``, ``macro_f1``, ``kappa`` and ``f1_W`` ... ``f1_REM`` averaged over
         nights (every night weighs the same). SD is the sample SD (``ddof=1``), NaN for one night.
-        Nights with an undefined kappa are left out of the kappa mean and SD.
+        Nights where a value is undefined (kappa of a one-stage night, F1 of a stage neither
+        scorer used) are left out of its mean and SD.
     """
 
     pooled: Agreement

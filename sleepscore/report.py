@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.table import Table
 
 from .metrics import Agreement, summarise
@@ -161,11 +162,13 @@ def per_night_table(rows: Sequence[tuple[str, Agreement]],
         :func:`sleepscore.metrics.summarise`).
     """
     summary = summarise([night for _, night in rows])
-    table = Table(title=title)
-    table.add_column("Night")
-    table.add_column("Epochs", justify="right")
-    for column in ("Accuracy", "Macro-F1", "Kappa", *(f"F1 {stage}" for stage in STAGES)):
-        table.add_column(column, justify="right")
+    # An 80-column terminal (and a log) fits this table only without vertical rules, with
+    # two-line headers and long names folded; rich would otherwise cut the names to "exce…" and
+    # the scores to "0.9…".
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    table.add_column("Night", overflow="fold", min_width=min(10, max(len(name) for name, _ in rows)))
+    for column in ("Epochs", "Accu-\nracy", "Macro-\nF1", "Kappa", *(f"F1\n{stage}" for stage in STAGES)):
+        table.add_column(column, justify="right", no_wrap=True, min_width=5)
     for i, (name, night) in enumerate(rows):
         table.add_row(name, str(night.n_epochs), _score(night.accuracy), _score(night.macro_f1),
                       _score(night.kappa), *(_score(f1) for f1 in night.f1),

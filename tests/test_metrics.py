@@ -25,11 +25,11 @@ def sklearn_reference(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     scored = y_true != -1
     t, p = y_true[scored], y_pred[scored]
     precision, recall, f1, support = sk.precision_recall_fscore_support(
-        t, p, labels=LABELS, zero_division=0)
+        t, p, labels=LABELS, zero_division=np.nan)
     return {
         "cm": sk.confusion_matrix(t, p, labels=LABELS),
         "accuracy": sk.accuracy_score(t, p),
-        "macro_f1": sk.f1_score(t, p, labels=LABELS, average="macro", zero_division=0),
+        "macro_f1": sk.f1_score(t, p, labels=LABELS, average="macro", zero_division=np.nan),
         "kappa": sk.cohen_kappa_score(t, p, labels=LABELS),
         "precision": precision, "recall": recall, "f1": f1, "support": support,
     }
@@ -92,13 +92,19 @@ def test_missing_classes_match_sklearn(y_true: list[int], y_pred: list[int]) -> 
     assert_matches_sklearn(np.array(y_true), np.array(y_pred))
 
 
-def test_absent_class_counts_as_zero_f1_in_macro_mean() -> None:
-    # Perfect agreement on W, N2, REM; N1 and N3 absent from both: F1 = (1+0+1+0+1)/5.
+def test_a_stage_neither_scorer_used_is_left_out_of_macro_f1() -> None:
+    # Perfect agreement on W, N2, REM; N1 and N3 absent from both: their F1 is undefined, and a
+    # short recording scored perfectly has a macro-F1 of 1, not 3/5.
     labels = np.array([0, 2, 4, 0, 2])
     result = agreement(labels, labels)
     assert result.accuracy == 1.0
-    assert result.macro_f1 == pytest.approx(3 / 5)
+    assert result.macro_f1 == pytest.approx(1.0)
     assert result.kappa == pytest.approx(1.0)
+    assert np.isnan(result.f1[[1, 3]]).all() and np.isnan(result.precision[[1, 3]]).all()
+    # A stage the model predicted but the expert never scored counts, with F1 0.
+    wrong = agreement(labels, np.array([0, 2, 4, 0, 3]))
+    assert wrong.f1[3] == 0 and np.isnan(wrong.recall[3])
+    assert wrong.macro_f1 == pytest.approx((1 + 2 / 3 + 0 + 1) / 4)
 
 
 def test_unscored_epochs_are_excluded() -> None:
@@ -135,8 +141,18 @@ def test_pooled_equals_metrics_of_concatenated_nights() -> None:
     assert summary.mean["accuracy"] == pytest.approx(np.mean(per_night_acc))
     assert summary.sd["accuracy"] == pytest.approx(np.std(per_night_acc, ddof=1))
     per_night_f1_n3 = [sk.f1_score(t[t != -1], p[t != -1], labels=[3], average="macro",
-                                   zero_division=0) for t, p in nights]
+                                   zero_division=np.nan) for t, p in nights]
     assert summary.mean["f1_N3"] == pytest.approx(np.mean(per_night_f1_n3))
+
+
+def test_summary_averages_a_stage_f1_over_the_nights_that_have_the_stage() -> None:
+    # Two 30-min pieces: one with N3, scored perfectly, one without N3 in either scoring.
+    with_n3 = agreement(np.array([2, 3, 3]), np.array([2, 3, 3]))
+    without = agreement(np.array([0, 2, 2]), np.array([0, 2, 1]))
+    summary = summarise([with_n3, without])
+    assert summary.mean["f1_N3"] == pytest.approx(1.0)
+    assert math.isnan(summary.sd["f1_N3"])
+    assert summary.mean["f1_N2"] == pytest.approx((1.0 + 2 / 3) / 2)
 
 
 def test_summary_skips_undefined_kappa_and_single_night_sd() -> None:
@@ -156,6 +172,7 @@ def test_to_dict_is_strict_json() -> None:
     back = json.loads(text)
     assert back["kappa"] is None
     assert back["per_class"]["N2"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 3}
+    assert back["per_class"]["W"] == {"precision": None, "recall": None, "f1": None, "support": 0}
     assert back["confusion"][2][2] == 3
     summary = summarise([undefined])
     assert json.loads(json.dumps(summary.to_dict(), allow_nan=False))["sd"]["accuracy"] is None
@@ -170,7 +187,7 @@ def test_confusion_from_matrix_alone() -> None:
     y_pred = np.repeat(cols, cm[rows, cols])
     from_cm = agreement_from_confusion(cm)
     assert from_cm.macro_f1 == pytest.approx(
-        sk.f1_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0))
+        sk.f1_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=np.nan))
     assert from_cm.n_epochs == cm.sum()
 
 

@@ -14,8 +14,8 @@ from sleepscore.report import agreement_table, confusion_table, per_night_table,
 sk = pytest.importorskip("sklearn.metrics")
 
 
-def render(table) -> list[str]:
-    console = Console(file=io.StringIO(), width=120, color_system=None)
+def render(table, width: int = 120) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
     console.print(table)
     return console.file.getvalue().splitlines()
 
@@ -31,6 +31,14 @@ def row(lines: list[str], label: str) -> list[str]:
     raise AssertionError(f"no row {label!r} in:\n" + "\n".join(lines))
 
 
+def words(lines: list[str], label: str) -> list[str]:
+    """Cells of the first row of a table without vertical rules whose first word is ``label``."""
+    for line in lines:
+        if line.split()[:1] == [label]:
+            return line.split()
+    raise AssertionError(f"no row {label!r} in:\n" + "\n".join(lines))
+
+
 # 10 epochs, expert vs model; N3 never occurs, N1 never predicted.
 TRUTH = np.array([0, 0, 0, 1, 2, 2, 2, 2, 4, 4])
 PRED = np.array([0, 0, 2, 0, 2, 2, 2, 4, 4, 4])
@@ -40,12 +48,16 @@ def test_agreement_table_numbers() -> None:
     lines = render(agreement_table(agreement(TRUTH, PRED), title="SC4001E0"))
     assert "SC4001E0" in lines[0]
     assert row(lines, "Accuracy")[-2:] == [f"{sk.accuracy_score(TRUTH, PRED):.3f}", "10"]
-    macro = sk.f1_score(TRUTH, PRED, labels=range(5), average="macro", zero_division=0)
+    macro = sk.f1_score(TRUTH, PRED, labels=range(5), average="macro", zero_division=np.nan)
     assert row(lines, "Macro-F1")[-2] == f"{macro:.3f}"
     assert row(lines, "Cohen's kappa")[-2] == f"{sk.cohen_kappa_score(TRUTH, PRED):.3f}"
-    p, r, f, s = sk.precision_recall_fscore_support(TRUTH, PRED, labels=range(5), zero_division=0)
+    p, r, f, s = sk.precision_recall_fscore_support(TRUTH, PRED, labels=range(5),
+                                                    zero_division=np.nan)
     for i, stage in enumerate(["W", "N1", "N2", "N3", "REM"]):
-        assert row(lines, stage)[1:] == [f"{p[i]:.3f}", f"{r[i]:.3f}", f"{f[i]:.3f}", str(s[i])]
+        shown = ["n/a" if np.isnan(v) else f"{v:.3f}" for v in (p[i], r[i], f[i])]
+        assert row(lines, stage)[1:] == [*shown, str(s[i])]
+    # N3 occurs in neither scoring, N1 is never predicted: undefined, not 0.
+    assert row(lines, "N3")[1:4] == ["n/a"] * 3 and row(lines, "N1")[1] == "n/a"
 
 
 def test_undefined_kappa_shows_na() -> None:
@@ -76,11 +88,33 @@ def test_per_night_table_pooled_and_spread() -> None:
     lines = render(per_night_table([("SC4001E0", agreement(TRUTH, PRED)),
                                     ("SC4002E0", agreement(second_truth, second_pred))]))
     accuracies = [sk.accuracy_score(TRUTH, PRED), sk.accuracy_score(second_truth, second_pred)]
-    assert row(lines, "SC4001E0")[1:3] == ["10", f"{accuracies[0]:.3f}"]
-    assert row(lines, "SC4002E0")[1:3] == ["8", f"{accuracies[1]:.3f}"]
+    assert words(lines, "SC4001E0")[1:3] == ["10", f"{accuracies[0]:.3f}"]
+    assert words(lines, "SC4002E0")[1:3] == ["8", f"{accuracies[1]:.3f}"]
     pooled = sk.accuracy_score(np.r_[TRUTH, second_truth], np.r_[PRED, second_pred])
-    assert row(lines, "Pooled")[1:3] == ["18", f"{pooled:.3f}"]
-    assert row(lines, "Mean")[2] == f"{np.mean(accuracies):.3f}"
-    assert row(lines, "SD")[2] == f"{np.std(accuracies, ddof=1):.3f}"
+    assert words(lines, "Pooled")[1:3] == ["18", f"{pooled:.3f}"]
+    # Mean and SD have no epoch count: their first number is the accuracy.
+    assert words(lines, "Mean")[1] == f"{np.mean(accuracies):.3f}"
+    assert words(lines, "SD")[1] == f"{np.std(accuracies, ddof=1):.3f}"
     pooled_kappa = sk.cohen_kappa_score(np.r_[TRUTH, second_truth], np.r_[PRED, second_pred])
-    assert row(lines, "Pooled")[4] == f"{pooled_kappa:.3f}"
+    assert words(lines, "Pooled")[4] == f"{pooled_kappa:.3f}"
+    # N3 is in neither scoring of the first night: undefined there, and its mean is the second's.
+    assert words(lines, "SC4001E0")[8] == "n/a"
+    assert words(lines, "Mean")[7] == words(lines, "SC4002E0")[8]
+
+
+def test_per_night_table_fits_an_80_column_terminal_uncut() -> None:
+    names = ["excerpt1", "subject-with-a-long-name"]
+    nights = [(name, agreement(TRUTH, PRED)) for name in names]
+    lines = render(per_night_table(nights), width=80)
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in "\n".join(lines)
+    assert len(words(lines, "excerpt1")) == 1 + 1 + 3 + 5  # name, epochs, 3 scores, 5 stage F1s
+    # The long name is folded onto the lines below its row, whole.
+    first = next(i for i, line in enumerate(lines) if line.split()[:1] and names[1].startswith(line.split()[0]))
+    assert len(lines[first].split()) == 10
+    pieces = [lines[first].split()[0]]
+    for line in lines[first + 1:]:
+        if len(line.split()) != 1:
+            break
+        pieces.append(line.split()[0])
+    assert "".join(pieces) == names[1]
