@@ -17,9 +17,10 @@ Any folder (:func:`pair_folder`)
     ``HypnogramAASM_NAME.txt``). An ``.edf`` whose name contains ``hypnogram`` is a hypnogram, never
     a recording. Two candidates for one recording are an error, unless exactly one names AASM
     (DREAMS' ``HypnogramAASM_NAME.txt`` beside ``HypnogramR&K_NAME.txt``): that one is used and
-    the others are named in a warning. A recording without hypnogram
-    and a hypnogram without recording are *unmatched*: an error naming them by default, a
-    warning naming them with ``strict=False``.
+    the others are named in a warning. A recording without hypnogram and a hypnogram-named file
+    without recording are *unmatched*: an error naming them by default, a warning naming them
+    with ``strict=False``. Other text files (``SHA256SUMS.txt``, a README, DREAMS' spindle
+    scorings) are left alone, and named beside an unmatched recording.
 """
 
 from __future__ import annotations
@@ -402,11 +403,15 @@ def _pair_by_key(psgs: Iterable[Path], hypnograms: Iterable[Path], spec: Dataset
     return pairs, unmatched
 
 
-def _report_unmatched(folder: Path, unmatched: list[Path], strict: bool) -> None:
+def _report_unmatched(folder: Path, unmatched: list[Path], strict: bool,
+                      other_text: Sequence[Path] = ()) -> None:
     if not unmatched:
         return
     names = ", ".join(p.name for p in sorted(unmatched))
     message = f"{folder}: {len(unmatched)} file(s) without a partner: {names}"
+    if other_text:
+        message += (" (text files not named after a recording, not taken as hypnograms: "
+                    f"{', '.join(p.name for p in sorted(other_text))})")
     if strict:
         raise DataError(message)
     warnings.warn(message, stacklevel=3)
@@ -517,8 +522,14 @@ def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPai
             used.add(candidates[0])
         else:
             unmatched.append(psg)
-    unmatched += [h for h in hypnograms if h not in used]
-    _report_unmatched(folder, unmatched, strict)
+    left = [h for h in hypnograms if h not in used]
+    # A text file named after no recording and not as a hypnogram is some other file (PhysioNet's
+    # SHA256SUMS.txt, a README, DREAMS' spindle scorings): left alone, but named when a recording
+    # lacks its hypnogram, in case it is that hypnogram misnamed.
+    unmatched += [h for h in left if "hypnogram" in h.name.lower()]
+    unnamed = [h for h in left if "hypnogram" not in h.name.lower()]
+    lonely = [u for u in unmatched if "hypnogram" not in u.name.lower()]
+    _report_unmatched(folder, unmatched, strict, unnamed if lonely else [])
     return sorted(pairs, key=lambda pair: pair.name)
 
 

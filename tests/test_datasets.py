@@ -7,6 +7,7 @@ import functools
 import hashlib
 import http.server
 import threading
+import warnings
 from pathlib import Path
 
 import mne.datasets.sleep_physionet.age as mne_age
@@ -115,9 +116,26 @@ def test_dreams_style_hypnograms_named_after_their_recording(tmp_path):
         pair_folder(tmp_path)
 
 
+def test_text_files_named_after_no_recording_are_left_alone(tmp_path):
+    # A PhysioNet download holds SHA256SUMS.txt; a DREAMS folder its spindle scorings.
+    _touch(tmp_path, "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf", "SHA256SUMS.txt", "README.txt",
+           "excerpt1.edf", "Hypnogram_excerpt1.txt", "Visual_scoring1_excerpt1.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pairs = pair_folder(tmp_path)
+    assert [(p.psg.name, p.hypnogram.name) for p in pairs] == [
+        ("SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"), ("excerpt1.edf", "Hypnogram_excerpt1.txt")]
+    # A file named as a hypnogram is one, and without its recording it is still an error.
+    _touch(tmp_path, "night2-hypnogram.txt")
+    with pytest.raises(DataError, match=r"1 file\(s\) without a partner: night2-hypnogram\.txt$"):
+        pair_folder(tmp_path)
+
+
 def test_generic_pairing_reports_unmatched_and_ambiguous(tmp_path):
     _touch(tmp_path, "a.edf", "a.csv", "lonely.edf", "stray.tsv")
-    with pytest.raises(DataError, match="lonely.edf.*stray.tsv|stray.tsv.*lonely.edf"):
+    # stray.tsv may be lonely.edf's hypnogram misnamed: named beside it.
+    with pytest.raises(DataError, match=r"without a partner: lonely\.edf \(text files not named after "
+                                        r"a recording, not taken as hypnograms: stray\.tsv\)"):
         pair_folder(tmp_path)
     with pytest.warns(UserWarning, match="lonely.edf"):
         assert [p.name for p in pair_folder(tmp_path, strict=False)] == ["a"]
