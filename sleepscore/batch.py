@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .datasets import is_scoring_name
 from .errors import SleepscoreError, UsageError
 from .io.writers import check_output
 
@@ -79,15 +80,16 @@ class BatchOutcome:
 
 
 def _is_psg(path: Path) -> bool:
-    # Sleep-EDF folders keep each night's *-Hypnogram.edf beside its PSG; those are not recordings.
-    return path.suffix.lower() in PSG_SUFFIXES and "hypnogram" not in path.name.lower()
+    # Sleep-EDF folders keep each night's *-Hypnogram.edf beside its PSG (MASS its "Base.edf"):
+    # those are not recordings.
+    return path.suffix.lower() in PSG_SUFFIXES and not is_scoring_name(path)
 
 
 def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
     """The recordings named by files, folders and glob patterns, in the order given.
 
     A folder gives its ``*.edf``/``*.bdf`` files (any case, not recursive) sorted by name, except
-    those whose name contains "hypnogram"; a glob pattern gives its matching recordings, sorted,
+    those named as scorings (:func:`sleepscore.datasets.is_scoring_name`); a glob pattern gives its matching recordings, sorted,
     with the same exclusion; a file is taken as is. A recording named twice is kept once.
 
     Parameters

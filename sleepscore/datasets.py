@@ -10,14 +10,16 @@ Sleep-EDF layout (:func:`pair_sleep_edf`)
     ``SC4ssNE0-PSG.edf`` is paired with the ``SC4ssN?-Hypnogram.edf`` that shares its first
     7 characters (``SC4001E0-PSG.edf`` <-> ``SC4001EC-Hypnogram.edf``).
 Any folder (:func:`pair_folder`)
-    Sleep-EDF-named files are paired as above. Every other ``NAME.edf`` is paired with exactly
-    one of ``NAME.tsv``, ``NAME.csv``, ``NAME.txt`` or a file whose name contains ``hypnogram``
-    and starts with ``NAME`` or ends with it after a separator (any case, any extension:
-    ``NAME-hypnogram.edf``, ``NAME_Hypnogram.txt``, DREAMS' ``Hypnogram_NAME.txt`` and
-    ``HypnogramAASM_NAME.txt``). An ``.edf`` whose name contains ``hypnogram`` is a hypnogram, never
-    a recording. Two candidates for one recording are an error, unless exactly one names AASM
-    (DREAMS' ``HypnogramAASM_NAME.txt`` beside ``HypnogramR&K_NAME.txt``): that one is used and
-    the others are named in a warning. A recording without hypnogram and a hypnogram-named file
+    Sleep-EDF-named files are paired as above. Every other ``NAME.edf`` (or ``NAME PSG.edf``,
+    ``NAME-PSG.edf``) is paired with exactly one of ``NAME.tsv``, ``NAME.csv``, ``NAME.txt`` or a
+    file named as a scoring (:func:`is_scoring_name`: ``hypnogram``, ``sleepscoring``, a last word
+    ``base``) that starts with ``NAME`` and a separator or ends with a separator and
+    ``NAME`` (any case, any extension: ``NAME-hypnogram.edf``, ``NAME_Hypnogram.txt``, DREAMS'
+    ``Hypnogram_NAME.txt`` and ``HypnogramAASM_NAME.txt``, HMC's ``NAME_sleepscoring.edf``, MASS's
+    ``NAME Base.edf``). An ``.edf`` named as a scoring is never a recording. Two candidates for
+    one recording are an error, unless exactly one names AASM (DREAMS'
+    ``HypnogramAASM_NAME.txt`` beside ``HypnogramR&K_NAME.txt``): that one is used and the
+    others are named in a warning. A recording without hypnogram and a hypnogram-named file
     without recording are *unmatched*: an error naming them by default, a warning naming them
     with ``strict=False``. Other text files (``SHA256SUMS.txt``, a README, DREAMS' spindle
     scorings) are left alone, and named beside an unmatched recording.
@@ -447,16 +449,36 @@ def pair_sleep_edf(folder: str | Path, spec: DatasetSpec = SLEEP_EDF_20, *,
     return sorted(pairs, key=lambda pair: pair.name)
 
 
+# Names of sleep-stage scorings rather than recordings: Sleep-EDF's and DREAMS' "hypnogram", HMC's
+# NAME_sleepscoring and MASS's "NAME Base.edf" beside "NAME PSG.edf". Not any "scoring": DREAMS'
+# Visual_scoring1_NAME.txt scores spindles.
+_SCORING_NAME = re.compile(r"hypnogram|sleep[-_ ]?scoring|(?:^|[-_. ])base$", re.IGNORECASE)
+# A recording's name with its "PSG" word dropped is the name its scoring shares (MASS, many labs).
+_PSG_WORD = re.compile(r"[-_. ]psg$", re.IGNORECASE)
+
+
+def is_scoring_name(path: str | Path) -> bool:
+    """Whether a file's name says it holds a scoring, not a recording.
+
+    Examples
+    --------
+    >>> [is_scoring_name(n) for n in ["SC4001EC-Hypnogram.edf", "01-01-0001 Base.edf",
+    ...                               "SN001_sleepscoring.edf", "database-night.edf", "SN001.edf"]]
+    [True, True, True, False, False]
+    """
+    return _SCORING_NAME.search(Path(path).stem) is not None
+
+
 def _is_hypnogram_candidate(path: Path) -> bool:
-    name = path.name.lower()
-    return "hypnogram" in name or path.suffix.lower() in _TABLE_SUFFIXES
+    return is_scoring_name(path) or path.suffix.lower() in _TABLE_SUFFIXES
 
 
 def _hypnogram_of(path: Path, stem: str) -> bool:
-    """Whether ``path`` is a hypnogram-named file of the recording ``stem`` (lower case)."""
-    name = path.name.lower()
-    named_after = re.search(rf"[-_. ]{re.escape(stem)}$", path.stem.lower()) is not None
-    return "hypnogram" in name and (name.startswith(stem) or named_after)
+    """Whether ``path`` is a scoring-named file of the recording ``stem`` (lower case): its name
+    starts with the recording's (less a ``PSG`` word) and a separator, or ends with it after one."""
+    name = path.stem.lower()
+    key = re.escape(_PSG_WORD.sub("", stem))
+    return is_scoring_name(path) and re.search(rf"^{key}[-_. ]|[-_. ]{key}$", name) is not None
 
 
 def _prefer_aasm(psg: Path, candidates: list[Path], used: set[Path]) -> list[Path]:
@@ -507,11 +529,12 @@ def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPai
     hypnograms = [p for p in others if _is_hypnogram_candidate(p)]
     used: set[Path] = set()
     for psg in others:
-        if psg.suffix.lower() != ".edf" or "hypnogram" in psg.name.lower():
+        if psg.suffix.lower() != ".edf" or is_scoring_name(psg):
             continue
         stem = psg.stem.lower()
+        names = {stem, _PSG_WORD.sub("", stem)}
         candidates = [h for h in hypnograms
-                      if h.stem.lower() == stem and h.suffix.lower() in _TABLE_SUFFIXES
+                      if h.stem.lower() in names and h.suffix.lower() in _TABLE_SUFFIXES
                       or _hypnogram_of(h, stem)]
         candidates = _prefer_aasm(psg, candidates, used)
         if len(candidates) > 1:
@@ -526,9 +549,9 @@ def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPai
     # A text file named after no recording and not as a hypnogram is some other file (PhysioNet's
     # SHA256SUMS.txt, a README, DREAMS' spindle scorings): left alone, but named when a recording
     # lacks its hypnogram, in case it is that hypnogram misnamed.
-    unmatched += [h for h in left if "hypnogram" in h.name.lower()]
-    unnamed = [h for h in left if "hypnogram" not in h.name.lower()]
-    lonely = [u for u in unmatched if "hypnogram" not in u.name.lower()]
+    unmatched += [h for h in left if is_scoring_name(h)]
+    unnamed = [h for h in left if not is_scoring_name(h)]
+    lonely = [u for u in unmatched if not is_scoring_name(u)]
     _report_unmatched(folder, unmatched, strict, unnamed if lonely else [])
     return sorted(pairs, key=lambda pair: pair.name)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import mne.datasets.sleep_physionet.age as mne_age
 import pytest
 
+from sleepscore.batch import expand_inputs
 from sleepscore.datasets import (SLEEP_EDF_20, RecordingPair, fetch_sleep_edf20, pair_folder,
                                  pair_sleep_edf, parse_subjects, subject_night)
 from sleepscore.errors import DataError, SleepscoreError, UsageError
@@ -114,6 +115,27 @@ def test_dreams_style_hypnograms_named_after_their_recording(tmp_path):
     _touch(tmp_path, "HypnogramAASM2_subject1.txt")
     with pytest.raises(DataError, match="subject1.edf.*several"):
         pair_folder(tmp_path)
+
+
+def test_other_labs_scoring_names_pair_with_their_recordings(tmp_path):
+    # MASS: "NAME PSG.edf" and "NAME Base.edf"; HMC: NAME.edf and NAME_sleepscoring.edf (one
+    # name the prefix of another); another lab's NAME-PSG.edf and NAME-Hypnogram.edf.
+    _touch(tmp_path, "01-01-0001 PSG.edf", "01-01-0001 Base.edf", "SN001.edf", "SN001_sleepscoring.edf",
+           "SN0010.edf", "SN0010_sleepscoring.edf", "patient1-PSG.edf", "patient1-Hypnogram.edf",
+           "n2_PSG.edf", "n2.tsv")
+    assert [(p.psg.name, p.hypnogram.name) for p in pair_folder(tmp_path)] == [
+        ("01-01-0001 PSG.edf", "01-01-0001 Base.edf"), ("SN001.edf", "SN001_sleepscoring.edf"),
+        ("SN0010.edf", "SN0010_sleepscoring.edf"), ("n2_PSG.edf", "n2.tsv"),
+        ("patient1-PSG.edf", "patient1-Hypnogram.edf")]
+    # predict on the folder scores the recordings only.
+    assert [p.name for p in expand_inputs([tmp_path])] == [
+        "01-01-0001 PSG.edf", "SN001.edf", "SN0010.edf", "n2_PSG.edf", "patient1-PSG.edf"]
+
+
+def test_a_name_that_starts_another_takes_only_its_own_hypnogram(tmp_path):
+    _touch(tmp_path, "a.edf", "ab.edf", "ab-hypnogram.edf", "a-hypnogram.edf")
+    assert [(p.psg.name, p.hypnogram.name) for p in pair_folder(tmp_path)] == [
+        ("a.edf", "a-hypnogram.edf"), ("ab.edf", "ab-hypnogram.edf")]
 
 
 def test_text_files_named_after_no_recording_are_left_alone(tmp_path):
