@@ -89,8 +89,9 @@ def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
     """The recordings named by files, folders and glob patterns, in the order given.
 
     A folder gives its ``*.edf``/``*.bdf`` files (any case, not recursive) sorted by name, except
-    those named as scorings (:func:`sleepscore.datasets.is_scoring_name`); a glob pattern gives its matching recordings, sorted,
-    with the same exclusion; a file is taken as is. A recording named twice is kept once.
+    those named as scorings (:func:`sleepscore.datasets.is_scoring_name`); a glob pattern gives
+    its matching recordings, sorted, with the same exclusion; a file is taken as is. A recording
+    named twice is kept once.
 
     Parameters
     ----------

@@ -138,7 +138,8 @@ def _json_float(value: float) -> float | None:
 
 
 def _defined_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Elementwise ratio, NaN where the denominator is 0 (scikit-learn's ``zero_division=np.nan``)."""
+    """Elementwise ratio, NaN where the denominator is 0 (scikit-learn's
+    ``zero_division=np.nan``)."""
     out = np.full(numerator.shape, np.nan, dtype=np.float64)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
     return out

@@ -166,8 +166,11 @@ def per_night_table(rows: Sequence[tuple[str, Agreement]],
     # two-line headers and long names folded; rich would otherwise cut the names to "exce…" and
     # the scores to "0.9…".
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
-    table.add_column("Night", overflow="fold", min_width=min(10, max(len(name) for name, _ in rows)))
-    for column in ("Epochs", "Accu-\nracy", "Macro-\nF1", "Kappa", *(f"F1\n{stage}" for stage in STAGES)):
+    longest = max(len(name) for name, _ in rows)
+    table.add_column("Night", overflow="fold", min_width=min(10, longest))
+    headers = ("Epochs", "Accu-\nracy", "Macro-\nF1", "Kappa",
+               *(f"F1\n{stage}" for stage in STAGES))
+    for column in headers:
         table.add_column(column, justify="right", no_wrap=True, min_width=5)
     for i, (name, night) in enumerate(rows):
         table.add_row(name, str(night.n_epochs), _score(night.accuracy), _score(night.macro_f1),

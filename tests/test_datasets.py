@@ -110,7 +110,8 @@ def test_dreams_style_hypnograms_named_after_their_recording(tmp_path):
     with pytest.warns(UserWarning, match=r"subject1\.edf: scored with HypnogramAASM_subject1\.txt, "
                                          r"the AASM scoring; HypnogramR&K_subject1\.txt left out"):
         pairs = pair_folder(tmp_path)
-    assert ("subject1.edf", "HypnogramAASM_subject1.txt") in [(p.psg.name, p.hypnogram.name) for p in pairs]
+    pairs_by_name = [(p.psg.name, p.hypnogram.name) for p in pairs]
+    assert ("subject1.edf", "HypnogramAASM_subject1.txt") in pairs_by_name
     # Two scorings neither or both naming AASM stay the user's call.
     _touch(tmp_path, "HypnogramAASM2_subject1.txt")
     with pytest.raises(DataError, match="subject1.edf.*several"):
@@ -120,8 +121,9 @@ def test_dreams_style_hypnograms_named_after_their_recording(tmp_path):
 def test_other_labs_scoring_names_pair_with_their_recordings(tmp_path):
     # MASS: "NAME PSG.edf" and "NAME Base.edf"; HMC: NAME.edf and NAME_sleepscoring.edf (one
     # name the prefix of another); another lab's NAME-PSG.edf and NAME-Hypnogram.edf.
-    _touch(tmp_path, "01-01-0001 PSG.edf", "01-01-0001 Base.edf", "SN001.edf", "SN001_sleepscoring.edf",
-           "SN0010.edf", "SN0010_sleepscoring.edf", "patient1-PSG.edf", "patient1-Hypnogram.edf",
+    _touch(tmp_path, "01-01-0001 PSG.edf", "01-01-0001 Base.edf", "SN001.edf",
+           "SN001_sleepscoring.edf", "SN0010.edf", "SN0010_sleepscoring.edf", "patient1-PSG.edf",
+           "patient1-Hypnogram.edf",
            "n2_PSG.edf", "n2.tsv")
     assert [(p.psg.name, p.hypnogram.name) for p in pair_folder(tmp_path)] == [
         ("01-01-0001 PSG.edf", "01-01-0001 Base.edf"), ("SN001.edf", "SN001_sleepscoring.edf"),
@@ -156,8 +158,9 @@ def test_text_files_named_after_no_recording_are_left_alone(tmp_path):
 def test_generic_pairing_reports_unmatched_and_ambiguous(tmp_path):
     _touch(tmp_path, "a.edf", "a.csv", "lonely.edf", "stray.tsv")
     # stray.tsv may be lonely.edf's hypnogram misnamed: named beside it.
-    with pytest.raises(DataError, match=r"without a partner: lonely\.edf \(text files not named after "
-                                        r"a recording, not taken as hypnograms: stray\.tsv\)"):
+    with pytest.raises(DataError, match=r"without a partner: lonely\.edf \(text files not named "
+                                        r"after a recording, not taken as hypnograms: "
+                                        r"stray\.tsv\)"):
         pair_folder(tmp_path)
     with pytest.warns(UserWarning, match="lonely.edf"):
         assert [p.name for p in pair_folder(tmp_path, strict=False)] == ["a"]

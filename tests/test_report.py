@@ -110,7 +110,8 @@ def test_per_night_table_fits_an_80_column_terminal_uncut() -> None:
     assert "…" not in "\n".join(lines)
     assert len(words(lines, "excerpt1")) == 1 + 1 + 3 + 5  # name, epochs, 3 scores, 5 stage F1s
     # The long name is folded onto the lines below its row, whole.
-    first = next(i for i, line in enumerate(lines) if line.split()[:1] and names[1].startswith(line.split()[0]))
+    first = next(i for i, line in enumerate(lines)
+                 if line.split()[:1] and names[1].startswith(line.split()[0]))
     assert len(lines[first].split()) == 10
     pieces = [lines[first].split()[0]]
     for line in lines[first + 1:]:

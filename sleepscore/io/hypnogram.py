@@ -95,8 +95,8 @@ class HypnogramWarning(UserWarning):
 
 
 # How each format names the place a label came from, for messages.
-_ROW_KINDS = {"edf+": "annotation", "events": "line", "cap": "line", "epochs": "line", "dreams": "line",
-              "nsrr-xml": "<ScoredEvent>", "profusion-xml": "<SleepStage>"}
+_ROW_KINDS = {"edf+": "annotation", "events": "line", "cap": "line", "epochs": "line",
+              "dreams": "line", "nsrr-xml": "<ScoredEvent>", "profusion-xml": "<SleepStage>"}
 
 
 @dataclass(frozen=True, eq=False)

@@ -66,8 +66,8 @@ def _limits(trained_on: dict[str, Any]) -> str:
 
 def _agreement_table(pooled: dict[str, Any], ece: float | None = None) -> list[str]:
     # A stage absent from the held-out nights and never predicted has no F1 (null).
-    f1 = " | ".join("-" if pooled["per_class"][s]["f1"] is None else f"{pooled['per_class'][s]['f1']:.3f}"
-                    for s in STAGES)
+    scores = [pooled["per_class"][s]["f1"] for s in STAGES]
+    f1 = " | ".join("-" if score is None else f"{score:.3f}" for score in scores)
     calibration = f"{ece:.3f}" if ece is not None else "-"
     lines = [f"| accuracy | macro-F1 | kappa | {' | '.join('F1 ' + s for s in STAGES)} | ECE | epochs |",
              "|" + " --- |" * (5 + len(STAGES)),

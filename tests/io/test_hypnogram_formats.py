@@ -178,8 +178,10 @@ def dreams_file(path: Path, header: str, codes: list[int], per_epoch: int = 6) -
                                                     for _ in range(per_epoch)))
 
 
-@pytest.mark.parametrize("header", ["[HypnogramAASM]", "[HypnogramR&K]", "[Hypnogram]", " [hypnogramaasm] "])
-def test_dreams_codes_are_read_in_their_own_coding_at_five_seconds(tmp_path: Path, header: str) -> None:
+@pytest.mark.parametrize("header", ["[HypnogramAASM]", "[HypnogramR&K]", "[Hypnogram]",
+                                    " [hypnogramaasm] "])
+def test_dreams_codes_are_read_in_their_own_coding_at_five_seconds(tmp_path: Path,
+                                                                   header: str) -> None:
     codes = [5, 3, 2, 1, 0, 4, -1, -2, -3, 5]
     hyp = read_hypnogram(dreams_file(tmp_path / "HypnogramAASM_subject1.txt", header, codes))
     assert isinstance(hyp, EpochList) and (hyp.format, hyp.epoch_s) == ("dreams", 5.0)
@@ -187,14 +189,16 @@ def test_dreams_codes_are_read_in_their_own_coding_at_five_seconds(tmp_path: Pat
     np.testing.assert_array_equal(strict(epoch_labels, hyp, len(codes)), [DREAMS[c] for c in codes])
 
 
-def test_a_label_map_overrides_single_dreams_codes_and_the_epoch_length_can_be_given(tmp_path: Path) -> None:
+def test_a_label_map_overrides_single_dreams_codes_and_the_epoch_length_can_be_given(
+        tmp_path: Path) -> None:
     codes = [5, 2, 1, -2]
     path = dreams_file(tmp_path / "h.txt", "[Hypnogram]", codes)
     hyp = read_hypnogram(path, label_map={"-2": "W"})
     assert hyp.stages[::6].tolist() == [W, N2, N3, W]
     # Given 30-s epochs, six labels per PSG epoch is six PSG epochs each.
     assert read_hypnogram(path, epoch_s=30).epoch_s == 30
-    with pytest.raises(DataError, match=r"h\.txt: 24 labels of 30 s span 720 s, but the recording is 120 s"):
+    with pytest.raises(DataError, match=r"h\.txt: 24 labels of 30 s span 720 s, but the "
+                                        r"recording is 120 s"):
         epoch_labels(read_hypnogram(path, epoch_s=30), len(codes))
 
 
