@@ -10,7 +10,8 @@ pytest.importorskip("torch")  # sleepscore.nets and sleepscore.training need the
 from sleepscore.metrics import agreement  # noqa: E402
 from sleepscore.model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, shipped_models_dir  # noqa: E402
 from sleepscore.nets import architecture_names  # noqa: E402
-from sleepscore.scoring import MUSCLE_WARNING_SHARE, muscle_share  # noqa: E402
+from sleepscore.scoring import (MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE,  # noqa: E402
+                                muscle_share)
 from sleepscore.training.augment import band_powers, set_band_powers  # noqa: E402
 from sleepscore.training.evaluate import protocol_labels  # noqa: E402
 from sleepscore.training.feature_files import load_feature_nights  # noqa: E402
@@ -68,6 +69,22 @@ def test_shipped_model_scores_a_real_night_it_was_trained_on(name, sleep_edf_dir
     assert result.kappa > 0.7 and result.accuracy > 0.75
     # A training night is familiar: few epochs beyond the 99 % training distance.
     assert model.unfamiliar_share(distance) < 0.1
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_a_50_hz_file_is_not_unlike_the_training_data_for_its_missing_gamma(name, sleep_edf_dir):
+    # Sampled at 50 Hz, a recording has no 30-50 Hz power and loses beta above 25 Hz. That is
+    # reported by its sampling rate and handled by the missing-gamma gate; counted in the distance
+    # it put every epoch of every such file beyond the training data (share 1.0 before).
+    night = load_feature_nights(sleep_edf_dir, FED[name])[0]
+    x = np.array(night.x, dtype=np.float64)
+    for start in range(0, x.shape[1], 9):
+        power = band_powers(x[:, start:start + 9])
+        power[:, 3] *= 0.8
+        power[:, 4] *= 1e-6
+        set_band_powers(x[:, start:start + 9], power)
+    model = SleepModel(shipped_models_dir() / name)
+    assert model.unfamiliar_share(model.predict(x).distance) < UNFAMILIAR_WARNING_SHARE / 5
 
 
 def _with_n2_muscle(x: np.ndarray, y: np.ndarray) -> np.ndarray:

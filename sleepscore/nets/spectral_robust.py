@@ -44,7 +44,9 @@ far outside anything seen in training, which the network reads as wake.
   (``models/levers.md``).
 - **Distance to training.** :meth:`input_distance` is the per-epoch distance of the relative powers
   to the nearest stage's training distribution, exported as a second ONNX output; the CLI warns
-  when a recording has many epochs beyond what 99 % of training epochs reach.
+  when a recording has many epochs beyond what 99 % of training epochs reach. A gamma the
+  missing-gamma gate finds missing is left out of it (a 50-Hz file is not unlike the training
+  data in what it has).
 """
 
 from __future__ import annotations
@@ -280,7 +282,22 @@ class TrustedSpectralInputs(nn.Module):
 
     def _distance(self, trusted: torch.Tensor) -> torch.Tensor:
         z = (self._relative_z(trusted).unsqueeze(-2) - self.stage_mean) / self.stage_sd
-        return z.pow(2).mean(dim=-1).sqrt().amin(dim=-1)
+        weight = self._band_weight(trusted).unsqueeze(-2)
+        return ((z.pow(2) * weight).sum(dim=-1) / weight.sum(dim=-1)).sqrt().amin(dim=-1)
+
+    def _band_weight(self, trusted: torch.Tensor) -> torch.Tensor:
+        """``[..., width]`` weight of each relative power in :meth:`distance`: 1, but a channel's
+        gamma missing as ``missing_gamma_gate`` measures it weighs as much less. A file sampled
+        at 50 Hz has no gamma at all: that is reported by its sampling rate and handled by the
+        gate, and counted here it made every epoch of every such file unlike the training data."""
+        ones = self._relative_gamma(trusted) * 0 + 1
+        gamma = ones
+        if self.missing_gamma_gate:
+            # Per channel, unlike _missing: one channel's missing gamma says nothing of another's.
+            gamma = 1 - (self.gamma_missing_threshold - self._gamma_z(trusted)).clamp(0, 1)
+        # Broadcast against a constant, not expand(): the exporter would freeze the traced shape.
+        others = ones.unsqueeze(-1) * ones.new_ones(len(self.bands) - 1)
+        return torch.cat([others, gamma.unsqueeze(-1)], dim=-1).flatten(-2)
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
         """Per-epoch RMS z-distance of the relative powers to the nearest stage's training mean."""

@@ -361,6 +361,33 @@ def test_the_missing_gamma_gate_flags_a_50_hz_recording_but_not_a_gain_or_muscle
     assert np.all(missing(_with_muscle(epochs, np.ones(200, bool))) == 0)
 
 
+def test_the_distance_leaves_out_a_missing_gamma_and_nothing_else() -> None:
+    inputs = _gated_inputs()
+    epochs = eeg_epochs(300, seed=1)
+
+    def distance(signal: np.ndarray) -> np.ndarray:
+        return inputs.distance(torch.from_numpy(spectral_features(signal).astype(np.float32))[None])[0].numpy()
+
+    def by_hand(signal: np.ndarray, bands: int) -> np.ndarray:
+        # The RMS z-distance to the nearest stage over the first ``bands`` relative powers.
+        v = inputs.trusted(torch.from_numpy(spectral_features(signal).astype(np.float32))[None])[0]
+        z = ((inputs._relative_z(v)[:, None, :bands] - inputs.stage_mean[:, :bands])
+             / inputs.stage_sd[:, :bands])
+        return z.pow(2).mean(dim=-1).sqrt().amin(dim=-1).numpy()
+
+    threshold = float(inputs.distance_threshold)
+    fifty = _at_50_hz(epochs)
+    np.testing.assert_allclose(distance(fifty), by_hand(fifty, 4), rtol=1e-5)
+    # Counting the missing gamma put every epoch of a 50-Hz file beyond the training epochs' 99 %;
+    # what is left is its beta's loss above 25 Hz, large in this 1/f noise.
+    assert np.mean(by_hand(fifty, 5) > threshold) > 0.95
+    assert np.mean(distance(fifty) > threshold) < 0.5
+    # Where the gamma is there, it counts as before: muscle is still far, a clean epoch is not.
+    assert np.mean(distance(epochs) > threshold) < 0.05
+    hit = np.ones(300, bool)
+    assert np.mean(distance(_with_muscle(epochs, hit, rms_volts=50e-6)) > threshold) > 0.9
+
+
 def _gated_ensemble(**gate: bool) -> tuple[torch.nn.Module, torch.nn.Module, ProbabilityAverage]:
     """A network that reads gamma and a gamma-blind one, both built with ``gate`` and fitted on one
     night, and their ensemble."""
