@@ -49,8 +49,9 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
     """Measure agreement with expert hypnograms over many nights.
 
     INPUTS are folders in the Sleep-EDF layout (SC4001E0-PSG.edf with SC4001EC-Hypnogram.edf)
-    or named NAME.edf with NAME.tsv/.csv/.txt, NAME*hypnogram* or *hypnogram*_NAME.*, and/or
-    PSG HYPNOGRAM file pairs in that order. Nights that fail are listed with their reason and
+    or named NAME.edf (or NAME PSG.edf) with NAME.tsv/.csv/.txt, NAME*hypnogram*,
+    *hypnogram*_NAME.* (DREAMS; its AASM scoring over its R&K one), NAME_sleepscoring.* (HMC) or
+    NAME Base.edf (MASS), and/or PSG HYPNOGRAM file pairs in that order. Nights that fail are listed with their reason and
     make the exit code 1; no report is written when no night could be scored.
 
     \b
