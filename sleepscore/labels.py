@@ -138,11 +138,47 @@ def normalise_label(label: str) -> str:
     return " ".join(label.split()).lower()
 
 
-def stage_code(path: Path, where: str, label: str, labels: Mapping[str, int]) -> int:
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def is_integer_label(label: str) -> bool:
+    """Whether a label is an integer code (``"5"``, ``" -2 "``) rather than a stage name."""
+    return _INTEGER.fullmatch(label) is not None
+
+
+def guess_label_map(codes: Sequence[str]) -> str:
+    """A ``--label-map`` for a file's integer codes, after the common conventions, to show the user.
+
+    0-3 are W, N1, N2, N3; REM is 5 where 5 occurs (R&K files and the NSRR, with 4 for stage 4,
+    or ISRUC, without it), else 4; anything else is unscored. Only ever shown as an example: the
+    codes mean what the file's lab says.
+
+    Examples
+    --------
+    >>> guess_label_map(["0", "1", "2", "3", "5"])
+    '0=W,1=N1,2=N2,3=N3,5=REM'
+    >>> guess_label_map(["0", "1", "2", "3", "4", "9"])
+    '0=W,1=N1,2=N2,3=N3,4=REM,9=?'
+    """
+    values = sorted({int(code) for code in codes})
+    stages = {0: "W", 1: "N1", 2: "N2", 3: "N3", 4: "N3" if 5 in values else "REM", 5: "REM"}
+    return ",".join(f"{value}={stages.get(value, '?')}" for value in values)
+
+
+def stage_code(path: Path, where: str, label: str, labels: Mapping[str, int],
+               file_codes: Sequence[str] = ()) -> int:
+    """The stage code of ``label``, or a :class:`DataError` naming the file, place and label.
+
+    ``file_codes`` are the file's integer labels, for the hint on an unknown integer code.
+    """
     code = labels.get(normalise_label(label))
     if code is not None:
         return code
     hint = ""
-    if re.fullmatch(r"\s*[+-]?\d+\s*", label):
+    if is_integer_label(label) and file_codes:
+        listed = ", ".join(sorted({code.strip() for code in file_codes}, key=int))
+        hint = (f" (integer stage codes need a label map; this file's are {listed}: e.g. "
+                f"--label-map {guess_label_map(file_codes)})")
+    elif is_integer_label(label):
         hint = " (integer stage codes need a label map, e.g. --label-map 0=W,1=N1,2=N2,3=N3,4=REM)"
     raise DataError(f"{path}: {where}: unknown stage label {label.strip()!r}{hint}")

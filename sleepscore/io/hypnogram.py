@@ -51,7 +51,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import DataError, UsageError
-from ..labels import LABELS, compile_label_map, normalise_label, stage_code
+from ..labels import LABELS, compile_label_map, is_integer_label, normalise_label, stage_code
 from ..stages import TIME_TOLERANCE_S
 from .edf import read_header
 from .nsrr_xml import XmlEpochs, looks_like_xml, read_nsrr_xml
@@ -344,7 +344,7 @@ def _read_cap_hypnogram(path: Path, lines: list[tuple[int, str]], labels: Mappin
 def _is_dreams(lines: list[tuple[int, str]]) -> bool:
     """A DREAMS header line followed by integer codes only."""
     return (len(lines) > 1 and _DREAMS_HEADER.fullmatch(lines[0][1]) is not None
-            and all(re.fullmatch(r"\s*[+-]?\d+\s*", text) for _, text in lines[1:]))
+            and all(is_integer_label(text) for _, text in lines[1:]))
 
 
 def _read_epoch_labels(path: Path, lines: list[tuple[int, str]], labels: Mapping[str, int],
@@ -357,7 +357,8 @@ def _read_epoch_labels(path: Path, lines: list[tuple[int, str]], labels: Mapping
         lines = lines[1:]
     if not lines:
         raise DataError(f"{path}: hypnogram has a header but no labels")
-    stages = [stage_code(path, f"line {line_no}", text, labels) for line_no, text in lines]
+    integers = [text for _, text in lines if is_integer_label(text)]
+    stages = [stage_code(path, f"line {line_no}", text, labels, integers) for line_no, text in lines]
     return EpochList(np.array(stages, dtype=np.int64), epoch_s, path,
                      np.array([line_no for line_no, _ in lines], dtype=np.int64), fmt)
 

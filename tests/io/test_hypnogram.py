@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -231,6 +232,24 @@ def test_integer_codes_need_a_label_map(tmp_path: Path) -> None:
     # With the map, "4" is REM, not R&K stage 4 (N3): the map comes before the built-in labels.
     assert read_hypnogram(path, label_map=label_map).stages.tolist() == [W, N1, N2, N3, REM,
                                                                          UNSCORED]
+
+
+@pytest.mark.parametrize(("codes", "suggested"), [
+    # ISRUC-style: REM is 5, there is no 4.
+    ([0, 1, 2, 3, 5, 0], "0=W,1=N1,2=N2,3=N3,5=REM"),
+    # R&K numbers with stage 4 and REM 5 (the NSRR's), and an unscored 9.
+    ([2, 3, 4, 5, 0, 9], "0=W,2=N2,3=N3,4=N3,5=REM,9=?"),
+    ([0, 2, 4, 1], "0=W,1=N1,2=N2,4=REM"),
+])
+def test_an_unknown_integer_code_lists_the_files_codes_and_a_map_for_them(
+        tmp_path: Path, codes: list[int], suggested: str) -> None:
+    path = write_text(tmp_path / "codes.txt", "".join(f"{code}\n" for code in codes))
+    listed = ", ".join(str(code) for code in sorted(set(codes)))
+    with pytest.raises(DataError, match=rf"this file's are {listed}: e\.g\. --label-map "
+                                        rf"{re.escape(suggested)}\)$"):
+        read_hypnogram(path)
+    # The suggestion reads the file (what it means is still the lab's to say).
+    read_hypnogram(path, label_map=parse_label_map(suggested))
 
 
 def test_label_map_to_a_non_stage_is_a_usage_error(tmp_path: Path) -> None:
