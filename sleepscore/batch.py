@@ -85,6 +85,13 @@ def _is_psg(path: Path) -> bool:
     return path.suffix.lower() in PSG_SUFFIXES and not is_scoring_name(path)
 
 
+def names_one_recording(item: str | Path) -> bool:
+    """Whether a command-line input is one recording: an existing file (``night[1].edf`` too), or
+    a path that is neither a folder nor a glob pattern."""
+    path = Path(item)
+    return path.is_file() or not (path.is_dir() or _GLOB_CHARACTERS & set(str(item)))
+
+
 def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
     """The recordings named by files, folders and glob patterns, in the order given.
 
@@ -409,6 +416,7 @@ def _run_on_dask(address: str, task: Callable[..., Result], arguments: Sequence[
 
 def summary_table(outcomes: Sequence[BatchOutcome], title: str = "Scored nights") -> Table:
     """One row per night: epochs, seconds, output or error; for ``rich.console.Console.print``."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
@@ -417,8 +425,9 @@ def summary_table(outcomes: Sequence[BatchOutcome], title: str = "Scored nights"
     table.add_column("seconds", justify="right")
     table.add_column("result")
     for outcome in outcomes:
-        result = str(outcome.output) if outcome.ok else f"[red]failed:[/red] {outcome.error}"
-        table.add_row(outcome.name, str(outcome.n_epochs) if outcome.ok else "-",
+        # File names and messages are text, not markup: "night[1]" and "[Hypnogram]" stay whole.
+        result = escape(str(outcome.output)) if outcome.ok else f"[red]failed:[/red] {escape(str(outcome.error))}"
+        table.add_row(escape(outcome.name), str(outcome.n_epochs) if outcome.ok else "-",
                       f"{outcome.seconds:.1f}", result)
     failed = sum(not outcome.ok for outcome in outcomes)
     table.caption = f"{len(outcomes) - failed} of {len(outcomes)} nights scored" + (

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from .metrics import Agreement, summarise
@@ -173,7 +174,7 @@ def per_night_table(rows: Sequence[tuple[str, Agreement]],
     for column in headers:
         table.add_column(column, justify="right", no_wrap=True, min_width=5)
     for i, (name, night) in enumerate(rows):
-        table.add_row(name, str(night.n_epochs), _score(night.accuracy), _score(night.macro_f1),
+        table.add_row(escape(name), str(night.n_epochs), _score(night.accuracy), _score(night.macro_f1),
                       _score(night.kappa), *(_score(f1) for f1 in night.f1),
                       end_section=i == len(rows) - 1)
     pooled = summary.pooled

@@ -297,3 +297,29 @@ def test_evaluate_in_a_pool_keeps_a_bad_night_to_itself(tmp_path: Path, cohort_p
     report = evaluate(pairs, model, jobs=2)
     assert [night.error is None for night in report.nights] == [True, False, True]
     assert "Deep sleep" in report.nights[1].error
+
+
+def test_summary_table_shows_names_and_errors_with_brackets_as_text() -> None:
+    import io
+
+    from rich.console import Console
+
+    from sleepscore.batch import summary_table
+
+    outcomes = [BatchOutcome("night[x].edf", Path("night[x].edf"), Path("out/night[x].csv"), 60, 0.2),
+                BatchOutcome("n2.edf", Path("n2.edf"), Path("out/n2.csv"), None, 0.1,
+                             error="h.txt: line 2: unknown stage label '[stage]'")]
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(summary_table(outcomes))
+    text = console.file.getvalue()
+    assert "night[x].edf" in text and "out/night[x].csv" in text
+    assert "unknown stage label '[stage]'" in text
+
+
+def test_an_existing_file_is_one_recording_even_with_glob_characters(tmp_path: Path) -> None:
+    from sleepscore.batch import names_one_recording
+
+    night = tmp_path / "night[x].edf"
+    night.write_bytes(b"")
+    assert names_one_recording(night) and names_one_recording(tmp_path / "missing.edf")
+    assert not names_one_recording(tmp_path) and not names_one_recording(tmp_path / "*.edf")

@@ -119,3 +119,8 @@ def test_per_night_table_fits_an_80_column_terminal_uncut() -> None:
             break
         pieces.append(line.split()[0])
     assert "".join(pieces) == names[1]
+
+
+def test_night_names_are_text_not_markup() -> None:
+    lines = render(per_night_table([("night[x]", agreement(TRUTH, PRED))]))
+    assert words(lines, "night[x]")[1] == "10"

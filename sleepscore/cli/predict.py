@@ -52,7 +52,9 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
       sleepscore predict cohort/ -o scored/ --jobs 2
       sleepscore predict 'cohort/*.edf' -o scored/ --dask-scheduler tcp://scheduler:8786
     """
-    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not any(c in inputs[0] for c in "*?[")
+    from ..batch import names_one_recording
+
+    single = len(inputs) == 1 and names_one_recording(inputs[0])
     if not single:
         per_night_only = {"--hypnogram": hypnogram, "--plot": plot, "--metrics-json": metrics_json,
                           "--report": report, "--label-map": label_map,
@@ -106,7 +108,7 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
         from ..report import agreement_table, confusion_table, sleep_stats_table
         console = Console()
         console.print(f"{psg.name}: {night.n_epochs} epochs scored with {night.model.name} "
-                      f"({', '.join(night.channels)}) -> {output}")
+                      f"({', '.join(night.channels)}) -> {output}", markup=False, soft_wrap=True)
         console.print(sleep_stats_table(stats))
         if result is not None:
             console.print(agreement_table(result, title="Agreement with the expert (whole recording)"))
