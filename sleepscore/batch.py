@@ -426,7 +426,8 @@ def summary_table(outcomes: Sequence[BatchOutcome], title: str = "Scored nights"
     table.add_column("result")
     for outcome in outcomes:
         # File names and messages are text, not markup: "night[1]" and "[Hypnogram]" stay whole.
-        result = escape(str(outcome.output)) if outcome.ok else f"[red]failed:[/red] {escape(str(outcome.error))}"
+        result = (escape(str(outcome.output)) if outcome.ok
+                  else f"[red]failed:[/red] {escape(str(outcome.error))}")
         table.add_row(escape(outcome.name), str(outcome.n_epochs) if outcome.ok else "-",
                       f"{outcome.seconds:.1f}", result)
     failed = sum(not outcome.ok for outcome in outcomes)

@@ -174,8 +174,8 @@ def per_night_table(rows: Sequence[tuple[str, Agreement]],
     for column in headers:
         table.add_column(column, justify="right", no_wrap=True, min_width=5)
     for i, (name, night) in enumerate(rows):
-        table.add_row(escape(name), str(night.n_epochs), _score(night.accuracy), _score(night.macro_f1),
-                      _score(night.kappa), *(_score(f1) for f1 in night.f1),
+        table.add_row(escape(name), str(night.n_epochs), _score(night.accuracy),
+                      _score(night.macro_f1), _score(night.kappa), *(_score(f1) for f1 in night.f1),
                       end_section=i == len(rows) - 1)
     pooled = summary.pooled
     table.add_row("Pooled", str(pooled.n_epochs), _score(pooled.accuracy), _score(pooled.macro_f1),

@@ -306,7 +306,8 @@ def test_summary_table_shows_names_and_errors_with_brackets_as_text() -> None:
 
     from sleepscore.batch import summary_table
 
-    outcomes = [BatchOutcome("night[x].edf", Path("night[x].edf"), Path("out/night[x].csv"), 60, 0.2),
+    outcomes = [BatchOutcome("night[x].edf", Path("night[x].edf"), Path("out/night[x].csv"), 60,
+                             0.2),
                 BatchOutcome("n2.edf", Path("n2.edf"), Path("out/n2.csv"), None, 0.1,
                              error="h.txt: line 2: unknown stage label '[stage]'")]
     console = Console(file=io.StringIO(), width=200, color_system=None)

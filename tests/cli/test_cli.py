@@ -227,8 +227,9 @@ def test_evaluate_a_dreams_folder_with_the_defaults(tmp_path):
 
 def test_a_recording_named_like_a_glob_is_one_night_with_one_output_file(tmp_path, linear_model):
     seconds = 30 * 4
-    psg = write_psg(tmp_path / "night[x].edf", [Channel("EEG Fpz-Cz", sine(100, seconds, 10, 30), 100),
-                                                Channel("EEG Pz-Oz", sine(100, seconds, 3, 60), 100)])
+    psg = write_psg(tmp_path / "night[x].edf",
+                    [Channel("EEG Fpz-Cz", sine(100, seconds, 10, 30), 100),
+                     Channel("EEG Pz-Oz", sine(100, seconds, 3, 60), 100)])
     out = tmp_path / "out[x].csv"
     result = run("predict", psg, "-o", out, "--model", linear_model)
     assert result.exit_code == 0, result.output
