@@ -63,7 +63,8 @@ class ProbabilityAverage(nn.Module):
 
     ``forward`` returns the log of the mean probability divided by a temperature (1 until
     :meth:`set_temperature`), so a softmax on top (as export adds) gives the averaged
-    probabilities, sharpened or softened to be calibrated. Each member's logits can have a
+    probabilities, sharpened or softened to be calibrated; epochs whose gamma is missing get a
+    temperature of their own (:meth:`set_missing_gamma_temperature`). Each member's logits can have a
     temperature of their own too (:meth:`set_member_temperatures`), for members calibrated
     one by one on validation subjects of their own.
     """
@@ -73,6 +74,7 @@ class ProbabilityAverage(nn.Module):
         self.members = nn.ModuleList(members)
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("member_temperatures", torch.ones(len(members)))
+        self.register_buffer("missing_gamma_temperature", torch.ones(()))
 
     def set_temperature(self, temperature: float) -> None:
         """Calibrate: divide the log mean probabilities by ``temperature`` from now on."""
@@ -81,6 +83,22 @@ class ProbabilityAverage(nn.Module):
     def set_member_temperatures(self, temperatures: list[float]) -> None:
         """Calibrate each member: divide member ``i``'s logits by ``temperatures[i]``."""
         self.member_temperatures.copy_(torch.tensor(temperatures, dtype=torch.float32))
+
+    def set_missing_gamma_temperature(self, temperature: float) -> None:
+        """Calibrate epochs whose gamma is missing (spectral-robust's ``missing_gamma_gate``, a
+        50-Hz file): their log probabilities are further divided by ``1 + (temperature - 1) * m``,
+        ``m`` the gated members' mean :meth:`~sleepscore.nets.spectral_robust.TrustedSpectralInputs.gamma_missing`.
+        With those members half-weighted, the ensemble is less sure than it is right on such
+        epochs; its temperature, fitted on intact ones, cannot see that."""
+        self.missing_gamma_temperature.fill_(float(temperature))
+
+    def _missing_gamma(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``[batch, seq]`` mean missing gamma of the members that gate it, or None."""
+        gated = [member for member in self.members
+                 if getattr(getattr(member, "inputs", None), "missing_gamma_gate", False)]
+        if not gated:
+            return None
+        return torch.stack([member.inputs.gamma_missing(x) for member in gated]).mean(dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([(member(x) / self.member_temperatures[i]).softmax(dim=-1)
@@ -92,7 +110,11 @@ class ProbabilityAverage(nn.Module):
             probs = (trust * probs).sum(dim=0) / trust.sum(dim=0)
         else:
             probs = probs.mean(dim=0)
-        return probs.log() / self.temperature
+        log_probs = probs.log() / self.temperature
+        missing = self._missing_gamma(x)
+        if missing is not None:
+            log_probs = log_probs / (1 + (self.missing_gamma_temperature - 1) * missing).unsqueeze(-1)
+        return log_probs
 
     @property
     def measures_distance(self) -> bool:

@@ -324,9 +324,11 @@ def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     network = ProbabilityAverage([architecture.build(saved["n_channels"], **saved["options"],
                                                      **_overrides(member_options, member))
                                   for member in range(saved["members"])])
-    # Checkpoints written before (member) calibration existed have no temperatures: theirs are 1.
+    # Checkpoints written before (member, missing-gamma) calibration existed have no such
+    # temperatures: theirs are 1.
     network.load_state_dict({"temperature": torch.ones(()),
                              "member_temperatures": torch.ones(saved["members"]),
+                             "missing_gamma_temperature": torch.ones(()),
                              **saved["state_dict"]})
     return network.eval()
 

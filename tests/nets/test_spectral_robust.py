@@ -419,6 +419,25 @@ def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
     assert not plain.reports_gamma_excess
 
 
+def test_the_missing_gamma_temperature_rescales_only_epochs_whose_gamma_is_missing() -> None:
+    gated, blind, ensemble = _gated_ensemble(missing_gamma_gate=True)
+    clean = eeg_epochs(300, seed=1)
+    shares = []
+    with torch.no_grad():
+        for signal in (_at_50_hz(clean), clean):
+            x = torch.from_numpy(spectral_features(signal).astype(np.float32))[None]
+            plain = ensemble(x)[0]
+            missing = gated.inputs.gamma_missing(x)[0]
+            ensemble.set_missing_gamma_temperature(0.8)
+            sharpened = ensemble(x)[0]
+            ensemble.set_missing_gamma_temperature(1.0)
+            np.testing.assert_allclose(sharpened.numpy(),
+                                       (plain / (1 - 0.2 * missing).unsqueeze(-1)).numpy(), rtol=1e-5)
+            shares.append(float((missing == 1).float().mean()))
+    # The 50-Hz file is sharpened by the whole factor, the clean one almost nowhere.
+    assert shares[0] == 1 and shares[1] < 0.05
+
+
 def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording() -> None:
     gated, blind, ensemble = _gated_ensemble(missing_gamma_gate=True)
     clean = eeg_epochs(300, seed=1)
