@@ -92,28 +92,20 @@ class ProbabilityAverage(nn.Module):
         epochs; its temperature, fitted on intact ones, cannot see that."""
         self.missing_gamma_temperature.fill_(float(temperature))
 
-    def _missing_gamma(self, x: torch.Tensor) -> torch.Tensor | None:
-        """``[batch, seq]`` mean missing gamma of the members that gate it, or None."""
-        gated = [member for member in self.members
-                 if getattr(getattr(member, "inputs", None), "missing_gamma_gate", False)]
-        if not gated:
-            return None
-        return torch.stack([member.inputs.gamma_missing(x) for member in gated]).mean(dim=0)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([(member(x) / self.member_temperatures[i]).softmax(dim=-1)
                              for i, member in enumerate(self.members)])
-        if any(getattr(member, "gates_gamma", False) for member in self.members):
-            # Members that gate their gamma (spectral-robust's muscle and missing-gamma gates)
-            # give way, epoch by epoch, to the others (whose trust is 1).
-            trust = torch.stack([member.trust(x) for member in self.members]).unsqueeze(-1)
-            probs = (trust * probs).sum(dim=0) / trust.sum(dim=0)
-        else:
-            probs = probs.mean(dim=0)
+        if not any(getattr(member, "gates_gamma", False) for member in self.members):
+            return probs.mean(dim=0).log() / self.temperature
+        # Members that gate their gamma (spectral-robust's muscle and missing-gamma gates) give
+        # way, epoch by epoch, to the others (whose trust is 1).
+        trust, missing = (torch.stack(parts) for parts in zip(*(member.trust(x) for member in self.members)))
+        probs = (trust.unsqueeze(-1) * probs).sum(dim=0) / trust.unsqueeze(-1).sum(dim=0)
+        gated = [getattr(member.inputs, "missing_gamma_gate", False) for member in self.members]
         log_probs = probs.log() / self.temperature
-        missing = self._missing_gamma(x)
-        if missing is not None:
-            log_probs = log_probs / (1 + (self.missing_gamma_temperature - 1) * missing).unsqueeze(-1)
+        if any(gated):
+            share = missing[[i for i, gate in enumerate(gated) if gate]].mean(dim=0)
+            log_probs = log_probs / (1 + (self.missing_gamma_temperature - 1) * share).unsqueeze(-1)
         return log_probs
 
     @property

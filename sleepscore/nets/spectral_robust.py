@@ -244,17 +244,20 @@ class TrustedSpectralInputs(nn.Module):
         (see ``missing_gamma_gate``)."""
         return self._missing(self._gamma_z(self.trusted(x)))
 
-    def gate_weight(self, x: torch.Tensor) -> torch.Tensor:
-        """``[batch, seq]``: one minus the gamma excess (``muscle_gate``), times one minus
-        ``1 - MISSING_GAMMA_WEIGHT`` of the missing gamma (``missing_gamma_gate``); the trusted
-        features and residuals are computed once for both gates."""
+    def gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[batch, seq]`` each: the weight, one minus the gamma excess (``muscle_gate``) times
+        one minus ``1 - MISSING_GAMMA_WEIGHT`` of the missing gamma (``missing_gamma_gate``), and
+        that missing gamma (0 without the gate); the trusted features and residuals are computed
+        once for both gates."""
         z = self._gamma_z(self.trusted(x))
         weight = z[..., 0].float() * 0 + 1
+        missing = weight * 0
         if self.muscle_gate:
             weight = weight * (1 - self._excess(z))
         if self.missing_gamma_gate:
-            weight = weight * (1 - (1 - MISSING_GAMMA_WEIGHT) * self._missing(z))
-        return weight
+            missing = self._missing(z)
+            weight = weight * (1 - (1 - MISSING_GAMMA_WEIGHT) * missing)
+        return weight, missing
 
     def _excess(self, z: torch.Tensor) -> torch.Tensor:
         return (z.amax(dim=-1) - self.gamma_excess_threshold).clamp(0, 1).float()
@@ -384,14 +387,17 @@ class SpectralRobustGRU(nn.Module):
         """Whether :meth:`trust` can fall below 1 (a network that reads gamma, with a gate)."""
         return self.inputs.muscle_gate or self.inputs.missing_gamma_gate
 
-    def trust(self, x: torch.Tensor) -> torch.Tensor:
-        """``[batch, seq]`` weight of this network's probabilities in an ensemble: 1, times one
-        minus the gamma excess (``muscle_gate``) and one minus the missing gamma
-        (``missing_gamma_gate``), for a network that reads gamma."""
+    def trust(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[batch, seq]`` each: the weight of this network's probabilities in an ensemble (1,
+        times one minus the gamma excess (``muscle_gate``) and one minus the missing gamma
+        (``missing_gamma_gate``), for a network that reads gamma), and the missing gamma it saw
+        (0 without that gate)."""
         if not self.gates_gamma:
-            return x[..., 0].float() * 0 + 1
+            ones = x[..., 0].float() * 0 + 1
+            return ones, ones * 0
+        weight, missing = self.inputs.gates(x)
         # Never exactly 0: an ensemble whose networks all read gamma still divides by their sum.
-        return self.inputs.gate_weight(x).clamp_min(1e-3)
+        return weight.clamp_min(1e-3), missing
 
     def input_distance(self, x: torch.Tensor) -> torch.Tensor:
         """``[batch, seq]`` distance of each epoch to the training data (see :class:`TrustedSpectralInputs`)."""

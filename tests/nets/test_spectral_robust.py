@@ -409,7 +409,7 @@ def test_an_ensemble_leaves_gated_epochs_to_its_gamma_blind_networks() -> None:
         own, blind_probs = gated(x).softmax(dim=-1)[0].numpy(), blind(x).softmax(dim=-1)[0].numpy()
         excess = ensemble.gamma_excess(x)[0].numpy()
     assert ensemble.reports_gamma_excess and np.all(excess[hit] == 1)
-    assert np.all(blind.trust(x).numpy() == 1)
+    assert np.all(blind.trust(x)[0].numpy() == 1)
     np.testing.assert_allclose(probs[hit], blind_probs[hit], atol=1e-3)
     calm = excess == 0
     assert calm.sum() > 100
@@ -446,7 +446,7 @@ def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording
             x = torch.from_numpy(spectral_features(signal).astype(np.float32))[None]
             own, blind_probs = gated(x).softmax(dim=-1)[0].numpy(), blind(x).softmax(dim=-1)[0].numpy()
             expected = (gated_weight * own + blind_probs) / (gated_weight + 1)
-            calm = gated.trust(x)[0].numpy() == gated_weight
+            calm = gated.trust(x)[0][0].numpy() == gated_weight
             assert calm.sum() > 250
             np.testing.assert_allclose(ensemble(x).softmax(dim=-1)[0].numpy()[calm], expected[calm], atol=1e-5)
     # The gamma_excess output (the muscle warning) belongs to the muscle gate alone.
