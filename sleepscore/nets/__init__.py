@@ -99,7 +99,8 @@ class ProbabilityAverage(nn.Module):
             return probs.mean(dim=0).log() / self.temperature
         # Members that gate their gamma (spectral-robust's muscle and missing-gamma gates) give
         # way, epoch by epoch, to the others (whose trust is 1).
-        trust, missing = (torch.stack(parts) for parts in zip(*(member.trust(x) for member in self.members)))
+        gates = [member.trust(x) for member in self.members]
+        trust, missing = (torch.stack(parts) for parts in zip(*gates))
         probs = (trust.unsqueeze(-1) * probs).sum(dim=0) / trust.unsqueeze(-1).sum(dim=0)
         gated = [getattr(member.inputs, "missing_gamma_gate", False) for member in self.members]
         log_probs = probs.log() / self.temperature
