@@ -473,12 +473,12 @@ def _is_hypnogram_candidate(path: Path) -> bool:
     return is_scoring_name(path) or path.suffix.lower() in _TABLE_SUFFIXES
 
 
-def _hypnogram_of(path: Path, stem: str) -> bool:
-    """Whether ``path`` is a scoring-named file of the recording ``stem`` (lower case): its name
-    starts with the recording's (less a ``PSG`` word) and a separator, or ends with it after one."""
-    name = path.stem.lower()
-    key = re.escape(_PSG_WORD.sub("", stem))
-    return is_scoring_name(path) and re.search(rf"^{key}[-_. ]|[-_. ]{key}$", name) is not None
+def _hypnogram_of(path: Path, key: str) -> bool:
+    """Whether ``path`` is a scoring-named file of the recording whose name, less a ``PSG`` word,
+    is ``key`` (lower case): its name starts with ``key`` and a separator, or ends with it after one."""
+    pattern = re.escape(key)
+    return (is_scoring_name(path)
+            and re.search(rf"^{pattern}[-_. ]|[-_. ]{pattern}$", path.stem.lower()) is not None)
 
 
 def _prefer_aasm(psg: Path, candidates: list[Path], used: set[Path]) -> list[Path]:
@@ -532,10 +532,10 @@ def pair_folder(folder: str | Path, *, strict: bool = True) -> list[RecordingPai
         if psg.suffix.lower() != ".edf" or is_scoring_name(psg):
             continue
         stem = psg.stem.lower()
-        names = {stem, _PSG_WORD.sub("", stem)}
+        key = _PSG_WORD.sub("", stem)
         candidates = [h for h in hypnograms
-                      if h.stem.lower() in names and h.suffix.lower() in _TABLE_SUFFIXES
-                      or _hypnogram_of(h, stem)]
+                      if h.stem.lower() in (stem, key) and h.suffix.lower() in _TABLE_SUFFIXES
+                      or _hypnogram_of(h, key)]
         candidates = _prefer_aasm(psg, candidates, used)
         if len(candidates) > 1:
             raise DataError(f"{psg}: several hypnograms match it: "
