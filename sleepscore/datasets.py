@@ -474,8 +474,9 @@ def _is_hypnogram_candidate(path: Path) -> bool:
 
 
 def _hypnogram_of(path: Path, key: str) -> bool:
-    """Whether ``path`` is a scoring-named file of the recording whose name, less a ``PSG`` word,
-    is ``key`` (lower case): its name starts with ``key`` and a separator, or ends with it after one."""
+    """Whether ``path`` is a scoring-named file of the recording whose name, less a ``PSG``
+    word, is ``key`` (lower case): its name starts with ``key`` and a separator, or ends with it
+    after one."""
     pattern = re.escape(key)
     return (is_scoring_name(path)
             and re.search(rf"^{pattern}[-_. ]|[-_. ]{pattern}$", path.stem.lower()) is not None)
