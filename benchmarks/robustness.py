@@ -57,6 +57,7 @@ from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
 from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_warning, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
 from sleepscore.stages import FEATURES_PER_CHANNEL, UNSCORED
+from sleepscore.training.augment import BETA_KEPT_AT_50_HZ, as_sampled_at_50_hz, band_powers, set_band_powers
 from sleepscore.training.evaluate import SCORED_PROTOCOLS
 from sleepscore.training.recipes import architecture_options
 
@@ -120,14 +121,12 @@ def leave_one_derivation_out(recipe: dict[str, object]) -> list[str]:
 # Added 30-45 Hz power, in multiples of the recording's median N2 gamma density: what 10 uV RMS of
 # muscle adds to the simulated nights of part 2 (see damaged_variants).
 _MUSCLE_TIMES_N2_GAMMA = 50.0
-# A 50-Hz file keeps the 13-25 Hz part of beta; the share of the 13-30 Hz band density it keeps.
-_BETA_KEPT_AT_50HZ = 0.8
 
 
 def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
     """One recording's spectral-v1 features with ``damage`` applied to every channel's band powers."""
-    from sleepscore.training.augment import band_powers, set_band_powers
-
+    if damage == "50-Hz file":
+        return as_sampled_at_50_hz(x).astype(x.dtype)
     out = np.array(x, dtype=np.float64)
     for first in range(0, out.shape[1], len(FEATURES_PER_CHANNEL)):
         block = out[:, first:first + len(FEATURES_PER_CHANNEL)]
@@ -135,9 +134,6 @@ def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
         if damage == "muscle in N2" or damage == "muscle everywhere":
             hit = y == 2 if damage == "muscle in N2" else np.ones(len(y), bool)
             power[hit, 4] += _MUSCLE_TIMES_N2_GAMMA * np.median(power[y == 2, 4])
-        elif damage == "50-Hz file":
-            power[:, 3] *= _BETA_KEPT_AT_50HZ
-            power[:, 4] *= 1e-6
         set_band_powers(block, power)
     return out.astype(x.dtype)
 
@@ -393,7 +389,7 @@ def main() -> None:
         return f"""Damaged real nights (`--passes {args.passes}`{lodo_options}), the {which} recipe on both
 derivations; each fold's model scores its test subjects' real features as recorded and damaged
 (muscle: {_MUSCLE_TIMES_N2_GAMMA:g}x the recording's median N2 gamma density added to the gamma band
-of every channel; 50-Hz file: gamma gone, beta x{_BETA_KEPT_AT_50HZ}). Kappa pooled over the test
+of every channel; 50-Hz file: gamma gone, beta x{BETA_KEPT_AT_50_HZ}). Kappa pooled over the test
 folds; "sleep as W" is the share of the expert's sleep epochs within ±30 min of the sleep period
 scored wake, "confident" those with confidence >= {_CONFIDENT}. Modified real features, not real
 damaged recordings:

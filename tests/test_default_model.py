@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from feature_damage import as_50_hz_file
 
 pytest.importorskip("torch")  # sleepscore.nets and sleepscore.training need the train extra
 
@@ -13,7 +12,7 @@ from sleepscore.model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, SleepModel, 
 from sleepscore.nets import architecture_names  # noqa: E402
 from sleepscore.scoring import (MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE,  # noqa: E402
                                 muscle_share)
-from sleepscore.training.augment import band_powers, set_band_powers  # noqa: E402
+from sleepscore.training.augment import as_sampled_at_50_hz, band_powers, set_band_powers  # noqa: E402
 from sleepscore.training.evaluate import protocol_labels  # noqa: E402
 from sleepscore.training.feature_files import load_feature_nights  # noqa: E402
 
@@ -79,7 +78,7 @@ def test_a_50_hz_file_is_not_unlike_the_training_data_for_its_missing_gamma(name
     # it put every epoch of every such file beyond the training data (share 1.0 before).
     night = load_feature_nights(sleep_edf_dir, FED[name])[0]
     model = SleepModel(shipped_models_dir() / name)
-    distance = model.predict(as_50_hz_file(night.x)).distance
+    distance = model.predict(as_sampled_at_50_hz(night.x)).distance
     assert model.unfamiliar_share(distance) < UNFAMILIAR_WARNING_SHARE / 5
 
 

@@ -102,12 +102,30 @@ class ProbabilityAverage(nn.Module):
         gates = [member.trust(x) for member in self.members]
         trust, missing = (torch.stack(parts) for parts in zip(*gates))
         probs = (trust.unsqueeze(-1) * probs).sum(dim=0) / trust.unsqueeze(-1).sum(dim=0)
-        gated = [getattr(member.inputs, "missing_gamma_gate", False) for member in self.members]
         log_probs = probs.log() / self.temperature
-        if any(gated):
-            share = missing[[i for i, gate in enumerate(gated) if gate]].mean(dim=0)
+        if self.finds_missing_gamma:
+            share = self._missing_gamma_share(missing)
             log_probs = log_probs / (1 + (self.missing_gamma_temperature - 1) * share).unsqueeze(-1)
         return log_probs
+
+    @property
+    def finds_missing_gamma(self) -> bool:
+        """Whether some member has spectral-robust's ``missing_gamma_gate`` (and so the missing-gamma
+        temperature acts)."""
+        return any(self._missing_gamma_gated())
+
+    def _missing_gamma_gated(self) -> list[bool]:
+        return [getattr(getattr(member, "inputs", None), "missing_gamma_gate", False)
+                for member in self.members]
+
+    def _missing_gamma_share(self, missing: torch.Tensor) -> torch.Tensor:
+        """The mean over the gated members of ``missing`` (``[members, batch, seq]``)."""
+        return missing[[i for i, gate in enumerate(self._missing_gamma_gated()) if gate]].mean(dim=0)
+
+    def missing_gamma_share(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]``: the share ``m`` that :meth:`set_missing_gamma_temperature` scales
+        with, for fitting that temperature (needs :attr:`finds_missing_gamma`)."""
+        return self._missing_gamma_share(torch.stack([member.trust(x)[1] for member in self.members]))
 
     @property
     def measures_distance(self) -> bool:

@@ -34,8 +34,8 @@ from ..protocols import PROTOCOLS
 from ..nets import ProbabilityAverage
 from .card import model_card
 from .data import Night, per_channel_nights
-from .evaluate import (SCORED_PROTOCOLS, HeldOutScores, fit_temperature, predict_held_out,
-                       score_held_out)
+from .evaluate import (SCORED_PROTOCOLS, HeldOutScores, MissingGammaViews, as_50_hz_nights,
+                       fit_missing_gamma_temperature, fit_temperature, predict_held_out, score_held_out)
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
 from .loop import FitResult, TrainConfig, deterministic, fit
@@ -173,6 +173,58 @@ def _calibrate(network: ProbabilityAverage, vals: list[list[Night]], log: list[s
     network.set_temperature(temperature)
     log.append(f"temperature {temperature:.3f} (fitted on validation {subjects_of(val)})")
     return temperature, [1.0] * len(members)
+
+
+def _cross_fit_missing_gamma(networks: list[ProbabilityAverage], tests: list[list[Night]],
+                             log: list[str]) -> dict[str, Any] | None:
+    """Fit the folds' missing-gamma temperatures (None when the networks find no missing gamma).
+
+    The folds' test nights are scored as recorded and as 50-Hz files. Each fold's network gets the
+    temperature that fits the *other* folds' test nights best (:func:`fit_missing_gamma_temperature`),
+    so no test night calibrates the network that scores it; the exported model gets the one that
+    fits every fold's. Returns that temperature, the folds' and the folds' pooled scores on their
+    test nights as 50-Hz files (``metrics_50_hz``).
+    """
+    if not networks[0].finds_missing_gamma:
+        return None
+    views = [MissingGammaViews.predict(network, test) for network, test in zip(networks, tests)]
+    fold_temperatures = [fit_missing_gamma_temperature(views[:k] + views[k + 1:]) for k in range(len(views))]
+    for network, temperature in zip(networks, fold_temperatures):
+        network.set_missing_gamma_temperature(temperature)
+    final = fit_missing_gamma_temperature(views)
+    fifty_hz = [as_50_hz_nights(test) for test in tests]
+    scores = score_held_out([n for test in fifty_hz for n in test],
+                            [prediction for network, test in zip(networks, fifty_hz)
+                             for prediction in predict_held_out(network, test)])
+    log.append("missing-gamma temperature " + ", ".join(f"{t:.3f}" for t in fold_temperatures)
+               + f" (each fitted on the other folds' test nights), all folds {final:.3f}; "
+               + "test nights as 50-Hz files " + scores.headlines())
+    return {"temperature": final, "fold_temperatures": fold_temperatures,
+            "metrics_50_hz": {protocol: {"kappa": scores[protocol].summary.pooled.kappa,
+                                         "ece": scores[protocol].ece}
+                              for protocol in scores.by_protocol}}
+
+
+def _validation_missing_gamma(network: ProbabilityAverage, vals: list[list[Night]], log: list[str]) -> float | None:
+    """Fit the missing-gamma temperature on the members' shared validation nights as recorded and
+    as 50-Hz files; with validation nights of the members' own (each trained the others) or none,
+    it stays 1. None when the network finds no missing gamma."""
+    if not network.finds_missing_gamma:
+        return None
+    if len({tuple(n.name for n in val) for val in vals}) > 1 or not vals[0]:
+        log.append("missing-gamma temperature 1: no validation nights that no member trained on")
+        return 1.0
+    temperature = fit_missing_gamma_temperature([MissingGammaViews.predict(network, vals[0])])
+    network.set_missing_gamma_temperature(temperature)
+    log.append(f"missing-gamma temperature {temperature:.3f} (fitted on validation {subjects_of(vals[0])})")
+    return temperature
+
+
+def _missing_gamma_text(missing_gamma: dict[str, Any] | None) -> str:
+    if missing_gamma is None:
+        return ""
+    return (f", missing-gamma temperature {missing_gamma['temperature']:.3f} (fitted on every fold's "
+            "test nights as recorded and as 50-Hz files)")
 
 
 def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night] | None,
@@ -465,6 +517,7 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     network, fits = _train_ensemble(arch, len(channels), options, splits, config, quiet, jobs, log,
                                     member_options)
     temperature, member_temperatures = _calibrate(network, [v for _, v in splits], log)
+    missing_gamma = _validation_missing_gamma(network, [v for _, v in splits], log)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
         log.append(f"test {subjects_of(test)} " + metrics.headlines())
@@ -475,6 +528,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                   "kept_epochs": [f.best_pass for f in fits], "temperature": temperature,
                   "member_temperatures": member_temperatures, "member_validation": member_validation,
                   "metrics_protocol": "test subjects; " + _PROTOCOLS_TEXT}
+    if missing_gamma is not None:
+        trained_on["missing_gamma"] = {"temperature": missing_gamma}
     elapsed = time.perf_counter() - started
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics,
                        seconds=elapsed, final_seconds=elapsed, histories=[f.history for f in fits])
@@ -551,15 +606,20 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         tasks += _member_tasks(arch, len(channels), options, member_splits, config, quiet, member_options)
     # Every member of every fold is one task, so that --jobs keeps all workers busy.
     trained = _train_members(tasks, jobs)
-    folds, held_out, predictions, kept_passes, temperatures = [], [], [], [], []
-    member_temperatures = []
+    tests = [split_by_subject(scored_nights, [], test_subjects)[2] for test_subjects, _, _ in splits]
+    networks, temperatures, member_temperatures = [], [], []
     for number, (test_subjects, val_subjects, vals) in enumerate(splits, start=1):
-        test = split_by_subject(scored_nights, [], test_subjects)[2]
         log.append(f"fold {number}/{k}: test {test_subjects}, val {val_subjects}")
         network, fits = _ensemble(trained[(number - 1) * members:number * members], log)
         temperature, fold_member_temperatures = _calibrate(network, vals, log)
+        networks.append((network, fits))
         temperatures.append(temperature)
-        member_temperatures += fold_member_temperatures
+        member_temperatures.append(fold_member_temperatures)
+    missing_gamma = _cross_fit_missing_gamma([network for network, _ in networks], tests, log)
+    folds, held_out, predictions, kept_passes = [], [], [], []
+    for number, (test_subjects, val_subjects, _) in enumerate(splits, start=1):
+        (network, fits), test = networks[number - 1], tests[number - 1]
+        temperature, fold_member_temperatures = temperatures[number - 1], member_temperatures[number - 1]
         fold_predictions = predict_held_out(network, test)
         scores = score_held_out(test, fold_predictions)
         log.append(f"fold {number}/{k} " + scores.headlines())
@@ -572,7 +632,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     log.append("pooled " + metrics.headlines())
     final_passes = int(np.median(kept_passes))
     final_temperature = float(np.median(temperatures))
-    final_member_temperature = float(np.median(member_temperatures))
+    final_member_temperature = float(np.median([t for fold in member_temperatures for t in fold]))
     trained_on = {"dataset": dataset, **(provenance or {}), "channels": channels, "derivations": derivations,
                   "subjects": subjects, "nights": [n.name for n in all_nights],
                   "final_epochs": final_passes, "temperature": final_temperature,
@@ -585,8 +645,10 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                   "final_model": f"trained on all {len(subjects)} subjects for {final_passes} passes "
                                  "(median kept pass of the folds), temperature "
                                  f"{final_temperature:.3f} and member temperature "
-                                 f"{final_member_temperature:.3f} (medians of the folds'); the "
+                                 f"{final_member_temperature:.3f} (medians of the folds'){_missing_gamma_text(missing_gamma)}; the "
                                  "metrics are the cross-validation estimate, not of this exact model"}
+    if missing_gamma is not None:
+        trained_on["missing_gamma"] = missing_gamma
     if score_channels is not None:
         trained_on["scored_derivations"] = list(score_channels)
     result = RunResult(model_path=None, trained_on=trained_on, metrics=metrics, folds=folds)
@@ -598,6 +660,8 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                                         final_config, quiet, jobs, log, member_options)
         network.set_temperature(final_temperature)
         network.set_member_temperatures([final_member_temperature] * members)
+        if missing_gamma is not None:
+            network.set_missing_gamma_temperature(missing_gamma["temperature"])
         result.final_seconds = time.perf_counter() - final_started
         result.histories = [f.history for f in fits]
         result.seconds = time.perf_counter() - started

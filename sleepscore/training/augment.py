@@ -28,6 +28,11 @@ _N_BASE = len(FEATURES_PER_CHANNEL)
 _DELTA, _THETA, _ALPHA, _THETA_ALPHA, _ALPHA_DELTA, _LOG_VAR, _MOBILITY = 0, 1, 2, 5, 6, 7, 8
 # The paper's B_sig: shifts are drawn from ±10 % of an epoch.
 MAX_SHIFT_FRACTION = 0.1
+#: A 50-Hz file's gamma power as a share of the recorded one: none, but the features' logarithm
+#: needs a positive power.
+GAMMA_KEPT_AT_50_HZ = 1e-6
+#: A 50-Hz file's beta power as a share of the recorded one (what lies below 25 Hz).
+BETA_KEPT_AT_50_HZ = 0.8
 
 
 def spectral_augment(x: np.ndarray, rng: np.random.Generator, max_gain: float = 2.0,
@@ -114,7 +119,7 @@ def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         gain = np.exp(log_gain)[None, :].repeat(n_epochs, axis=0)
         if rng.random() < 0.15:  # sampled at 50 Hz: nothing above 25 Hz
             gain[:, 3] *= rng.uniform(0.6, 0.9)
-            gain[:, 4] *= 1e-6
+            gain[:, 4] *= GAMMA_KEPT_AT_50_HZ
         new_power = gain * power
         if rng.random() < 0.35:
             share = 1.0 if rng.random() < 1 / 3 else rng.uniform(0, 0.5)
@@ -124,6 +129,34 @@ def montage_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             new_power[hit, 3] += gamma * rng.uniform(0, 0.5, hit.sum())
         set_band_powers(block, new_power)
     return out.astype(x.dtype)
+
+
+def as_sampled_at_50_hz(x: np.ndarray, beta_kept: float = BETA_KEPT_AT_50_HZ) -> np.ndarray:
+    """Spectral-v1 features of every channel as a file sampled at 50 Hz gives them.
+
+    A 50-Hz file holds nothing above its 25-Hz Nyquist frequency: no 30-50 Hz (gamma) power, and
+    beta (13-30 Hz) without its top; the other columns are recomputed as the extractor would.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        ``[n_epochs, 9 * n_channels]`` unnormalised spectral-v1 features.
+    beta_kept : float
+        Share of the beta power left (0.8: a 1/f spectrum keeps about that much below 25 Hz).
+
+    Returns
+    -------
+    np.ndarray
+        float64 copy.
+    """
+    out = np.array(x, dtype=np.float64)
+    for start in range(0, out.shape[1], _N_BASE):
+        block = out[:, start:start + _N_BASE]
+        power = band_powers(block)
+        power[:, 3] *= beta_kept
+        power[:, 4] *= GAMMA_KEPT_AT_50_HZ
+        set_band_powers(block, power)
+    return out
 
 
 def band_powers(block: np.ndarray) -> np.ndarray:

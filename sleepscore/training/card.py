@@ -131,6 +131,16 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
         if protocol.name in summary["metrics"]:
             scores = summary["metrics"][protocol.name]
             lines += [f"## Metrics, {protocol.title}", "", *_agreement_table(scores["pooled"], scores.get("ece")), ""]
+    fifty_hz = trained_on.get("missing_gamma", {}).get("metrics_50_hz")
+    if fifty_hz:
+        lines += ["## Metrics, files sampled at 50 Hz", "",
+                  "The same test nights' features as a file sampled at 50 Hz gives them (no gamma, beta "
+                  "x0.8), each fold's model with the missing-gamma temperature fitted on the other folds' "
+                  "test nights (" + ", ".join(f"{t:.3f}" for t in trained_on["missing_gamma"]["fold_temperatures"])
+                  + "). Kappa / ECE: " + "; ".join(
+                      f"{PROTOCOLS[protocol].label} {scores['kappa']:.3f} / "
+                      + ("-" if scores["ece"] is None else f"{scores['ece']:.3f}")
+                      for protocol, scores in fifty_hz.items()) + ".", ""]
     if summary.get("folds"):
         lines += ["Per fold (test subjects: kappa ±30 min / whole recording): " + "; ".join(
             f"{','.join(f['test_subjects'])}: {f['30min']['kappa']:.3f} / {f['whole']['kappa']:.3f}"

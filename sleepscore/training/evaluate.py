@@ -9,7 +9,7 @@ included, which is what the tool meets at predict time. Numbers of the two diffe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from ..metrics import Summary, agreement, expected_calibration_error, summarise
 from ..alignment import trim_mask
 from ..protocols import PIECE_EPOCHS, PROTOCOLS
 from ..stages import UNSCORED
+from .augment import as_sampled_at_50_hz
 from .data import Night
 
 #: The :mod:`sleepscore.protocols` scored on whole-recording logits (the feature nights carry no
@@ -62,10 +63,13 @@ def protocol_labels(y: np.ndarray, protocol: str) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_nights(model: torch.nn.Module, nights: list[Night]) -> list[np.ndarray]:
-    """Per-epoch logits of ``model`` on each whole night (batch of one, as at predict time)."""
+def predict_nights(model: torch.nn.Module, nights: list[Night],
+                   output: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[np.ndarray]:
+    """Per-epoch logits of ``model`` on each whole night (batch of one, as at predict time), or
+    what ``output`` (a method of ``model``, e.g. ``missing_gamma_share``) gives instead."""
     model.eval()
-    return [model(torch.from_numpy(np.asarray(n.x, dtype=np.float32))[None])[0].numpy()
+    output = output or model
+    return [output(torch.from_numpy(np.asarray(n.x, dtype=np.float32))[None])[0].numpy()
             for n in nights]
 
 
@@ -187,13 +191,23 @@ class HeldOutPrediction:
     pieces: list[np.ndarray]
 
 
-def predict_held_out(model: torch.nn.Module, nights: list[Night]) -> list[HeldOutPrediction]:
-    """Per night, the logits on the whole recording, on its :func:`recording_cut` and on each of
-    its :func:`sleep_pieces` scored alone."""
-    whole = predict_nights(model, nights)
-    cut = predict_nights(model, [recording_cut(n) for n in nights])
-    pieces = [predict_nights(model, sleep_pieces(n)) for n in nights]
+def predict_held_out(model: torch.nn.Module, nights: list[Night],
+                     output: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[HeldOutPrediction]:
+    """Per night, the logits (or ``output``, see :func:`predict_nights`) on the whole recording,
+    on its :func:`recording_cut` and on each of its :func:`sleep_pieces` scored alone."""
+    whole = predict_nights(model, nights, output)
+    cut = predict_nights(model, [recording_cut(n) for n in nights], output)
+    pieces = [predict_nights(model, sleep_pieces(n), output) for n in nights]
     return [HeldOutPrediction(*items) for items in zip(whole, cut, pieces)]
+
+
+def _views(nights: list[Night], predictions: list[HeldOutPrediction]) -> tuple[list[Night], list[np.ndarray]]:
+    """Every recording the predictions score (whole nights, cuts, pieces) and its array."""
+    recordings = [*nights, *(recording_cut(n) for n in nights),
+                  *(piece for n in nights for piece in sleep_pieces(n))]
+    arrays = [*(p.whole for p in predictions), *(p.cut for p in predictions),
+              *(logits for p in predictions for logits in p.pieces)]
+    return recordings, arrays
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -244,18 +258,74 @@ def fit_temperature(nights: list[Night], predictions: list[HeldOutPrediction]) -
     """The temperature that minimises the negative log-likelihood of held-out logits.
 
     All three views of each night (whole recording, clinical cut, 30-min pieces) count, so the
-    calibration holds for any recording length. A grid over 0.25-4 in log steps of ~2 %: one
-    scalar, and a grid cannot land in a local optimum.
+    calibration holds for any recording length.
     """
-    views = [(n, p.whole) for n, p in zip(nights, predictions)]
-    views += [(recording_cut(n), p.cut) for n, p in zip(nights, predictions)]
-    views += [(piece, logits) for n, p in zip(nights, predictions)
-              for piece, logits in zip(sleep_pieces(n), p.pieces)]
-    scores, labels = _scored([v for v, _ in views], [logits for _, logits in views])
-    best, best_nll = 1.0, np.inf
-    for temperature in np.exp(np.linspace(np.log(0.25), np.log(4.0), 141)):
-        log_probs = np.log(_softmax(scores / temperature) + 1e-12)
-        nll = -log_probs[np.arange(len(labels)), labels].mean()
-        if nll < best_nll:
-            best, best_nll = float(temperature), nll
-    return best
+    scores, labels = _scored(*_views(nights, predictions))
+    return _grid_minimum(lambda temperature: _nll(scores / temperature, labels))
+
+
+def _nll(scores: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.log(_softmax(scores)[np.arange(len(labels)), labels] + 1e-12).mean())
+
+
+def _grid_minimum(loss: Callable[[float], float]) -> float:
+    """The temperature of least ``loss`` on a grid over 0.25-4 in log steps of ~2 %: one scalar,
+    and a grid cannot land in a local optimum."""
+    grid = [float(t) for t in np.exp(np.linspace(np.log(0.25), np.log(4.0), 141))]
+    return min(grid, key=loss)
+
+
+def as_50_hz_nights(nights: list[Night]) -> list[Night]:
+    """``nights`` as files sampled at 50 Hz give their features (:func:`.augment.as_sampled_at_50_hz`)."""
+    return [Night(n.name, n.subject, as_sampled_at_50_hz(n.x).astype(n.x.dtype), n.y) for n in nights]
+
+
+@dataclass(frozen=True)
+class MissingGammaViews:
+    """Held-out epochs as recorded and as 50-Hz files, for fitting the missing-gamma temperature.
+
+    Every scored epoch of every view (whole night, cut, pieces) of each night, as recorded and
+    as a 50-Hz file (:func:`.augment.as_sampled_at_50_hz`).
+
+    Attributes
+    ----------
+    logits : np.ndarray
+        ``[n, 5]``: the network's output with its missing-gamma temperature at 1.
+    shares : np.ndarray
+        ``[n]``: its ``missing_gamma_share``.
+    labels : np.ndarray
+        ``[n]``: the expert's stages.
+    """
+
+    logits: np.ndarray
+    shares: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def predict(cls, network: torch.nn.Module, nights: list[Night]) -> "MissingGammaViews":
+        """``network`` (a :class:`~sleepscore.nets.ProbabilityAverage` that
+        ``finds_missing_gamma``) on ``nights`` as recorded and as 50-Hz files."""
+        both = [*nights, *as_50_hz_nights(nights)]
+        kept = float(network.missing_gamma_temperature)
+        network.set_missing_gamma_temperature(1.0)
+        recordings, logits = _views(both, predict_held_out(network, both))
+        shares = _views(both, predict_held_out(network, both, network.missing_gamma_share))[1]
+        network.set_missing_gamma_temperature(kept)
+        scores, labels = _scored(recordings, logits)
+        return cls(scores, _scored(recordings, shares)[0], labels)
+
+    def scaled(self, temperature: float) -> np.ndarray:
+        """The logits as the network gives them with the missing-gamma ``temperature``."""
+        return self.logits / (1 + (temperature - 1) * self.shares[:, None])
+
+
+def fit_missing_gamma_temperature(views: list[MissingGammaViews]) -> float:
+    """The missing-gamma temperature (:meth:`~sleepscore.nets.ProbabilityAverage.set_missing_gamma_temperature`)
+    that minimises the negative log-likelihood of ``views``, on the grid of :func:`fit_temperature`.
+
+    The network's own temperature is fitted on intact nights, where the share is ~0, so this one
+    is fitted where gamma is missing, with intact epochs beside them so that it cannot buy a
+    better fit on 50-Hz files with a worse one on the rest.
+    """
+    labels = np.concatenate([v.labels for v in views])
+    return _grid_minimum(lambda t: _nll(np.concatenate([v.scaled(t) for v in views]), labels))

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import onnxruntime as ort
 import pytest
-from feature_damage import as_50_hz_file
 
 torch = pytest.importorskip("torch")
 
 from sleepscore.model import ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, REQUIRED_KEYS, SleepModel, shipped_models_dir  # noqa: E402
 from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
 from sleepscore.training.api import load_checkpoint  # noqa: E402
+from sleepscore.training.augment import as_sampled_at_50_hz  # noqa: E402
 from sleepscore.training.export import contract_metadata, export_onnx  # noqa: E402
 from sleepscore.training.feature_files import load_feature_nights  # noqa: E402
 from sleepscore.training.loop import fit_population  # noqa: E402
@@ -51,7 +51,7 @@ def test_shipped_onnx_matches_its_torch_checkpoint_on_a_whole_real_night(name, s
     assert np.abs(_onnx_probs(path, short) - _torch_probs(network, short)).max() < 1e-5
     # The same night as a 50-Hz file (no gamma, beta above 25 Hz lost): the missing-gamma gate and
     # the single-EEG model's missing-gamma temperature are in the graph too.
-    fifty = as_50_hz_file(night.x)
+    fifty = as_sampled_at_50_hz(night.x)
     assert np.abs(_onnx_probs(path, fifty[None]) - _torch_probs(network, fifty[None])).max() < 1e-5
     expected = {ANY_EEG_MODEL: 0.806, DEFAULT_MODEL: 1.0}[name]
     assert float(network.missing_gamma_temperature) == pytest.approx(expected, abs=5e-4)

@@ -19,9 +19,10 @@ from sleepscore.nets import build_network  # noqa: E402
 from sleepscore.nets.spectral import LogPowerUnsquash  # noqa: E402
 from sleepscore.training import api  # noqa: E402
 from sleepscore.training.api import cross_validate, load_checkpoint, train_model  # noqa: E402
-from sleepscore.training.augment import spectral_augment  # noqa: E402
+from sleepscore.training.augment import as_sampled_at_50_hz, spectral_augment  # noqa: E402
 from sleepscore.training.data import Night  # noqa: E402
-from sleepscore.training.evaluate import fit_temperature, predict_held_out, protocol_labels  # noqa: E402
+from sleepscore.training.evaluate import (MissingGammaViews, fit_missing_gamma_temperature,  # noqa: E402
+                                         fit_temperature, predict_held_out, protocol_labels)
 from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,  # noqa: E402
                                                load_feature_nights)
 from sleepscore.training.loop import TrainConfig, fit  # noqa: E402
@@ -333,3 +334,58 @@ def test_stop_after_runs_the_first_epochs_of_the_full_schedule():
                  dataclasses.replace(FAST, max_passes=6, stop_after=2), on_pass_start=spy, quiet=True)
     assert seen == [(1, 6), (2, 6)]
     assert [row["epoch"] for row in result.history] == [1, 2]
+
+
+def test_the_missing_gamma_temperature_fit_recovers_how_much_too_soft_the_logits_are():
+    rng = np.random.default_rng(0)
+    true = rng.normal(0, 3, (20000, 5))
+    labels = np.array([rng.choice(5, p=p) for p in np.exp(true) / np.exp(true).sum(1, keepdims=True)])
+    missing = rng.random(20000) < 0.5
+    # Where gamma is missing the network is too unsure (logits x0.7); elsewhere calibrated, so
+    # one global temperature could not fix it and the fit must use the share.
+    logits = np.where(missing[:, None], 0.7 * true, true)
+    views = MissingGammaViews(logits, missing.astype(float), labels)
+    assert fit_missing_gamma_temperature([views]) == pytest.approx(0.7, rel=0.03)
+    assert fit_missing_gamma_temperature([MissingGammaViews(true, missing.astype(float), labels)]) == pytest.approx(1, rel=0.03)
+
+
+def test_cross_validation_fits_the_missing_gamma_temperature_on_other_folds_and_ships_it(nights, tmp_path):
+    """Each fold's network is calibrated on 50-Hz views of the other fold's test nights only; the
+    exported graph carries the temperature fitted on every fold's, and applies it."""
+    subset = [n for n in nights if n.subject in ("00", "01", "02", "03")]
+    output = tmp_path / "gated.onnx"
+    result = cross_validate("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), k=2, passes=1,
+                            seed=5, quiet=True, config=FAST, members=2, arch="spectral-robust",
+                            options={"missing_gamma_gate": True}, output=output)
+    views = []
+    for fold in result.folds:
+        test = [n for n in subset if n.subject in fold.test_subjects]
+        views.append(MissingGammaViews.predict(fold.network, test))
+        # predict leaves the network's own temperature in place
+        assert float(fold.network.missing_gamma_temperature) == pytest.approx(
+            result.trained_on["missing_gamma"]["fold_temperatures"][len(views) - 1])
+    fitted = result.trained_on["missing_gamma"]
+    assert fitted["fold_temperatures"] == [fit_missing_gamma_temperature([views[1]]),
+                                           fit_missing_gamma_temperature([views[0]])]
+    assert fitted["temperature"] == fit_missing_gamma_temperature(views)
+    assert set(fitted["metrics_50_hz"]) == set(result.metrics.by_protocol)
+    network = load_checkpoint(output.with_suffix(".pt"))
+    assert float(network.missing_gamma_temperature) == pytest.approx(fitted["temperature"])
+    fifty = as_sampled_at_50_hz(subset[0].x[:400]).astype(np.float32)
+    with torch.no_grad():
+        expected = torch.softmax(network(torch.from_numpy(fifty)[None])[0], dim=-1).numpy()
+    np.testing.assert_allclose(SleepModel(output).predict_proba(fifty), expected, atol=1e-4)
+    assert "files sampled at 50 Hz" in output.with_suffix(".md").read_text()
+
+
+def test_a_single_split_fits_the_missing_gamma_temperature_on_its_shared_validation_nights(nights, tmp_path):
+    subset = [n for n in nights if n.subject in ("00", "01", "02")]
+    output = tmp_path / "split.onnx"
+    result = train_model("subset", nights=subset, channels=list(FEATURE_FILE_CHANNELS), val_subjects=["01"],
+                         passes=1, seed=2, quiet=True, config=FAST, members=2, arch="spectral-robust",
+                         options={"missing_gamma_gate": True}, output=output)
+    network = load_checkpoint(output.with_suffix(".pt"))
+    val = [n for n in subset if n.subject == "01"]
+    stored = result.trained_on["missing_gamma"]["temperature"]
+    assert stored == fit_missing_gamma_temperature([MissingGammaViews.predict(network, val)])
+    assert float(network.missing_gamma_temperature) == pytest.approx(stored)
