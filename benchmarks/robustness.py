@@ -53,7 +53,7 @@ from sleepscore.cli.train import parse_arch_options
 from sleepscore.contract import ANY_EEG
 from sleepscore.datasets import pair_folder
 from sleepscore.metrics import agreement, expected_calibration_error
-from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, shipped_models_dir
+from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, share_beyond, shipped_models_dir
 from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_warning, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
 from sleepscore.stages import FEATURES_PER_CHANNEL, UNSCORED
@@ -106,16 +106,47 @@ def _shipped_recipe(model: str, passes: int, extra_options: dict[str, object], m
 
 
 def leave_one_derivation_out(recipe: dict[str, object]) -> list[str]:
+    """Markdown rows of the two directions' agreement, then a table of how often ``predict`` would
+    warn the unseen derivation's recordings (and, for comparison, the seen one's) as unlike the
+    training data."""
     from sleepscore.training.api import cross_validate
 
-    rows = []
+    rows, warned = [], []
     for trained, scored in (("EEG Fpz-Cz", "EEG Pz-Oz"), ("EEG Pz-Oz", "EEG Fpz-Cz")):
         started = time.perf_counter()
         result = cross_validate("sleep-edf20-features", SLEEP_EDF, channels=[trained],
                                 score_channels=[scored], **recipe)
         rows.append(_row(f"train {trained}, score {scored} ({time.perf_counter() - started:.0f} s)",
                          result.metrics.to_dict()))
-    return rows
+        warned += [_unfamiliar_row(result, trained, derivation, seen)
+                   for derivation, seen in ((trained, "seen"), (scored, "unseen"))]
+    return [*rows, "", f"Recordings warned as unlike the training data (more than "
+            f"{UNFAMILIAR_WARNING_SHARE:.0%} of their epochs beyond the distance that 99 % of the "
+            "training epochs stay within), each fold's network on its test subjects' recordings:", "",
+            "| trained on | scored | mean share beyond, whole recordings | warned: whole recordings | "
+            "clinical cut | 30-min pieces |", "| --- | --- | --- | --- | --- | --- |", *warned]
+
+
+def _unfamiliar_row(result, trained: str, derivation: str, seen: str) -> str:  # noqa: ANN001 - a RunResult
+    """One row of :func:`leave_one_derivation_out`'s warning table."""
+    import torch
+
+    from sleepscore.training.api import resolve_nights
+    from sleepscore.training.evaluate import recording_cut, sleep_pieces
+    from sleepscore.training.splits import split_by_subject
+
+    recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, [derivation], True)[0]
+    shares: dict[str, list[float]] = {"whole": [], "cut": [], "pieces": []}
+    for fold in result.folds:
+        for night in split_by_subject(recordings, [], fold.test_subjects)[2]:
+            views = {"whole": [night], "cut": [recording_cut(night)], "pieces": sleep_pieces(night)}
+            for view, nights in views.items():
+                for n in nights:
+                    with torch.no_grad():
+                        distance = fold.network.input_distance(torch.from_numpy(n.x.astype(np.float32))[None])[0]
+                    shares[view].append(share_beyond(distance.numpy(), fold.network.distance_threshold))
+    counts = [f"{sum(s > UNFAMILIAR_WARNING_SHARE for s in shares[v])}/{len(shares[v])}" for v in shares]
+    return f"| {trained} | {derivation} ({seen}) | {np.mean(shares['whole']):.3f} | " + " | ".join(counts) + " |"
 
 
 # Added 30-45 Hz power, in multiples of the recording's median N2 gamma density: what 10 uV RMS of

@@ -105,6 +105,19 @@ def combine_derivations(predictions: list[Prediction], usable: np.ndarray | None
                       mean([p.distance for p in predictions]), mean([p.gamma_excess for p in predictions]))
 
 
+def share_beyond(distance: np.ndarray, threshold: float) -> float:
+    """Share of epochs whose ``distance`` to the training data exceeds ``threshold`` (the distance
+    99 % of the training epochs stay within): what ``predict``'s "unlike the training data"
+    warning compares with ``sleepscore.scoring.UNFAMILIAR_WARNING_SHARE``.
+
+    Examples
+    --------
+    >>> share_beyond(np.array([0.5, 1.5, 2.5, 0.1]), 1.0)
+    0.5
+    """
+    return float(np.mean(distance > threshold))
+
+
 def shipped_models_dir() -> Path:
     """Folder of the shipped models: inside the installed wheel, else the clone's ``models/``."""
     installed = resources.files("sleepscore") / "shipped_models"
@@ -192,7 +205,7 @@ class SleepModel:
         """
         if distance is None or self.distance_threshold is None or len(distance) == 0:
             return None
-        return float(np.mean(distance > self.distance_threshold))
+        return share_beyond(distance, self.distance_threshold)
 
     def predict(self, x: np.ndarray) -> Prediction:
         """Per-epoch stage probabilities of one whole night, and what the model's optional outputs

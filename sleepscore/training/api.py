@@ -562,7 +562,11 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     before its test nights are scored; the exported model takes the median of the folds'
     temperatures. With ``member_validation="own"`` each fold's members early-stop and are
     calibrated on validation subjects of their own (see :func:`train_model`), and every member
-    of the exported model takes the median of all the fold members' temperatures.
+    of the exported model takes the median of all the fold members' temperatures. A network with
+    spectral-robust's missing-gamma gate also gets a temperature for epochs whose gamma is missing
+    (a 50-Hz file), fitted on held-out nights as recorded and as 50-Hz files: each fold's on the
+    other folds' test nights, the exported model's on every fold's (``trained_on["missing_gamma"]``,
+    with the folds' scores of their test nights as 50-Hz files).
 
     Parameters
     ----------
