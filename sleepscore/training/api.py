@@ -621,9 +621,9 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         member_temperatures.append(fold_member_temperatures)
     missing_gamma = _cross_fit_missing_gamma([network for network, _ in networks], tests, log)
     folds, held_out, predictions, kept_passes = [], [], [], []
-    for number, (test_subjects, val_subjects, _) in enumerate(splits, start=1):
-        (network, fits), test = networks[number - 1], tests[number - 1]
-        temperature, fold_member_temperatures = temperatures[number - 1], member_temperatures[number - 1]
+    for number, ((test_subjects, val_subjects, _), (network, fits), test, temperature,
+                 fold_member_temperatures) in enumerate(zip(splits, networks, tests, temperatures,
+                                                            member_temperatures), start=1):
         fold_predictions = predict_held_out(network, test)
         scores = score_held_out(test, fold_predictions)
         log.append(f"fold {number}/{k} " + scores.headlines())

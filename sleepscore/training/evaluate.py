@@ -308,9 +308,11 @@ class MissingGammaViews:
         both = [*nights, *as_50_hz_nights(nights)]
         kept = float(network.missing_gamma_temperature)
         network.set_missing_gamma_temperature(1.0)
-        recordings, logits = _views(both, predict_held_out(network, both))
+        try:
+            recordings, logits = _views(both, predict_held_out(network, both))
+        finally:
+            network.set_missing_gamma_temperature(kept)
         shares = _views(both, predict_held_out(network, both, network.missing_gamma_share))[1]
-        network.set_missing_gamma_temperature(kept)
         scores, labels = _scored(recordings, logits)
         return cls(scores, _scored(recordings, shares)[0], labels)
 
