@@ -157,7 +157,7 @@ _MUSCLE_TIMES_N2_GAMMA = 50.0
 def _damaged(x: np.ndarray, y: np.ndarray, damage: str) -> np.ndarray:
     """One recording's spectral-v1 features with ``damage`` applied to every channel's band powers."""
     if damage == "50-Hz file":
-        return as_sampled_at_50_hz(x).astype(x.dtype)
+        return as_sampled_at_50_hz(x)
     out = np.array(x, dtype=np.float64)
     for first in range(0, out.shape[1], len(FEATURES_PER_CHANNEL)):
         block = out[:, first:first + len(FEATURES_PER_CHANNEL)]

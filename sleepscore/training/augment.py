@@ -147,7 +147,7 @@ def as_sampled_at_50_hz(x: np.ndarray, beta_kept: float = BETA_KEPT_AT_50_HZ) ->
     Returns
     -------
     np.ndarray
-        float64 copy.
+        Changed copy, same shape and dtype.
     """
     out = np.array(x, dtype=np.float64)
     for start in range(0, out.shape[1], _N_BASE):
@@ -156,7 +156,7 @@ def as_sampled_at_50_hz(x: np.ndarray, beta_kept: float = BETA_KEPT_AT_50_HZ) ->
         power[:, 3] *= beta_kept
         power[:, 4] *= GAMMA_KEPT_AT_50_HZ
         set_band_powers(block, power)
-    return out
+    return out.astype(x.dtype)
 
 
 def band_powers(block: np.ndarray) -> np.ndarray:

@@ -277,7 +277,7 @@ def _grid_minimum(loss: Callable[[float], float]) -> float:
 
 def as_50_hz_nights(nights: list[Night]) -> list[Night]:
     """``nights`` as files sampled at 50 Hz give their features (:func:`.augment.as_sampled_at_50_hz`)."""
-    return [Night(n.name, n.subject, as_sampled_at_50_hz(n.x).astype(n.x.dtype), n.y) for n in nights]
+    return [Night(n.name, n.subject, as_sampled_at_50_hz(n.x), n.y) for n in nights]
 
 
 @dataclass(frozen=True)
