@@ -52,7 +52,7 @@ from benchmarks._common import RESULTS, SLEEP_EDF, load, machine, now, write_res
 from sleepscore.cli.train import parse_arch_options
 from sleepscore.contract import ANY_EEG
 from sleepscore.datasets import pair_folder
-from sleepscore.metrics import agreement, expected_calibration_error
+from sleepscore.metrics import agreement, expected_accuracy, expected_calibration_error
 from sleepscore.model import ANY_EEG_MODEL, DEFAULT_MODEL, share_beyond, shipped_models_dir
 from sleepscore.scoring import MUSCLE_WARNING_SHARE, UNFAMILIAR_WARNING_SHARE, muscle_warning, score_night, shipped_model
 from sleepscore.simulate import simulate_dataset
@@ -124,11 +124,15 @@ def leave_one_derivation_out(recipe: dict[str, object]) -> list[str]:
             f"{UNFAMILIAR_WARNING_SHARE:.0%} of their epochs beyond the distance that 99 % of the "
             "training epochs stay within), each fold's network on its test subjects' recordings:", "",
             "| trained on | scored | mean share beyond, whole recordings | warned: whole recordings | "
-            "clinical cut | 30-min pieces |", "| --- | --- | --- | --- | --- | --- |", *warned]
+            "clinical cut | 30-min pieces | expected / measured accuracy: whole recordings | clinical cut | "
+            "30-min pieces |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *warned, "",
+            "Expected accuracy is each recording's mean confidence (`sleepscore.metrics.expected_accuracy`, "
+            "what `predict` reports), weighted by its scored epochs; measured, the accuracy against the expert."]
 
 
 def _unfamiliar_row(result, trained: str, derivation: str, seen: str) -> str:  # noqa: ANN001 - a RunResult
-    """One row of :func:`leave_one_derivation_out`'s warning table."""
+    """One row of :func:`leave_one_derivation_out`'s warning table: recordings warned, and the
+    accuracy the network's confidence expects against the one measured, pooled over recordings."""
     import torch
 
     from sleepscore.training.api import resolve_nights
@@ -137,16 +141,24 @@ def _unfamiliar_row(result, trained: str, derivation: str, seen: str) -> str:  #
 
     recordings = resolve_nights("sleep-edf20-features", SLEEP_EDF, None, [derivation], True)[0]
     shares: dict[str, list[float]] = {"whole": [], "cut": [], "pieces": []}
+    expected: dict[str, list[float]] = {view: [] for view in shares}
+    measured: dict[str, list[float]] = {view: [] for view in shares}
     for fold in result.folds:
         for night in split_by_subject(recordings, [], fold.test_subjects)[2]:
             views = {"whole": [night], "cut": [recording_cut(night)], "pieces": sleep_pieces(night)}
             for view, nights in views.items():
                 for n in nights:
+                    x = torch.from_numpy(n.x.astype(np.float32))[None]
                     with torch.no_grad():
-                        distance = fold.network.input_distance(torch.from_numpy(n.x.astype(np.float32))[None])[0]
+                        distance = fold.network.input_distance(x)[0]
+                        probs = fold.network(x)[0].softmax(dim=-1).numpy()[n.y != UNSCORED]
                     shares[view].append(share_beyond(distance.numpy(), fold.network.distance_threshold))
+                    expected[view] += [expected_accuracy(probs)] * len(probs)
+                    measured[view] += list(probs.argmax(axis=1) == n.y[n.y != UNSCORED])
     counts = [f"{sum(s > UNFAMILIAR_WARNING_SHARE for s in shares[v])}/{len(shares[v])}" for v in shares]
-    return f"| {trained} | {derivation} ({seen}) | {np.mean(shares['whole']):.3f} | " + " | ".join(counts) + " |"
+    accuracies = [f"{np.mean(expected[v]):.3f} / {np.mean(measured[v]):.3f}" for v in shares]
+    return (f"| {trained} | {derivation} ({seen}) | {np.mean(shares['whole']):.3f} | " + " | ".join(counts)
+            + " | " + " | ".join(accuracies) + " |")
 
 
 # Added 30-45 Hz power, in multiples of the recording's median N2 gamma density: what 10 uV RMS of

@@ -64,6 +64,9 @@ class BatchOutcome:
         One-line reason the night failed; None when it succeeded.
     warnings : tuple of str
         Things the user should know about the night (see :class:`~sleepscore.scoring.NightScore`).
+    expected_accuracy : float or None
+        The accuracy against an expert that the model's confidence predicts
+        (:attr:`~sleepscore.scoring.NightScore.expected_accuracy`); None when the night failed.
     """
 
     name: str
@@ -73,6 +76,7 @@ class BatchOutcome:
     seconds: float
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    expected_accuracy: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -196,7 +200,7 @@ def score_one(psg: Path, output: Path, model: Path | None, channels: tuple[str, 
         return BatchOutcome(psg.name, psg, output, None, time.perf_counter() - started,
                             f"{psg}: unexpected error ({one_line(err)})")
     return BatchOutcome(psg.name, psg, output, night.n_epochs, time.perf_counter() - started,
-                        warnings=tuple(night.warnings))
+                        warnings=tuple(night.warnings), expected_accuracy=night.expected_accuracy)
 
 
 def one_line(err: BaseException) -> str:
@@ -415,22 +419,27 @@ def _run_on_dask(address: str, task: Callable[..., Result], arguments: Sequence[
 
 
 def summary_table(outcomes: Sequence[BatchOutcome], title: str = "Scored nights") -> Table:
-    """One row per night: epochs, seconds, output or error; for ``rich.console.Console.print``."""
+    """One row per night: epochs, seconds, expected agreement with an expert, output or error; for
+    ``rich.console.Console.print``."""
     from rich.markup import escape
     from rich.table import Table
+
+    from .scoring import EXPECTED_ACCURACY_CAVEAT
 
     table = Table(title=title)
     table.add_column("night")
     table.add_column("epochs", justify="right")
     table.add_column("seconds", justify="right")
+    table.add_column("expected agreement", justify="right")
     table.add_column("result")
     for outcome in outcomes:
         # File names and messages are text, not markup: "night[1]" and "[Hypnogram]" stay whole.
         result = (escape(str(outcome.output)) if outcome.ok
                   else f"[red]failed:[/red] {escape(str(outcome.error))}")
+        expected = f"{outcome.expected_accuracy:.0%}" if outcome.expected_accuracy is not None else "-"
         table.add_row(escape(outcome.name), str(outcome.n_epochs) if outcome.ok else "-",
-                      f"{outcome.seconds:.1f}", result)
+                      f"{outcome.seconds:.1f}", expected, result)
     failed = sum(not outcome.ok for outcome in outcomes)
     table.caption = f"{len(outcomes) - failed} of {len(outcomes)} nights scored" + (
-        f", {failed} failed" if failed else "")
+        f", {failed} failed" if failed else "") + f"; expected agreement: {EXPECTED_ACCURACY_CAVEAT}"
     return table

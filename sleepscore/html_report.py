@@ -27,7 +27,7 @@ from .model import ModelInfo, load_model
 from .model_card import held_out_metrics, input_line, limits, training_line
 from .io.writers import atomic_path, stage_runs
 from .report import STAT_LABELS, _score, _stat_value
-from .scoring import NightScore
+from .scoring import EXPECTED_ACCURACY_CAVEAT, NightScore
 from .stages import STAGES
 
 #: An epoch is low-confidence when its most probable stage has less than this probability.
@@ -242,7 +242,10 @@ def _stats_table(stats: Mapping[str, Any]) -> str:
 def _stretches_section(night: NightScore) -> list[str]:
     stretches = low_confidence_stretches(night.probs)
     unsure = int(np.count_nonzero(night.probs.max(axis=1) < LOW_CONFIDENCE))
-    parts = ["<h2>Low-confidence stretches</h2>",
+    parts = ["<h2>Confidence</h2>",
+             f'<p class="note">Expected agreement with an expert: {night.expected_accuracy:.0%} of the '
+             f"epochs ({_e(EXPECTED_ACCURACY_CAVEAT)}).</p>",
+             "<h2>Low-confidence stretches</h2>",
              f'<p class="note">{unsure} of {night.n_epochs} epochs '
              f"({100 * unsure / night.n_epochs:.1f} %) have a most probable stage below "
              f"{LOW_CONFIDENCE:.0%}; runs of {MIN_STRETCH_EPOCHS} or more epochs:</p>"]

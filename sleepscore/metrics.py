@@ -325,3 +325,31 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     gap = np.abs(np.bincount(which, weights=confidence, minlength=bins)
                  - np.bincount(which, weights=correct.astype(np.float64), minlength=bins))
     return float(gap.sum() / counts.sum())
+
+
+def expected_accuracy(probs: np.ndarray) -> float:
+    """The accuracy a calibrated model expects against an expert: its mean confidence.
+
+    Where the confidence is calibrated (the expected calibration error of the shipped models is
+    at most 0.05 in cross-validation), the mean probability of the predicted stage is what the
+    accuracy against an expert would be, with no expert hypnogram needed. It is only as good as
+    the calibration: on a derivation the model never saw it can be far too high
+    (``models/levers.md``).
+
+    Parameters
+    ----------
+    probs : np.ndarray
+        ``[n_epochs, 5]`` stage probabilities.
+
+    Returns
+    -------
+    float
+        NaN without epochs.
+
+    Examples
+    --------
+    >>> expected_accuracy(np.array([[0.9, 0.1, 0, 0, 0], [0.2, 0.5, 0.3, 0, 0]]))
+    0.7
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    return float(probs.max(axis=1).mean()) if len(probs) else math.nan

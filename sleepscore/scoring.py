@@ -22,6 +22,7 @@ from .model import (ANY_EEG, ANY_EEG_MODEL, DEFAULT_MODEL, Prediction, SleepMode
                     declared_channels, load_model, shipped_models_dir)
 from .montage import choose_eeg, derivation_key
 from .io.writers import ScoredNight, write_hypnogram_edf, write_scored_table
+from .metrics import expected_accuracy
 from .pipeline import ModelInput, read_model_input
 from .sleepstats import sleep_statistics
 from .stages import STAGES
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
 #: construction ~1 % of training epochs are beyond it; simulated nights give 0.5-0.7 % clean and
 #: 100 % when sampled at 50 Hz (benchmarks/results/robustness.md). Not yet checked on other labs.
 UNFAMILIAR_WARNING_SHARE = 0.25
+#: What to make of :attr:`NightScore.expected_accuracy`: on held-out recordings it was within
+#: 0.02-0.05 of the accuracy measured against the expert for whole and clinical-length recordings,
+#: about 0.1 for 30-min ones, and 0.2 too high on whole 22-h recordings of a derivation the
+#: model was not trained on (``models/levers.md``, 2026-12-07 eighth session).
+EXPECTED_ACCURACY_CAVEAT = ("the mean confidence, calibrated on held-out recordings of the "
+                            "derivations the model was trained on; an unseen one can be scored worse")
 #: Share of the epochs scored as sleep whose 30-50 Hz power the model's muscle gate half or more
 #: discounts (``gamma_excess`` >= 0.5) above which a recording is warned of muscle artefact.
 MUSCLE_WARNING_SHARE = 0.2
@@ -76,6 +83,12 @@ class NightScore(ScoredNight):
     @property
     def n_epochs(self) -> int:
         return int(len(self.probs))
+
+    @property
+    def expected_accuracy(self) -> float:
+        """The accuracy against an expert that the model's calibrated confidence predicts (see
+        :func:`sleepscore.metrics.expected_accuracy`)."""
+        return expected_accuracy(self.probs)
 
 
 def quality_flags(quality: EpochQuality, channels: Sequence[str]) -> np.ndarray:
@@ -273,11 +286,13 @@ def score_night(psg: str | Path, model: SleepModel | str | Path | None = None, *
 
 def night_metrics(night: NightScore, stats: dict[str, float | None],
                   result: Agreement | None) -> dict[str, object]:
-    """What ``predict --metrics-json`` writes: the night's source, its sleep statistics and, with an
-    expert hypnogram, its agreement on the whole recording."""
+    """What ``predict --metrics-json`` writes: the night's source, the accuracy its confidence
+    predicts, its sleep statistics and, with an expert hypnogram, its agreement on the whole
+    recording."""
     return {
         "psg": str(night.psg), "model": str(night.model), "channels": night.channels,
         "n_epochs": night.n_epochs, "protocol": "whole recording",
+        "expected_accuracy": night.expected_accuracy,
         "sleep_statistics": stats,
         "agreement": result.to_dict() if result is not None else None,
     }

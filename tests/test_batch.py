@@ -107,6 +107,9 @@ def test_process_pool_matches_in_process_byte_for_byte(tmp_path: Path, cohort: l
     for outcome in outcomes:
         assert outcome.output == tmp_path / f"{outcome.psg.stem}.csv"
         assert outcome.output.read_bytes() == (in_process / outcome.output.name).read_bytes()
+        # What the worker reports back is its own night's mean confidence (table column 4).
+        confidence = [float(row[4]) for row in table_rows(outcome.output)[1:]]
+        assert outcome.expected_accuracy == pytest.approx(np.mean(confidence), abs=1e-4)
 
 
 def test_a_bad_night_fails_alone(tmp_path: Path, cohort: list[Path], model: Path) -> None:
@@ -307,7 +310,7 @@ def test_summary_table_shows_names_and_errors_with_brackets_as_text() -> None:
     from sleepscore.batch import summary_table
 
     outcomes = [BatchOutcome("night[x].edf", Path("night[x].edf"), Path("out/night[x].csv"), 60,
-                             0.2),
+                             0.2, expected_accuracy=0.8149),
                 BatchOutcome("n2.edf", Path("n2.edf"), Path("out/n2.csv"), None, 0.1,
                              error="h.txt: line 2: unknown stage label '[stage]'")]
     console = Console(file=io.StringIO(), width=200, color_system=None)
@@ -315,6 +318,8 @@ def test_summary_table_shows_names_and_errors_with_brackets_as_text() -> None:
     text = console.file.getvalue()
     assert "night[x].edf" in text and "out/night[x].csv" in text
     assert "unknown stage label '[stage]'" in text
+    rows = {line.split()[1]: line for line in text.splitlines() if ".edf" in line}
+    assert "81%" in rows["night[x].edf"] and "%" not in rows["n2.edf"]
 
 
 def test_an_existing_file_is_one_recording_even_with_glob_characters(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def test_sections_and_sleep_statistics(tmp_path: Path) -> None:
     night = built_night(tmp_path)
     page = report(tmp_path, night)
     assert page.headings[0] == "Hypnogram and hypnodensity"
-    assert {"Sleep statistics (scored hypnogram)", "Low-confidence stretches",
+    assert {"Sleep statistics (scored hypnogram)", "Confidence", "Low-confidence stretches",
             "Agreement with the expert hypnogram (whole recording)",
             "The model and its limits"} <= set(page.headings)
     stats = page.table_after("Statistic")
@@ -151,6 +151,8 @@ def test_sections_and_sleep_statistics(tmp_path: Path) -> None:
     assert "night.edf: something to check" in text
     assert "1 epoch(s) have flat, clipped or missing signal" in text
     assert "chose EEG C4-M1 (central derivation)" in text
+    # The expected agreement is the night's mean confidence, computed here from its probabilities.
+    assert f"Expected agreement with an expert: {night.probs.max(axis=1).mean():.0%} of the epochs" in text
 
 
 def test_agreement_tables_match_counts_made_here(tmp_path: Path) -> None:

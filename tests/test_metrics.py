@@ -206,3 +206,19 @@ def test_confusion_matrix_orientation() -> None:
     cm = confusion_matrix(np.array([0, 0, 0, 3]), np.array([1, 1, 0, 3]))
     assert cm.dtype == np.int64 and cm.shape == (5, 5)
     assert cm[0, 1] == 2 and cm[1, 0] == 0  # rows are the expert, columns the prediction
+
+
+def test_expected_accuracy_predicts_the_accuracy_of_a_calibrated_scorer() -> None:
+    """Labels drawn from the probabilities themselves make a perfectly calibrated scorer: its mean
+    confidence must then match the accuracy it reaches, with no labels needed to compute it; an
+    over-confident one (its probabilities sharpened) must claim more than it reaches."""
+    from sleepscore.metrics import expected_accuracy
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(5, 0.6), size=20000)
+    truth = np.array([rng.choice(5, p=p) for p in probs])
+    accuracy = float(np.mean(probs.argmax(axis=1) == truth))
+    assert expected_accuracy(probs) == pytest.approx(accuracy, abs=0.01)
+    sharpened = probs ** 3 / (probs ** 3).sum(axis=1, keepdims=True)
+    assert expected_accuracy(sharpened) > accuracy + 0.05
+    assert math.isnan(expected_accuracy(np.zeros((0, 5))))

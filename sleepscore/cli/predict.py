@@ -72,7 +72,7 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
     from ..io.hypnogram import read_hypnogram
     from ..metrics import agreement
     from ..io.writers import check_output, write_json
-    from ..scoring import night_metrics, save_night, score_night
+    from ..scoring import EXPECTED_ACCURACY_CAVEAT, night_metrics, save_night, score_night
 
     psg = Path(inputs[0])
     # Refuse an unwritable output before minutes of work, not after.
@@ -109,6 +109,8 @@ def predict(inputs: Sequence[str], output: Path, hypnogram: Path | None, model: 
         console = Console()
         console.print(f"{psg.name}: {night.n_epochs} epochs scored with {night.model.name} "
                       f"({', '.join(night.channels)}) -> {output}", markup=False, soft_wrap=True)
+        console.print(f"expected agreement with an expert: {night.expected_accuracy:.0%} of the epochs "
+                      f"({EXPECTED_ACCURACY_CAVEAT})", markup=False, soft_wrap=True)
         console.print(sleep_stats_table(stats))
         if result is not None:
             console.print(agreement_table(result, title="Agreement with the expert (whole recording)"))

@@ -64,6 +64,25 @@ def test_predict_real_excerpt_with_expert_hypnogram(tmp_path, sleep_edf_dir):
     assert sum(row["stage"] == "W" for row in rows) >= 8
 
 
+def test_predict_reports_the_agreement_its_confidence_expects(tmp_path):
+    """The expected agreement printed and written to the metrics JSON is the mean of the
+    confidence column the same run wrote, not some other summary of the probabilities."""
+    # Small weights and epochs of growing noise: confidences that differ from epoch to epoch.
+    weights = np.random.default_rng(3).normal(size=(18, 5)) * 0.05
+    model = write_linear_model(tmp_path / "soft.onnx", weights, contract_metadata(CHANNELS))
+    noise = np.random.default_rng(5).normal(size=(2, 60000)) * np.repeat(np.geomspace(1, 300, 20), 3000)
+    psg = write_psg(tmp_path / "night.edf", [Channel("EEG Fpz-Cz", sine(100, 600, 10, 30) + noise[0], 100),
+                                             Channel("EEG Pz-Oz", sine(100, 600, 3, 60) + noise[1], 100)])
+    out, metrics = tmp_path / "night.csv", tmp_path / "m.json"
+    result = run("predict", psg, "-o", out, "--model", model, "--metrics-json", metrics)
+    assert result.exit_code == 0, result.output
+    confidence = np.array([float(row["confidence"]) for row in read_table(out)])
+    expected = json.loads(metrics.read_text())["expected_accuracy"]
+    assert expected == pytest.approx(confidence.mean(), abs=1e-4)
+    assert confidence.min() < expected < confidence.max()
+    assert f"expected agreement with an expert: {expected:.0%}" in " ".join(result.output.split())
+
+
 def test_predict_writes_argmax_and_probabilities_of_the_model(tmp_path, linear_model):
     seconds = 30 * 12 + 10
     psg = write_psg(tmp_path / "night.edf", [Channel("EEG Fpz-Cz", sine(100, seconds, 10, 30), 100),
