@@ -19,18 +19,21 @@ from .io.writers import atomic_path
 from .alignment import trim_mask
 from .io.hypnogram import read_hypnogram
 from .io.lights import LightsTable
-from .metrics import Agreement, Summary, agreement, summarise
+from .metrics import Agreement, Summary, agreement, expected_accuracy, summarise
 from .model import SleepModel, load_model
 from .protocols import by_trim
 from .scoring import score_night
-from .stages import STAGES
+from .stages import STAGES, UNSCORED
 
 
 @dataclass
 class NightAgreement:
     """One night's outcome: its agreement, or the one-line error that stopped it.
 
-    ``model`` and ``channels`` are what the night was scored with (None when it failed first).
+    ``model`` and ``channels`` are what the night was scored with (None when it failed first);
+    ``expected_accuracy`` is the accuracy the model's confidence expected on the compared epochs
+    (:func:`sleepscore.metrics.expected_accuracy`), to set against the measured one; None without
+    compared epochs.
     """
 
     name: str
@@ -41,6 +44,7 @@ class NightAgreement:
     error: str | None = None
     model: Path | None = None
     channels: list[str] | None = None
+    expected_accuracy: float | None = None
 
 
 @dataclass
@@ -70,6 +74,16 @@ class Evaluation:
         done = self.succeeded
         return summarise([night.agreement for night in done]) if done else None
 
+    @property
+    def expected_accuracy(self) -> float | None:
+        """The nights' expected accuracies pooled over their compared epochs, as the summary's
+        pooled accuracy is (None if no night was scored)."""
+        done = [night for night in self.succeeded if night.expected_accuracy is not None]
+        if not done:
+            return None
+        epochs = sum(night.agreement.n_epochs for night in done)
+        return sum(night.expected_accuracy * night.agreement.n_epochs for night in done) / epochs
+
     def to_dict(self) -> dict:
         """JSON-ready report: protocol, models, per-night rows, summary and failures.
 
@@ -83,10 +97,11 @@ class Evaluation:
             "protocol_description": by_trim(self.protocol).description,
             "model": str(models[0]) if len(models) == 1 else None,
             "models": [str(model) for model in models],
+            "expected_accuracy": self.expected_accuracy,
             "nights": [
                 {"night": n.name, "psg": str(n.psg), "hypnogram": str(n.hypnogram),
                  "model": str(n.model) if n.model else None, "channels": n.channels,
-                 "recording_epochs": n.n_epochs,
+                 "recording_epochs": n.n_epochs, "expected_accuracy": n.expected_accuracy,
                  "agreement": n.agreement.to_dict() if n.agreement else None, "error": n.error}
                 for n in self.nights
             ],
@@ -98,11 +113,14 @@ class Evaluation:
         with atomic_path(path, force=force) as temporary, temporary.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["night", "psg", "hypnogram", "protocol", "epochs", "accuracy",
-                             "macro_f1", "kappa", *(f"f1_{s}" for s in STAGES), "error"])
+                             "macro_f1", "kappa", *(f"f1_{s}" for s in STAGES), "expected_accuracy",
+                             "error"])
             for night in self.nights:
                 a = night.agreement
                 values = ([a.n_epochs, f"{a.accuracy:.4f}", f"{a.macro_f1:.4f}", f"{a.kappa:.4f}",
-                           *(f"{f:.4f}" for f in a.f1)] if a is not None else [""] * (4 + len(STAGES)))
+                           *(f"{f:.4f}" for f in a.f1),
+                           "" if night.expected_accuracy is None else f"{night.expected_accuracy:.4f}"]
+                          if a is not None else [""] * (5 + len(STAGES)))
                 writer.writerow([night.name, night.psg, night.hypnogram, self.protocol, *values,
                                  night.error or ""])
 
@@ -128,8 +146,10 @@ def evaluate_night(pair: RecordingPair, model: SleepModel | str | Path | None = 
         result = agreement(night.expert[kept], night.stages[kept])
     except SleepscoreError as err:
         return NightAgreement(pair.name, pair.psg, pair.hypnogram, error=" ".join(str(err).split()))
+    compared = kept & (night.expert != UNSCORED)
     return NightAgreement(pair.name, pair.psg, pair.hypnogram, agreement=result,
-                          n_epochs=night.n_epochs, model=night.model, channels=night.channels)
+                          n_epochs=night.n_epochs, model=night.model, channels=night.channels,
+                          expected_accuracy=expected_accuracy(night.probs[compared]) if compared.any() else None)
 
 
 def evaluate_in_worker(pair: RecordingPair, model: Path | None, **options: Any) -> NightAgreement:

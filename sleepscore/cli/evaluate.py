@@ -93,11 +93,17 @@ def evaluate(inputs: Sequence[Path], dataset: str | None, subjects: str | None,
         from rich.console import Console
 
         from ..report import confusion_table, per_night_table
+        from ..scoring import EXPECTED_ACCURACY_CAVEAT
         console = Console()
         rows = [(night.name, night.agreement) for night in outcome.succeeded]
         console.print(per_night_table(rows, title=f"Agreement per night ({by_trim(trim).description})"))
         console.print(confusion_table(outcome.summary.pooled.confusion,
                                       title="Pooled confusion matrix (epochs)"))
+        if outcome.expected_accuracy is not None:
+            # Where the two part, the model's confidence does not hold on these recordings.
+            console.print(f"pooled accuracy {outcome.summary.pooled.accuracy:.1%}; the model's confidence "
+                          f"expected {outcome.expected_accuracy:.1%} ({EXPECTED_ACCURACY_CAVEAT})",
+                          markup=False, soft_wrap=True)
     if outcome.failed:
         raise ReportedError(f"{len(outcome.failed)} of {len(outcome.nights)} nights failed "
                             f"({', '.join(n.name for n in outcome.failed)})", 1)

@@ -64,23 +64,61 @@ def test_predict_real_excerpt_with_expert_hypnogram(tmp_path, sleep_edf_dir):
     assert sum(row["stage"] == "W" for row in rows) >= 8
 
 
-def test_predict_reports_the_agreement_its_confidence_expects(tmp_path):
+@pytest.fixture
+def soft_model(tmp_path):
+    """A linear model with small weights: confidences that differ from epoch to epoch."""
+    weights = np.random.default_rng(3).normal(size=(18, 5)) * 0.05
+    return write_linear_model(tmp_path / "soft.onnx", weights, contract_metadata(CHANNELS))
+
+
+def noisy_psg(path: Path, epochs: int) -> Path:
+    """Two EEG channels whose noise grows epoch by epoch, so that each epoch's features differ."""
+    samples = 3000 * epochs
+    noise = np.random.default_rng(5).normal(size=(2, samples)) * np.repeat(np.geomspace(1, 300, epochs), 3000)
+    return write_psg(path, [Channel("EEG Fpz-Cz", sine(100, 30 * epochs, 10, 30) + noise[0], 100),
+                            Channel("EEG Pz-Oz", sine(100, 30 * epochs, 3, 60) + noise[1], 100)])
+
+
+def test_predict_reports_the_agreement_its_confidence_expects(tmp_path, soft_model):
     """The expected agreement printed and written to the metrics JSON is the mean of the
     confidence column the same run wrote, not some other summary of the probabilities."""
-    # Small weights and epochs of growing noise: confidences that differ from epoch to epoch.
-    weights = np.random.default_rng(3).normal(size=(18, 5)) * 0.05
-    model = write_linear_model(tmp_path / "soft.onnx", weights, contract_metadata(CHANNELS))
-    noise = np.random.default_rng(5).normal(size=(2, 60000)) * np.repeat(np.geomspace(1, 300, 20), 3000)
-    psg = write_psg(tmp_path / "night.edf", [Channel("EEG Fpz-Cz", sine(100, 600, 10, 30) + noise[0], 100),
-                                             Channel("EEG Pz-Oz", sine(100, 600, 3, 60) + noise[1], 100)])
+    psg = noisy_psg(tmp_path / "night.edf", 20)
     out, metrics = tmp_path / "night.csv", tmp_path / "m.json"
-    result = run("predict", psg, "-o", out, "--model", model, "--metrics-json", metrics)
+    result = run("predict", psg, "-o", out, "--model", soft_model, "--metrics-json", metrics)
     assert result.exit_code == 0, result.output
     confidence = np.array([float(row["confidence"]) for row in read_table(out)])
     expected = json.loads(metrics.read_text())["expected_accuracy"]
     assert expected == pytest.approx(confidence.mean(), abs=1e-4)
     assert confidence.min() < expected < confidence.max()
     assert f"expected agreement with an expert: {expected:.0%}" in " ".join(result.output.split())
+
+
+def test_evaluate_sets_the_expected_accuracy_of_the_compared_epochs_against_the_measured(tmp_path, soft_model):
+    """Per night, the confidence's expected accuracy covers the epochs the agreement compares
+    (an unscored one left out), and the pooled figure weighs nights by those epochs."""
+    stages = {"a": ["W", "N2", "N2", "N3", "N3", "R", "W", "W"], "b": ["W", "N2", "?", "N2", "W", "W"]}
+    confidences = {}
+    (tmp_path / "scored").mkdir()
+    for name, labels in stages.items():
+        psg = noisy_psg(tmp_path / f"{name}.edf", len(labels))
+        (tmp_path / f"{name}.tsv").write_text("onset\tduration\tdescription\n" + "".join(
+            f"{30 * i}\t30\t{stage}\n" for i, stage in enumerate(labels)))
+        scored = tmp_path / "scored" / f"{name}.csv"
+        assert run("predict", psg, "-o", scored, "--model", soft_model).exit_code == 0
+        confidence = np.array([float(row["confidence"]) for row in read_table(scored)])
+        confidences[name] = confidence[[label != "?" for label in labels]]
+    report, per_night = tmp_path / "eval.json", tmp_path / "nights.csv"
+    result = run("evaluate", tmp_path, "--model", soft_model, "--report", report, "--csv", per_night)
+    assert result.exit_code == 0, result.output
+    content = json.loads(report.read_text())
+    nights = {n["night"]: n for n in content["nights"]}
+    for name, confidence in confidences.items():
+        assert nights[name]["expected_accuracy"] == pytest.approx(confidence.mean(), abs=1e-4)
+    pooled = np.concatenate(list(confidences.values())).mean()
+    assert content["expected_accuracy"] == pytest.approx(pooled, abs=1e-4)
+    rows = {row["night"]: row for row in csv.DictReader(per_night.open())}
+    assert float(rows["b"]["expected_accuracy"]) == pytest.approx(confidences["b"].mean(), abs=1e-4)
+    assert f"expected {pooled:.1%}" in " ".join(result.output.split())
 
 
 def test_predict_writes_argmax_and_probabilities_of_the_model(tmp_path, linear_model):
