@@ -46,7 +46,7 @@ _PUBLIC = {
     "cut_epochs": "epochs", "epoch_quality": "epochs",
     "spectral_features": "features",
     "load_model": "model", "SleepModel": "model",
-    "agreement": "metrics", "Agreement": "metrics", "summarise": "metrics",
+    "agreement": "metrics", "Agreement": "metrics", "summarise": "metrics", "expected_accuracy": "metrics",
     "sleep_statistics": "sleepstats",
     "evaluate": "evaluation", "evaluate_night": "evaluation", "Evaluation": "evaluation",
     "pair_folder": "datasets", "RecordingPair": "datasets",
