@@ -148,13 +148,13 @@ def _unfamiliar_row(result, trained: str, derivation: str, seen: str) -> str:  #
             views = {"whole": [night], "cut": [recording_cut(night)], "pieces": sleep_pieces(night)}
             for view, nights in views.items():
                 for n in nights:
-                    x = torch.from_numpy(n.x.astype(np.float32))[None]
+                    x, scored = torch.from_numpy(n.x.astype(np.float32))[None], n.y != UNSCORED
                     with torch.no_grad():
                         distance = fold.network.input_distance(x)[0]
-                        probs = fold.network(x)[0].softmax(dim=-1).numpy()[n.y != UNSCORED]
+                        probs = fold.network(x)[0].softmax(dim=-1).numpy()[scored]
                     shares[view].append(share_beyond(distance.numpy(), fold.network.distance_threshold))
-                    expected[view] += [expected_accuracy(probs)] * len(probs)
-                    measured[view] += list(probs.argmax(axis=1) == n.y[n.y != UNSCORED])
+                    expected[view] += [expected_accuracy(probs)] * len(probs)  # weighted by epochs
+                    measured[view] += list(probs.argmax(axis=1) == n.y[scored])
     counts = [f"{sum(s > UNFAMILIAR_WARNING_SHARE for s in shares[v])}/{len(shares[v])}" for v in shares]
     accuracies = [f"{np.mean(expected[v]):.3f} / {np.mean(measured[v]):.3f}" for v in shares]
     return (f"| {trained} | {derivation} ({seen}) | {np.mean(shares['whole']):.3f} | " + " | ".join(counts)

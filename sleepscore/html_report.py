@@ -145,7 +145,7 @@ def render_night_report(night: NightScore, stats: Mapping[str, Any],
     parts += _figure_section(night)
     parts += ['<div class="cols">', "<div>", "<h2>Sleep statistics (scored hypnogram)</h2>",
               _stats_table(stats), "</div>", "<div>"]
-    parts += _stretches_section(night)
+    parts += _confidence_section(night)
     parts += ["</div>", "</div>"]
     if agreement is not None:
         parts += _agreement_section(agreement)
@@ -239,7 +239,7 @@ def _stats_table(stats: Mapping[str, Any]) -> str:
     return _table(["Statistic", "Value", "Unit"], rows)
 
 
-def _stretches_section(night: NightScore) -> list[str]:
+def _confidence_section(night: NightScore) -> list[str]:
     stretches = low_confidence_stretches(night.probs)
     unsure = int(np.count_nonzero(night.probs.max(axis=1) < LOW_CONFIDENCE))
     parts = ["<h2>Confidence</h2>",
