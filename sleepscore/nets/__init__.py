@@ -57,14 +57,19 @@ class UnknownArchitectureError(ValueError):
 
 _REGISTRY: dict[str, Architecture] = {}
 
+#: Epochs (1 h) at which a recording gets half the short-recording temperature
+#: (:meth:`ProbabilityAverage.set_short_recording_temperature`).
+SHORT_RECORDING_EPOCHS = 120.0
+
 
 class ProbabilityAverage(nn.Module):
     """Ensemble of networks whose softmax probabilities are averaged inside one graph.
 
     ``forward`` returns the log of the mean probability divided by a temperature (1 until
     :meth:`set_temperature`), so a softmax on top (as export adds) gives the averaged
-    probabilities, sharpened or softened to be calibrated; epochs whose gamma is missing get a
-    temperature of their own (:meth:`set_missing_gamma_temperature`). Each member's logits can have a
+    probabilities, sharpened or softened to be calibrated; short recordings
+    (:meth:`set_short_recording_temperature`) and epochs whose gamma is missing
+    (:meth:`set_missing_gamma_temperature`) get temperatures of their own. Each member's logits can have a
     temperature of their own too (:meth:`set_member_temperatures`), for members calibrated
     one by one on validation subjects of their own.
     """
@@ -75,6 +80,7 @@ class ProbabilityAverage(nn.Module):
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("member_temperatures", torch.ones(len(members)))
         self.register_buffer("missing_gamma_temperature", torch.ones(()))
+        self.register_buffer("short_recording_temperature", torch.ones(()))
 
     def set_temperature(self, temperature: float) -> None:
         """Calibrate: divide the log mean probabilities by ``temperature`` from now on."""
@@ -92,17 +98,33 @@ class ProbabilityAverage(nn.Module):
         epochs; its temperature, fitted on intact ones, cannot see that."""
         self.missing_gamma_temperature.fill_(float(temperature))
 
+    def set_short_recording_temperature(self, temperature: float) -> None:
+        """Calibrate short recordings: log probabilities are further divided by
+        ``1 + (temperature - 1) * s``, ``s`` the recording's :meth:`shortness`. The ensemble's
+        temperature is fitted mostly on whole nights; scored alone, a 30-min recording is less sure
+        than it is right (measured on held-out 30-min pieces), a whole night is not."""
+        self.short_recording_temperature.fill_(float(temperature))
+
+    def shortness(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, seq]``: ``K / (n + K)`` for a recording of ``n`` epochs,
+        ``K =`` :data:`SHORT_RECORDING_EPOCHS`: 2/3 for 30 min, 0.04 for a 22-h recording."""
+        # The length as a tensor, not x.shape[1]: a Python int would be frozen into the exported
+        # graph at the length of the tracing example.
+        ones = torch.ones_like(x.flatten(2)[..., 0])
+        return ones * (SHORT_RECORDING_EPOCHS / (ones.sum(dim=1, keepdim=True) + SHORT_RECORDING_EPOCHS))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([(member(x) / self.member_temperatures[i]).softmax(dim=-1)
                              for i, member in enumerate(self.members)])
+        length_scale = (1 + (self.short_recording_temperature - 1) * self.shortness(x)).unsqueeze(-1)
         if not any(getattr(member, "gates_gamma", False) for member in self.members):
-            return probs.mean(dim=0).log() / self.temperature
+            return probs.mean(dim=0).log() / self.temperature / length_scale
         # Members that gate their gamma (spectral-robust's muscle and missing-gamma gates) give
         # way, epoch by epoch, to the others (whose trust is 1).
         gates = [member.trust(x) for member in self.members]
         trust, missing = (torch.stack(parts) for parts in zip(*gates))
         probs = (trust.unsqueeze(-1) * probs).sum(dim=0) / trust.unsqueeze(-1).sum(dim=0)
-        log_probs = probs.log() / self.temperature
+        log_probs = probs.log() / self.temperature / length_scale
         if self.finds_missing_gamma:
             share = self._missing_gamma_share(missing)
             log_probs = log_probs / (1 + (self.missing_gamma_temperature - 1) * share).unsqueeze(-1)

@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,8 @@ from ..protocols import PROTOCOLS
 from ..nets import ProbabilityAverage
 from .card import model_card
 from .data import Night, per_channel_nights
-from .evaluate import (SCORED_PROTOCOLS, HeldOutScores, MissingGammaViews, as_50_hz_nights,
-                       fit_missing_gamma_temperature, fit_temperature, predict_held_out, score_held_out)
+from .evaluate import (SCORED_PROTOCOLS, HeldOutScores, TemperatureViews, as_50_hz_nights,
+                       fit_temperature, fit_view_temperature, predict_held_out, score_held_out)
 from .export import contract_metadata, export_onnx
 from .feature_files import FEATURE_FILE_CHANNELS, load_feature_nights
 from .loop import FitResult, TrainConfig, deterministic, fit
@@ -175,23 +176,42 @@ def _calibrate(network: ProbabilityAverage, vals: list[list[Night]], log: list[s
     return temperature, [1.0] * len(members)
 
 
+def _cross_fit(networks: list[ProbabilityAverage], tests: list[list[Night]],
+               views_of: Callable[[ProbabilityAverage, list[Night]], TemperatureViews],
+               set_temperature: Callable[[ProbabilityAverage, float], None]) -> tuple[list[float], float]:
+    """Give each fold's network the temperature that fits the *other* folds' test nights best
+    (:func:`fit_view_temperature` of ``views_of``), so that no test night calibrates the network
+    that scores it. Returns those and the one that fits every fold's (the exported model's)."""
+    views = [views_of(network, test) for network, test in zip(networks, tests)]
+    fold_temperatures = [fit_view_temperature(views[:k] + views[k + 1:]) for k in range(len(views))]
+    for network, temperature in zip(networks, fold_temperatures):
+        set_temperature(network, temperature)
+    return fold_temperatures, fit_view_temperature(views)
+
+
+def _cross_fit_short_recordings(networks: list[ProbabilityAverage], tests: list[list[Night]],
+                                log: list[str]) -> dict[str, Any]:
+    """Fit the folds' short-recording temperatures (:func:`_cross_fit` on the whole nights, cuts
+    and 30-min pieces of their test nights). Returns the exported model's and the folds'."""
+    fold_temperatures, final = _cross_fit(networks, tests, TemperatureViews.short_recordings,
+                                          ProbabilityAverage.set_short_recording_temperature)
+    log.append("short-recording temperature " + ", ".join(f"{t:.3f}" for t in fold_temperatures)
+               + f" (each fitted on the other folds' test nights), all folds {final:.3f}")
+    return {"temperature": final, "fold_temperatures": fold_temperatures}
+
+
 def _cross_fit_missing_gamma(networks: list[ProbabilityAverage], tests: list[list[Night]],
                              log: list[str]) -> dict[str, Any] | None:
     """Fit the folds' missing-gamma temperatures (None when the networks find no missing gamma).
 
-    The folds' test nights are scored as recorded and as 50-Hz files. Each fold's network gets the
-    temperature that fits the *other* folds' test nights best (:func:`fit_missing_gamma_temperature`),
-    so no test night calibrates the network that scores it; the exported model gets the one that
-    fits every fold's. Returns that temperature, the folds' and the folds' pooled scores on their
-    test nights as 50-Hz files (``metrics_50_hz``).
+    :func:`_cross_fit` on the folds' test nights as recorded and as 50-Hz files. Returns the
+    exported model's temperature, the folds' and the folds' pooled scores on their test nights as
+    50-Hz files (``metrics_50_hz``).
     """
     if not networks[0].finds_missing_gamma:
         return None
-    views = [MissingGammaViews.predict(network, test) for network, test in zip(networks, tests)]
-    fold_temperatures = [fit_missing_gamma_temperature(views[:k] + views[k + 1:]) for k in range(len(views))]
-    for network, temperature in zip(networks, fold_temperatures):
-        network.set_missing_gamma_temperature(temperature)
-    final = fit_missing_gamma_temperature(views)
+    fold_temperatures, final = _cross_fit(networks, tests, TemperatureViews.missing_gamma,
+                                          ProbabilityAverage.set_missing_gamma_temperature)
     fifty_hz = [as_50_hz_nights(test) for test in tests]
     scores = score_held_out([n for test in fifty_hz for n in test],
                             [prediction for network, test in zip(networks, fifty_hz)
@@ -205,26 +225,29 @@ def _cross_fit_missing_gamma(networks: list[ProbabilityAverage], tests: list[lis
                               for protocol in scores.by_protocol}}
 
 
-def _validation_missing_gamma(network: ProbabilityAverage, vals: list[list[Night]], log: list[str]) -> float | None:
-    """Fit the missing-gamma temperature on the members' shared validation nights as recorded and
-    as 50-Hz files; with validation nights of the members' own (each trained the others) or none,
-    it stays 1. None when the network finds no missing gamma."""
-    if not network.finds_missing_gamma:
-        return None
+def _validation_temperature(network: ProbabilityAverage, vals: list[list[Night]], name: str,
+                            views_of: Callable[[ProbabilityAverage, list[Night]], TemperatureViews],
+                            set_temperature: Callable[[ProbabilityAverage, float], None],
+                            log: list[str]) -> float:
+    """Fit the ``name`` temperature (:func:`fit_view_temperature` of ``views_of``) on the members'
+    shared validation nights; with validation nights of the members' own (each trained the
+    others) or none, it stays 1."""
     if len({tuple(n.name for n in val) for val in vals}) > 1 or not vals[0]:
-        log.append("missing-gamma temperature 1: no validation nights that no member trained on")
+        log.append(f"{name} temperature 1: no validation nights that no member trained on")
         return 1.0
-    temperature = fit_missing_gamma_temperature([MissingGammaViews.predict(network, vals[0])])
-    network.set_missing_gamma_temperature(temperature)
-    log.append(f"missing-gamma temperature {temperature:.3f} (fitted on validation {subjects_of(vals[0])})")
+    temperature = fit_view_temperature([views_of(network, vals[0])])
+    set_temperature(network, temperature)
+    log.append(f"{name} temperature {temperature:.3f} (fitted on validation {subjects_of(vals[0])})")
     return temperature
 
 
-def _missing_gamma_text(missing_gamma: dict[str, Any] | None) -> str:
+def _temperatures_text(short_recording: dict[str, Any], missing_gamma: dict[str, Any] | None) -> str:
+    text = (f", short-recording temperature {short_recording['temperature']:.3f} (fitted on every "
+            "fold's test nights, whole, cut and in 30-min pieces)")
     if missing_gamma is None:
-        return ""
-    return (f", missing-gamma temperature {missing_gamma['temperature']:.3f} (fitted on every fold's "
-            "test nights as recorded and as 50-Hz files)")
+        return text
+    return text + (f", missing-gamma temperature {missing_gamma['temperature']:.3f} (fitted on every "
+                   "fold's test nights as recorded and as 50-Hz files)")
 
 
 def resolve_nights(dataset: str, data_dir: str | Path | None, nights: list[Night] | None,
@@ -376,11 +399,12 @@ def load_checkpoint(path: str | Path) -> ProbabilityAverage:
     network = ProbabilityAverage([architecture.build(saved["n_channels"], **saved["options"],
                                                      **_overrides(member_options, member))
                                   for member in range(saved["members"])])
-    # Checkpoints written before (member, missing-gamma) calibration existed have no such
-    # temperatures: theirs are 1.
+    # Checkpoints written before (member, missing-gamma, short-recording) calibration existed
+    # have no such temperatures: theirs are 1.
     network.load_state_dict({"temperature": torch.ones(()),
                              "member_temperatures": torch.ones(saved["members"]),
                              "missing_gamma_temperature": torch.ones(()),
+                             "short_recording_temperature": torch.ones(()),
                              **saved["state_dict"]})
     return network.eval()
 
@@ -517,7 +541,12 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
     network, fits = _train_ensemble(arch, len(channels), options, splits, config, quiet, jobs, log,
                                     member_options)
     temperature, member_temperatures = _calibrate(network, [v for _, v in splits], log)
-    missing_gamma = _validation_missing_gamma(network, [v for _, v in splits], log)
+    vals = [v for _, v in splits]
+    short_recording = _validation_temperature(network, vals, "short-recording", TemperatureViews.short_recordings,
+                                              ProbabilityAverage.set_short_recording_temperature, log)
+    missing_gamma = (_validation_temperature(network, vals, "missing-gamma", TemperatureViews.missing_gamma,
+                                             ProbabilityAverage.set_missing_gamma_temperature, log)
+                     if network.finds_missing_gamma else None)
     metrics = score_held_out(test, predict_held_out(network, test)) if test else HeldOutScores({})
     if metrics:
         log.append(f"test {subjects_of(test)} " + metrics.headlines())
@@ -527,7 +556,8 @@ def train_model(dataset: str, data_dir: str | Path | None = None, *, nights: lis
                   "test_subjects": subjects_of(test), "train_nights": [n.name for n in train],
                   "kept_epochs": [f.best_pass for f in fits], "temperature": temperature,
                   "member_temperatures": member_temperatures, "member_validation": member_validation,
-                  "metrics_protocol": "test subjects; " + _PROTOCOLS_TEXT}
+                  "metrics_protocol": "test subjects; " + _PROTOCOLS_TEXT,
+                  "short_recording": {"temperature": short_recording}}
     if missing_gamma is not None:
         trained_on["missing_gamma"] = {"temperature": missing_gamma}
     elapsed = time.perf_counter() - started
@@ -562,11 +592,13 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
     before its test nights are scored; the exported model takes the median of the folds'
     temperatures. With ``member_validation="own"`` each fold's members early-stop and are
     calibrated on validation subjects of their own (see :func:`train_model`), and every member
-    of the exported model takes the median of all the fold members' temperatures. A network with
-    spectral-robust's missing-gamma gate also gets a temperature for epochs whose gamma is missing
-    (a 50-Hz file), fitted on held-out nights as recorded and as 50-Hz files: each fold's on the
-    other folds' test nights, the exported model's on every fold's (``trained_on["missing_gamma"]``,
-    with the folds' scores of their test nights as 50-Hz files).
+    of the exported model takes the median of all the fold members' temperatures. Every network
+    also gets a temperature for short recordings, fitted on held-out nights whole, cut and in
+    30-min pieces (``trained_on["short_recording"]``), and a network with spectral-robust's
+    missing-gamma gate one for epochs whose gamma is missing (a 50-Hz file), fitted on held-out
+    nights as recorded and as 50-Hz files (``trained_on["missing_gamma"]``, with the folds' scores
+    of their test nights as 50-Hz files). Each fold's is fitted on the other folds' test nights of
+    the trained derivations, the exported model's on every fold's.
 
     Parameters
     ----------
@@ -619,7 +651,12 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
         networks.append((network, fits))
         temperatures.append(temperature)
         member_temperatures.append(fold_member_temperatures)
-    missing_gamma = _cross_fit_missing_gamma([network for network, _ in networks], tests, log)
+    # Calibrated on the trained derivations' held-out nights: leaving a derivation out means
+    # nothing of it, its calibration included, comes from its recordings.
+    calibration = [split_by_subject(all_nights, [], test_subjects)[2] for test_subjects, _, _ in splits]
+    fold_networks = [network for network, _ in networks]
+    short_recording = _cross_fit_short_recordings(fold_networks, calibration, log)
+    missing_gamma = _cross_fit_missing_gamma(fold_networks, calibration, log)
     folds, held_out, predictions, kept_passes = [], [], [], []
     for number, ((test_subjects, val_subjects, _), (network, fits), test, temperature,
                  fold_member_temperatures) in enumerate(zip(splits, networks, tests, temperatures,
@@ -645,12 +682,15 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                   "metrics_protocol": f"subject-wise {k}-fold cross-validation, metrics pooled over "
                                       "the test folds, each fold's ensemble calibrated on its "
                                       "validation subject (with member_validation own, each "
-                                      "member on its own); " + _PROTOCOLS_TEXT,
+                                      "member on its own), its short-recording (and "
+                                      "missing-gamma) temperature on the other folds' test "
+                                      "nights; " + _PROTOCOLS_TEXT,
                   "final_model": f"trained on all {len(subjects)} subjects for {final_passes} passes "
                                  "(median kept pass of the folds), temperature "
                                  f"{final_temperature:.3f} and member temperature "
-                                 f"{final_member_temperature:.3f} (medians of the folds'){_missing_gamma_text(missing_gamma)}; the "
+                                 f"{final_member_temperature:.3f} (medians of the folds'){_temperatures_text(short_recording, missing_gamma)}; the "
                                  "metrics are the cross-validation estimate, not of this exact model"}
+    trained_on["short_recording"] = short_recording
     if missing_gamma is not None:
         trained_on["missing_gamma"] = missing_gamma
     if score_channels is not None:
@@ -664,6 +704,7 @@ def cross_validate(dataset: str, data_dir: str | Path | None = None, *, nights: 
                                         final_config, quiet, jobs, log, member_options)
         network.set_temperature(final_temperature)
         network.set_member_temperatures([final_member_temperature] * members)
+        network.set_short_recording_temperature(short_recording["temperature"])
         if missing_gamma is not None:
             network.set_missing_gamma_temperature(missing_gamma["temperature"])
         result.final_seconds = time.perf_counter() - final_started

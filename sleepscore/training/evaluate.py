@@ -281,18 +281,22 @@ def as_50_hz_nights(nights: list[Night]) -> list[Night]:
 
 
 @dataclass(frozen=True)
-class MissingGammaViews:
-    """Held-out epochs as recorded and as 50-Hz files, for fitting the missing-gamma temperature.
+class TemperatureViews:
+    """Held-out epochs for fitting a temperature that acts on a share of each epoch.
 
-    Every scored epoch of every view (whole night, cut, pieces) of each night, as recorded and
-    as a 50-Hz file (:func:`.augment.as_sampled_at_50_hz`).
+    The network divides its log probabilities by ``1 + (temperature - 1) * share``: the
+    missing-gamma temperature by the share of missing gamma
+    (:meth:`~sleepscore.nets.ProbabilityAverage.set_missing_gamma_temperature`), the
+    short-recording one by the recording's shortness
+    (:meth:`~sleepscore.nets.ProbabilityAverage.set_short_recording_temperature`). Every scored
+    epoch of every view (whole night, cut, pieces) of each night counts.
 
     Attributes
     ----------
     logits : np.ndarray
-        ``[n, 5]``: the network's output with its missing-gamma temperature at 1.
+        ``[n, 5]``: the network's output with that temperature at 1.
     shares : np.ndarray
-        ``[n]``: its ``missing_gamma_share``.
+        ``[n]``: the share it acts on.
     labels : np.ndarray
         ``[n]``: the expert's stages.
     """
@@ -302,32 +306,44 @@ class MissingGammaViews:
     labels: np.ndarray
 
     @classmethod
-    def predict(cls, network: torch.nn.Module, nights: list[Night]) -> "MissingGammaViews":
+    def missing_gamma(cls, network: torch.nn.Module, nights: list[Night]) -> "TemperatureViews":
         """``network`` (a :class:`~sleepscore.nets.ProbabilityAverage` that
         ``finds_missing_gamma``) on ``nights`` as recorded and as 50-Hz files."""
-        both = [*nights, *as_50_hz_nights(nights)]
-        kept = float(network.missing_gamma_temperature)
-        network.set_missing_gamma_temperature(1.0)
+        return cls._predict(network, [*nights, *as_50_hz_nights(nights)], "missing_gamma_temperature",
+                            network.missing_gamma_share)
+
+    @classmethod
+    def short_recordings(cls, network: torch.nn.Module, nights: list[Night]) -> "TemperatureViews":
+        """``network`` (a :class:`~sleepscore.nets.ProbabilityAverage`) on ``nights``, whose
+        30-min pieces are the short recordings."""
+        return cls._predict(network, nights, "short_recording_temperature", network.shortness)
+
+    @classmethod
+    def _predict(cls, network: torch.nn.Module, nights: list[Night], temperature: str,
+                 share: Callable[[torch.Tensor], torch.Tensor]) -> "TemperatureViews":
+        buffer = getattr(network, temperature)
+        kept = float(buffer)
+        buffer.fill_(1.0)
         try:
-            recordings, logits = _views(both, predict_held_out(network, both))
+            recordings, logits = _views(nights, predict_held_out(network, nights))
         finally:
-            network.set_missing_gamma_temperature(kept)
-        shares = _views(both, predict_held_out(network, both, network.missing_gamma_share))[1]
+            buffer.fill_(kept)
+        shares = _views(nights, predict_held_out(network, nights, share))[1]
         scores, labels = _scored(recordings, logits)
         return cls(scores, _scored(recordings, shares)[0], labels)
 
     def scaled(self, temperature: float) -> np.ndarray:
-        """The logits as the network gives them with the missing-gamma ``temperature``."""
+        """The logits as the network gives them with that ``temperature``."""
         return self.logits / (1 + (temperature - 1) * self.shares[:, None])
 
 
-def fit_missing_gamma_temperature(views: list[MissingGammaViews]) -> float:
-    """The missing-gamma temperature (:meth:`~sleepscore.nets.ProbabilityAverage.set_missing_gamma_temperature`)
-    that minimises the negative log-likelihood of ``views``, on the grid of :func:`fit_temperature`.
+def fit_view_temperature(views: list[TemperatureViews]) -> float:
+    """The temperature that minimises the negative log-likelihood of ``views``, on the grid of
+    :func:`fit_temperature`.
 
-    The network's own temperature is fitted on intact nights, where the share is ~0, so this one
-    is fitted where gamma is missing, with intact epochs beside them so that it cannot buy a
-    better fit on 50-Hz files with a worse one on the rest.
+    The network's own temperature is fitted where the share is ~0 (intact nights, mostly whole
+    ones), so this one is fitted where it is not, with the other epochs beside them so that it
+    cannot buy a better fit on 50-Hz files or short recordings with a worse one on the rest.
     """
     labels = np.concatenate([v.labels for v in views])
     return _grid_minimum(lambda t: _nll(np.concatenate([v.scaled(t) for v in views]), labels))

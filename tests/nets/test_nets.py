@@ -20,7 +20,8 @@ from torch import nn  # noqa: E402
 
 import sleepscore.nets  # noqa: E402
 from sleepscore.errors import UsageError  # noqa: E402
-from sleepscore.nets import UnknownArchitectureError, architecture_names, get_architecture  # noqa: E402
+from sleepscore.nets import (ProbabilityAverage, UnknownArchitectureError, architecture_names,  # noqa: E402
+                             build_network, get_architecture)
 from sleepscore.nets.attnsleep import AttnSleep  # noqa: E402
 from sleepscore.nets.deepsleepnet import DeepSleepNet  # noqa: E402
 from sleepscore.nets.eegmobile import EEGMobile  # noqa: E402
@@ -82,6 +83,25 @@ def test_onnx_export_matches_torch_for_other_batch_and_seq(name: str, tmp_path: 
         assert probs.shape == (batch, seq, 5)
         np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-5)
         np.testing.assert_allclose(probs, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["features", "raw"])
+def test_the_short_recording_temperature_acts_by_the_recording_length(kind: str) -> None:
+    # A 30-min recording (60 epochs) gets two thirds of the temperature's effect, a 22-h one
+    # (2640 epochs) 120 / 2760 of it: K = 1 h of epochs, whatever the input's shape.
+    torch.manual_seed(0)
+    member = build_network("spectral-bigru", 1) if kind == "features" else TinySleepNet()
+    ensemble = ProbabilityAverage([member]).eval()
+    for seq, share in ((60, 120 / 180), (2640, 120 / 2760)):
+        x = torch.randn(1, seq, 9) if kind == "features" else synthetic_batch(1, seq)[0]
+        with torch.no_grad():
+            plain = ensemble(x)
+            ensemble.set_short_recording_temperature(0.7)
+            sharpened = ensemble(x)
+            ensemble.set_short_recording_temperature(1.0)
+        np.testing.assert_allclose(sharpened.numpy(), (plain / (1 - 0.3 * share)).numpy(), rtol=1e-5)
+        # The stages stay those of the plain ensemble: one factor per recording.
+        assert torch.equal(sharpened.argmax(-1), plain.argmax(-1))
 
 
 @pytest.mark.parametrize("name", NETWORKS)

@@ -62,11 +62,15 @@ def test_shipped_onnx_matches_its_torch_checkpoint_on_a_whole_real_night(name, s
 def test_export_has_dynamic_batch_and_sequence_axes(first_night, tmp_path):
     torch.manual_seed(0)
     network = ProbabilityAverage([build_network("spectral-bigru", 2) for _ in range(2)]).eval()
+    # The short-recording temperature acts by the recording's length, which must not be frozen
+    # at the 50 epochs of the tracing example.
+    network.set_short_recording_temperature(0.6)
     meta = contract_metadata(input_kind="features", channels=["EEG Fpz-Cz", "EEG Pz-Oz"],
                              architecture="spectral-bigru", trained_on={"dataset": "none"},
                              metrics={}, feature_set="spectral-v1")
     path = export_onnx(network, tmp_path / "untrained.onnx", meta, first_night.x[:50])
     x = first_night.x
+    np.testing.assert_allclose(_onnx_probs(path, x[None, :60]), _torch_probs(network, x[None, :60]), atol=1e-5)
     pair = np.stack([x[:700], x[1000:1700]])
     batch_probs = _onnx_probs(path, pair)
     assert batch_probs.shape == (2, 700, 5)

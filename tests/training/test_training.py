@@ -15,14 +15,15 @@ from hypothesis import strategies as st  # noqa: E402
 from sleepscore.errors import DataError, UsageError  # noqa: E402
 from sleepscore.features import spectral_features  # noqa: E402
 from sleepscore.model import REQUIRED_KEYS, SleepModel  # noqa: E402
-from sleepscore.nets import build_network  # noqa: E402
+from sleepscore.nets import ProbabilityAverage, build_network  # noqa: E402
 from sleepscore.nets.spectral import LogPowerUnsquash  # noqa: E402
 from sleepscore.training import api  # noqa: E402
 from sleepscore.training.api import cross_validate, load_checkpoint, train_model  # noqa: E402
 from sleepscore.training.augment import as_sampled_at_50_hz, spectral_augment  # noqa: E402
 from sleepscore.training.data import Night  # noqa: E402
-from sleepscore.training.evaluate import (MissingGammaViews, fit_missing_gamma_temperature,  # noqa: E402
-                                         fit_temperature, predict_held_out, protocol_labels)
+from sleepscore.training.evaluate import (TemperatureViews, fit_temperature,  # noqa: E402
+                                         fit_view_temperature, predict_held_out, protocol_labels,
+                                         recording_cut, sleep_pieces)
 from sleepscore.training.feature_files import (FEATURE_FILE_CHANNELS, load_feature_night,  # noqa: E402
                                                load_feature_nights)
 from sleepscore.training.loop import TrainConfig, fit  # noqa: E402
@@ -344,9 +345,9 @@ def test_the_missing_gamma_temperature_fit_recovers_how_much_too_soft_the_logits
     # Where gamma is missing the network is too unsure (logits x0.7); elsewhere calibrated, so
     # one global temperature could not fix it and the fit must use the share.
     logits = np.where(missing[:, None], 0.7 * true, true)
-    views = MissingGammaViews(logits, missing.astype(float), labels)
-    assert fit_missing_gamma_temperature([views]) == pytest.approx(0.7, rel=0.03)
-    assert fit_missing_gamma_temperature([MissingGammaViews(true, missing.astype(float), labels)]) == pytest.approx(1, rel=0.03)
+    views = TemperatureViews(logits, missing.astype(float), labels)
+    assert fit_view_temperature([views]) == pytest.approx(0.7, rel=0.03)
+    assert fit_view_temperature([TemperatureViews(true, missing.astype(float), labels)]) == pytest.approx(1, rel=0.03)
 
 
 def test_cross_validation_fits_the_missing_gamma_temperature_on_other_folds_and_ships_it(nights, tmp_path):
@@ -360,22 +361,61 @@ def test_cross_validation_fits_the_missing_gamma_temperature_on_other_folds_and_
     views = []
     for fold in result.folds:
         test = [n for n in subset if n.subject in fold.test_subjects]
-        views.append(MissingGammaViews.predict(fold.network, test))
+        views.append(TemperatureViews.missing_gamma(fold.network, test))
         # predict leaves the network's own temperature in place
         assert float(fold.network.missing_gamma_temperature) == pytest.approx(
             result.trained_on["missing_gamma"]["fold_temperatures"][len(views) - 1])
     fitted = result.trained_on["missing_gamma"]
-    assert fitted["fold_temperatures"] == [fit_missing_gamma_temperature([views[1]]),
-                                           fit_missing_gamma_temperature([views[0]])]
-    assert fitted["temperature"] == fit_missing_gamma_temperature(views)
+    assert fitted["fold_temperatures"] == [fit_view_temperature([views[1]]),
+                                           fit_view_temperature([views[0]])]
+    assert fitted["temperature"] == fit_view_temperature(views)
     assert set(fitted["metrics_50_hz"]) == set(result.metrics.by_protocol)
     network = load_checkpoint(output.with_suffix(".pt"))
     assert float(network.missing_gamma_temperature) == pytest.approx(fitted["temperature"])
-    fifty = as_sampled_at_50_hz(subset[0].x[:400]).astype(np.float32)
-    with torch.no_grad():
-        expected = torch.softmax(network(torch.from_numpy(fifty)[None])[0], dim=-1).numpy()
-    np.testing.assert_allclose(SleepModel(output).predict_proba(fifty), expected, atol=1e-4)
+    short = result.trained_on["short_recording"]["temperature"]
+    assert short != 1.0 and float(network.short_recording_temperature) == pytest.approx(short)
+    # A 50-Hz file of 400 epochs and a 30-min recording: both temperatures are in the graph.
+    for x in (as_sampled_at_50_hz(subset[0].x[:400]), subset[0].x[500:560]):
+        x = x.astype(np.float32)
+        with torch.no_grad():
+            expected = torch.softmax(network(torch.from_numpy(x)[None])[0], dim=-1).numpy()
+        np.testing.assert_allclose(SleepModel(output).predict_proba(x), expected, atol=1e-4)
     assert "files sampled at 50 Hz" in output.with_suffix(".md").read_text()
+
+
+def test_short_recording_views_share_each_recording_by_its_length(nights):
+    night = nights[0]
+    network = ProbabilityAverage([build_network("spectral-bigru", 2)]).eval()
+    network.set_short_recording_temperature(0.5)
+    views = TemperatureViews.short_recordings(network, [night])
+    lengths = [len(night.y), len(recording_cut(night).y), *(len(p.y) for p in sleep_pieces(night))]
+    scored = [int((r.y != -1).sum()) for r in [night, recording_cut(night), *sleep_pieces(night)]]
+    expected = np.repeat([120 / (n + 120) for n in lengths], scored)
+    np.testing.assert_allclose(views.shares, expected, rtol=1e-6)
+    # The logits are the network's with the temperature at 1, and it is put back afterwards.
+    with torch.no_grad():
+        network.set_short_recording_temperature(1.0)
+        whole = network(torch.from_numpy(night.x.astype(np.float32))[None])[0].numpy()
+    np.testing.assert_allclose(views.logits[:scored[0]], whole[night.y != -1], rtol=1e-5, atol=1e-6)
+    network.set_short_recording_temperature(0.5)
+    TemperatureViews.short_recordings(network, [night])
+    assert float(network.short_recording_temperature) == 0.5
+
+
+def test_leaving_a_derivation_out_calibrates_on_the_trained_derivation_only(sleep_edf_dir):
+    """The short-recording temperatures of a leave-one-derivation-out run are fitted on the
+    trained derivation's held-out nights; the left-out derivation only gets scored."""
+    result = cross_validate("sleep-edf20-features", sleep_edf_dir, channels=["EEG Fpz-Cz"], any_eeg=True,
+                            score_channels=["EEG Pz-Oz"], k=2, passes=1, seed=3, quiet=True, config=FAST)
+    views = {}
+    for channel in ("EEG Fpz-Cz", "EEG Pz-Oz"):
+        recordings = api.resolve_nights("sleep-edf20-features", sleep_edf_dir, None, [channel], True)[0]
+        views[channel] = [TemperatureViews.short_recordings(
+            fold.network, [n for n in recordings if n.subject in fold.test_subjects]) for fold in result.folds]
+    fitted = result.trained_on["short_recording"]["fold_temperatures"]
+    assert fitted == [fit_view_temperature([views["EEG Fpz-Cz"][1]]), fit_view_temperature([views["EEG Fpz-Cz"][0]])]
+    # The left-out derivation's nights would have given other temperatures.
+    assert fitted != [fit_view_temperature([views["EEG Pz-Oz"][1]]), fit_view_temperature([views["EEG Pz-Oz"][0]])]
 
 
 def test_a_single_split_fits_the_missing_gamma_temperature_on_its_shared_validation_nights(nights, tmp_path):
@@ -387,5 +427,10 @@ def test_a_single_split_fits_the_missing_gamma_temperature_on_its_shared_validat
     network = load_checkpoint(output.with_suffix(".pt"))
     val = [n for n in subset if n.subject == "01"]
     stored = result.trained_on["missing_gamma"]["temperature"]
-    assert stored == fit_missing_gamma_temperature([MissingGammaViews.predict(network, val)])
+    assert stored == fit_view_temperature([TemperatureViews.missing_gamma(network, val)])
     assert float(network.missing_gamma_temperature) == pytest.approx(stored)
+    # The short-recording temperature, fitted first, on the same nights.
+    short = result.trained_on["short_recording"]["temperature"]
+    network.set_missing_gamma_temperature(1.0)
+    assert short == fit_view_temperature([TemperatureViews.short_recordings(network, val)])
+    assert float(network.short_recording_temperature) == pytest.approx(short)
