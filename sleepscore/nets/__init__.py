@@ -57,8 +57,8 @@ class UnknownArchitectureError(ValueError):
 
 _REGISTRY: dict[str, Architecture] = {}
 
-#: Epochs (1 h) at which a recording gets half the short-recording temperature
-#: (:meth:`ProbabilityAverage.set_short_recording_temperature`).
+#: The length (1 h of epochs) at which a recording gets half the effect of the short-recording
+#: temperature (:meth:`ProbabilityAverage.set_short_recording_temperature`).
 SHORT_RECORDING_EPOCHS = 120.0
 
 

@@ -127,6 +127,10 @@ def model_card(name: str, summary: dict[str, Any], notes: str | None = None) -> 
              "## Protocol", "", trained_on["metrics_protocol"] + ".", ""]
     if "final_model" in trained_on:
         lines += ["The exported model is " + trained_on["final_model"] + ".", ""]
+    short = trained_on.get("short_recording", {}).get("fold_temperatures")
+    if short:
+        lines += ["Each fold's short-recording temperature, fitted on the other folds' test nights: "
+                  + ", ".join(f"{t:.3f}" for t in short) + ".", ""]
     for protocol in PROTOCOLS.values():
         if protocol.name in summary["metrics"]:
             scores = summary["metrics"][protocol.name]

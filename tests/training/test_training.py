@@ -380,7 +380,9 @@ def test_cross_validation_fits_the_missing_gamma_temperature_on_other_folds_and_
         with torch.no_grad():
             expected = torch.softmax(network(torch.from_numpy(x)[None])[0], dim=-1).numpy()
         np.testing.assert_allclose(SleepModel(output).predict_proba(x), expected, atol=1e-4)
-    assert "files sampled at 50 Hz" in output.with_suffix(".md").read_text()
+    card = output.with_suffix(".md").read_text()
+    assert "files sampled at 50 Hz" in card
+    assert ", ".join(f"{t:.3f}" for t in result.trained_on["short_recording"]["fold_temperatures"]) in card
 
 
 def test_short_recording_views_share_each_recording_by_its_length(nights):
