@@ -35,9 +35,10 @@ if TYPE_CHECKING:
 #: 100 % when sampled at 50 Hz (benchmarks/results/robustness.md). Not yet checked on other labs.
 UNFAMILIAR_WARNING_SHARE = 0.25
 #: What to make of :attr:`NightScore.expected_accuracy`. On held-out recordings of the derivations
-#: the single-EEG recipe was trained on it was a little below the measured accuracy (pooled 0.92
-#: against 0.93-0.94 on whole recordings, 0.75-0.76 against 0.80 on 30-min ones); on a derivation
-#: the network never saw, up to 0.4 above it (``models/levers.md``, 2026-12-07, eighth session).
+#: the single-EEG recipe was trained on it was at or a little below the measured accuracy (pooled
+#: 0.92 against 0.93-0.94 on whole recordings, 0.80 against 0.80 on 30-min ones with the
+#: short-recording temperature); on a derivation the network never saw, up to 0.4 above it
+#: (``models/levers.md``, 2026-12-07, eighth and ninth sessions).
 EXPECTED_ACCURACY_CAVEAT = ("the mean confidence: close to the measured accuracy on held-out recordings "
                             "of the derivations the model was trained on, too high on some others")
 #: Share of the epochs scored as sleep whose 30-50 Hz power the model's muscle gate half or more
