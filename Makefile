@@ -66,4 +66,5 @@ models: $(STAMP)
 		-o models/spectral-robust-fpzcz-pzoz.onnx
 	$(TRAIN_SHIPPED) --channels "EEG Fpz-Cz,EEG Pz-Oz" --any-eeg --members 3 --member-validation own \
 		--member-option 3:high_frequency=false --arch-option muscle_gate=true \
-		--arch-option missing_gamma_gate=true --arch-option shrinkage_epochs=30 -o models/spectral-robust-eeg.onnx
+		--arch-option missing_gamma_gate=true --arch-option missing_gamma_weight=0.25 --arch-option shrinkage_epochs=30 \
+		-o models/spectral-robust-eeg.onnx

@@ -388,7 +388,7 @@ def test_the_distance_leaves_out_a_missing_gamma_and_nothing_else() -> None:
     assert np.mean(distance(_with_muscle(epochs, hit, rms_volts=50e-6)) > threshold) > 0.9
 
 
-def _gated_ensemble(**gate: bool) -> tuple[torch.nn.Module, torch.nn.Module, ProbabilityAverage]:
+def _gated_ensemble(**gate: bool | float) -> tuple[torch.nn.Module, torch.nn.Module, ProbabilityAverage]:
     """A network that reads gamma and a gamma-blind one, both built with ``gate`` and fitted on one
     night, and their ensemble."""
     torch.manual_seed(0)
@@ -438,11 +438,13 @@ def test_the_missing_gamma_temperature_rescales_only_epochs_whose_gamma_is_missi
     assert shares[0] == 1 and shares[1] < 0.05
 
 
-def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording() -> None:
-    gated, blind, ensemble = _gated_ensemble(missing_gamma_gate=True)
+@pytest.mark.parametrize("weight", [None, 0.25])
+def test_an_ensemble_weighs_its_gamma_reading_networks_down_on_a_50_hz_recording(weight: float | None) -> None:
+    option = {} if weight is None else {"missing_gamma_weight": weight}
+    gated, blind, ensemble = _gated_ensemble(missing_gamma_gate=True, **option)
     clean = eeg_epochs(300, seed=1)
     with torch.no_grad():
-        for signal, gated_weight in ((_at_50_hz(clean), MISSING_GAMMA_WEIGHT), (clean, 1.0)):
+        for signal, gated_weight in ((_at_50_hz(clean), weight or MISSING_GAMMA_WEIGHT), (clean, 1.0)):
             x = torch.from_numpy(spectral_features(signal).astype(np.float32))[None]
             own, blind_probs = gated(x).softmax(dim=-1)[0].numpy(), blind(x).softmax(dim=-1)[0].numpy()
             expected = (gated_weight * own + blind_probs) / (gated_weight + 1)
